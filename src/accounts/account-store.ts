@@ -1,0 +1,109 @@
+import type { Database, Queryable } from '../db/port.js';
+import { DEFAULT_LIMITS, type Account, type AccountLimits } from '../domain.js';
+import { newId } from '../ids.js';
+import { generateApiKey, hashApiKey, keyPrefix } from './api-key.js';
+import { postCreditChange } from '../ledger/credit-ledger.js';
+
+interface AccountRow {
+  id: string;
+  name: string;
+  balance: number;
+  held: number;
+  active_tasks: number;
+  limits: Partial<AccountLimits>;
+  created_at: Date;
+}
+
+export function toAccount(row: AccountRow): Account {
+  return {
+    id: row.id,
+    name: row.name,
+    balance: Number(row.balance),
+    held: Number(row.held),
+    activeTasks: row.active_tasks,
+    limits: { ...DEFAULT_LIMITS, ...row.limits },
+    createdAt: row.created_at,
+  };
+}
+
+export interface ApiKeyCreated {
+  id: string;
+  key: string;
+  prefix: string;
+  name: string | null;
+  created_at: Date;
+}
+
+export interface AuthenticatedKey {
+  keyId: string;
+  account: Account;
+}
+
+/** Accounts and their API keys. */
+export function createAccountStore(db: Database) {
+  return {
+    /** Creates an account, granting `credits` (if any) as its first ledger entry, in one transaction. */
+    async createAccount(name: string, credits: number, limits: Partial<AccountLimits> = {}): Promise<Account> {
+      return db.transaction(async (tx) => {
+        const id = newId('acct');
+        await tx.query('INSERT INTO accounts (id, name, limits) VALUES ($1, $2, $3)', [id, name, JSON.stringify(limits)]);
+        if (credits > 0) await postCreditChange(tx, { accountId: id, amount: credits, reason: 'initial credits' });
+        return (await getAccount(tx, id)) as Account;
+      });
+    },
+
+    getAccount: (id: string) => getAccount(db, id),
+
+    /** Merges `limits` into the account's settings; returns the account, or null if unknown. */
+    async updateLimits(id: string, limits: Partial<AccountLimits>): Promise<Account | null> {
+      const { rows } = await db.query<AccountRow>(
+        'UPDATE accounts SET limits = limits || $2::jsonb WHERE id = $1 RETURNING *',
+        [id, JSON.stringify(limits)],
+      );
+      return rows[0] ? toAccount(rows[0]) : null;
+    },
+
+    /** Creates a key for the account; the secret is returned here and never again. */
+    async createApiKey(accountId: string, name: string | null): Promise<ApiKeyCreated> {
+      const key = generateApiKey();
+      const id = newId('key');
+      const { rows } = await db.query<{ created_at: Date }>(
+        'INSERT INTO api_keys (id, account_id, name, prefix, key_hash) VALUES ($1, $2, $3, $4, $5) RETURNING created_at',
+        [id, accountId, name, keyPrefix(key), hashApiKey(key)],
+      );
+      return { id, key, prefix: keyPrefix(key), name, created_at: (rows[0] as { created_at: Date }).created_at };
+    },
+
+    /** Revokes a key; returns false if there is no such key. Revoking twice is fine. */
+    async revokeApiKey(keyId: string): Promise<boolean> {
+      const { rowCount } = await db.query(
+        'UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1',
+        [keyId],
+      );
+      return rowCount > 0;
+    },
+
+    /** The live key with this secret and its account, or null (unknown or revoked). */
+    async authenticate(key: string): Promise<AuthenticatedKey | null> {
+      const { rows } = await db.query<AccountRow & { key_id: string }>(
+        `SELECT k.id AS key_id, a.* FROM api_keys k JOIN accounts a ON a.id = k.account_id
+          WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
+        [hashApiKey(key)],
+      );
+      const row = rows[0];
+      return row ? { keyId: row.key_id, account: toAccount(row) } : null;
+    },
+
+    async countAccounts(): Promise<number> {
+      const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM accounts');
+      return rows[0]?.n ?? 0;
+    },
+  };
+}
+
+export type AccountStore = ReturnType<typeof createAccountStore>;
+
+export async function getAccount(runner: Queryable, id: string): Promise<Account | null> {
+  const { rows } = await runner.query<AccountRow>('SELECT * FROM accounts WHERE id = $1', [id]);
+  return rows[0] ? toAccount(rows[0]) : null;
+}

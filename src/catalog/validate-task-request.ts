@@ -1,0 +1,227 @@
+import type { ValidationIssue } from '../errors.js';
+import { findModel, MODEL_IDS, REFERENCE_ITEMS_KEY, type ModelRecord } from './models.js';
+
+/** A reference item as the client sent it, checked for shape against the model's upload policy. */
+export interface ReferenceMediaItem {
+  url: string;
+  kind: 'image' | 'video' | 'audio';
+  name: string;
+  mimeType: string;
+  durationToken?: string;
+}
+
+/** A create-task request after validation: every param present as its option string. */
+export interface TaskRequest {
+  model: ModelRecord;
+  prompt: string;
+  params: Record<string, string>;
+  referenceMediaItems: ReferenceMediaItem[];
+  clientRequestId: string | null;
+}
+
+export type ValidationResult = { ok: true; request: TaskRequest } | { ok: false; issues: ValidationIssue[] };
+
+const TOP_LEVEL_KEYS = new Set(['model', 'prompt', 'params', 'client_request_id']);
+const REFERENCE_ITEM_KEYS = new Set(['url', 'kind', 'name', 'mimeType', 'durationToken']);
+export const CLIENT_REQUEST_ID_MAX = 128;
+const NAME_MAX = 255;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'string' ? `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"` : `${typeof value} ${String(value)}`;
+}
+
+/** Counts Unicode code points, not UTF-16 units: an emoji is one character. */
+export function codePointLength(text: string): number {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
+}
+
+/**
+ * Validates a create-task body against the catalog, reporting every problem at once.
+ * Option values may be sent as their JSON number or boolean (`10`, `true`) and come back
+ * normalized to the option string; omitted params take their defaults.
+ * Reference items are checked for shape and policy only: that each URL names a live file
+ * of the caller is decided at task creation, against the Files API.
+ */
+export function validateTaskRequest(body: unknown): ValidationResult {
+  const issues: ValidationIssue[] = [];
+  if (!isPlainObject(body)) {
+    return { ok: false, issues: [{ path: '', message: `The body must be a JSON object, got ${describe(body)}.` }] };
+  }
+  for (const key of Object.keys(body)) {
+    if (!TOP_LEVEL_KEYS.has(key)) issues.push({ path: key, message: 'Unknown field.' });
+  }
+
+  const model = validateModel(body['model'], issues);
+  const prompt = validatePrompt(body['prompt'], model, issues);
+  const clientRequestId = validateClientRequestId(body['client_request_id'], issues);
+  const { params, referenceMediaItems } = model
+    ? validateParams(body['params'], model, issues)
+    : { params: {}, referenceMediaItems: [] };
+
+  if (issues.length > 0 || !model || prompt === null) return { ok: false, issues };
+  return { ok: true, request: { model, prompt, params, referenceMediaItems, clientRequestId } };
+}
+
+function validateModel(value: unknown, issues: ValidationIssue[]): ModelRecord | undefined {
+  if (value === undefined) {
+    issues.push({ path: 'model', message: `Required. One of: ${MODEL_IDS.join(', ')}.` });
+    return undefined;
+  }
+  if (typeof value !== 'string') {
+    issues.push({ path: 'model', message: `Must be a string, got ${describe(value)}.` });
+    return undefined;
+  }
+  const model = findModel(value);
+  if (!model) issues.push({ path: 'model', message: `Unknown model "${value}". One of: ${MODEL_IDS.join(', ')}.` });
+  return model;
+}
+
+function validatePrompt(value: unknown, model: ModelRecord | undefined, issues: ValidationIssue[]): string | null {
+  if (value === undefined) {
+    issues.push({ path: 'prompt', message: 'Required.' });
+    return null;
+  }
+  if (typeof value !== 'string') {
+    issues.push({ path: 'prompt', message: `Must be a string, got ${describe(value)}.` });
+    return null;
+  }
+  if (value.trim().length === 0) {
+    issues.push({ path: 'prompt', message: 'Must not be empty or blank.' });
+    return null;
+  }
+  const max = model?.prompt_max_chars;
+  const length = codePointLength(value);
+  if (max !== undefined && length > max) {
+    issues.push({ path: 'prompt', message: `Must be at most ${max} characters for ${model?.id}, got ${length}.` });
+    return null;
+  }
+  return value;
+}
+
+function validateClientRequestId(value: unknown, issues: ValidationIssue[]): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') {
+    issues.push({ path: 'client_request_id', message: `Must be a string, got ${describe(value)}.` });
+    return null;
+  }
+  if (value.length === 0 || value.length > CLIENT_REQUEST_ID_MAX) {
+    issues.push({ path: 'client_request_id', message: `Must be 1 to ${CLIENT_REQUEST_ID_MAX} characters, got ${value.length}.` });
+    return null;
+  }
+  return value;
+}
+
+function validateParams(
+  value: unknown,
+  model: ModelRecord,
+  issues: ValidationIssue[],
+): { params: Record<string, string>; referenceMediaItems: ReferenceMediaItem[] } {
+  const params: Record<string, string> = {};
+  let referenceMediaItems: ReferenceMediaItem[] = [];
+  if (value !== undefined && !isPlainObject(value)) {
+    issues.push({ path: 'params', message: `Must be an object, got ${describe(value)}.` });
+    return { params, referenceMediaItems };
+  }
+  const given = value ?? {};
+  const known = new Set(model.params.map((param) => param.key));
+  for (const key of Object.keys(given)) {
+    if (!known.has(key) && key !== REFERENCE_ITEMS_KEY) {
+      const allowed = [...known, REFERENCE_ITEMS_KEY].join(', ');
+      issues.push({ path: `params.${key}`, message: `Unknown parameter for ${model.id}. Allowed: ${allowed}.` });
+    }
+  }
+  for (const param of model.params) {
+    const raw = given[param.key];
+    if (raw === undefined || raw === null) {
+      if (param.default !== null) params[param.key] = param.default;
+      continue;
+    }
+    const option = typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean' ? String(raw) : null;
+    if (option === null || !param.options.includes(option)) {
+      issues.push({
+        path: `params.${param.key}`,
+        message: `Must be one of ${param.options.map((o) => `"${o}"`).join(', ')}, got ${describe(raw)}.`,
+      });
+      continue;
+    }
+    params[param.key] = option;
+  }
+  if (given[REFERENCE_ITEMS_KEY] !== undefined) {
+    referenceMediaItems = validateReferenceItems(given[REFERENCE_ITEMS_KEY], model, issues);
+  }
+  return { params, referenceMediaItems };
+}
+
+function validateReferenceItems(value: unknown, model: ModelRecord, issues: ValidationIssue[]): ReferenceMediaItem[] {
+  const base = `params.${REFERENCE_ITEMS_KEY}`;
+  const policy = model.upload_policy;
+  if (!Array.isArray(value)) {
+    issues.push({ path: base, message: `Must be an array, got ${describe(value)}.` });
+    return [];
+  }
+  if (value.length > policy.max_files) {
+    issues.push({ path: base, message: `At most ${policy.max_files} file(s) for ${model.id}, got ${value.length}.` });
+  }
+  const items: ReferenceMediaItem[] = [];
+  value.forEach((item: unknown, index) => {
+    const path = `${base}[${index}]`;
+    if (!isPlainObject(item)) {
+      issues.push({ path, message: `Must be an object {url, kind, name, mimeType}, got ${describe(item)}.` });
+      return;
+    }
+    const before = issues.length;
+    for (const key of Object.keys(item)) {
+      if (!REFERENCE_ITEM_KEYS.has(key)) issues.push({ path: `${path}.${key}`, message: 'Unknown field.' });
+    }
+    const { url, kind, name, mimeType, durationToken } = item;
+    if (typeof url !== 'string' || !isHttpUrl(url)) {
+      issues.push({ path: `${path}.url`, message: 'Required: the url returned by POST /api/v1/files.' });
+    }
+    const kindPolicy = policy.kinds.find((k) => k.kind === kind);
+    if (!kindPolicy) {
+      const kinds = policy.kinds.map((k) => `"${k.kind}"`).join(', ');
+      issues.push({ path: `${path}.kind`, message: `Must be one of ${kinds} for ${model.id}, got ${describe(kind)}.` });
+    } else if (typeof mimeType !== 'string' || !kindPolicy.mime_types.includes(mimeType)) {
+      issues.push({
+        path: `${path}.mimeType`,
+        message: `Must be one of ${kindPolicy.mime_types.join(', ')} for kind ${kindPolicy.kind}, got ${describe(mimeType)}.`,
+      });
+    }
+    if (typeof name !== 'string' || name.length === 0 || name.length > NAME_MAX) {
+      issues.push({ path: `${path}.name`, message: `Required: a file name of 1 to ${NAME_MAX} characters.` });
+    }
+    const needsToken = kind === 'video' || kind === 'audio';
+    if (durationToken !== undefined && typeof durationToken !== 'string') {
+      issues.push({ path: `${path}.durationToken`, message: `Must be a string, got ${describe(durationToken)}.` });
+    } else if (needsToken && durationToken === undefined) {
+      issues.push({ path: `${path}.durationToken`, message: 'Required for video and audio: the durationToken from /api/v1/files.' });
+    }
+    if (issues.length === before) {
+      items.push({
+        url: url as string,
+        kind: kind as ReferenceMediaItem['kind'],
+        name: name as string,
+        mimeType: mimeType as string,
+        ...(typeof durationToken === 'string' ? { durationToken } : {}),
+      });
+    }
+  });
+  return items;
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}

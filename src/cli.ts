@@ -1,0 +1,104 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config.js';
+import { DataDirLockedError } from './db/data-dir-lock.js';
+import { migrate } from './db/migrate.js';
+import { createPostgresDatabase } from './db/postgres-database.js';
+import { bootstrapDevAccount, createRuntime } from './runtime.js';
+
+const HELP = `rivya — Rivya Public API v1
+
+Usage:
+  rivya serve [--role all|api|worker]   Run the service (default role: all = API + worker)
+  rivya migrate                         Apply database migrations (safe from several processes at once)
+  rivya --help
+
+Environment (all optional on the embedded default):
+  PORT (8080), HOST (0.0.0.0), RIVYA_PUBLIC_URL, RIVYA_DATA_DIR (./.rivya),
+  RIVYA_ADMIN_TOKEN (enables /admin/v1), DATABASE_URL (PostgreSQL server), RIVYA_SECRET,
+  RIVYA_FFMPEG_PATH, RIVYA_LOG_LEVEL (info), RIVYA_WORKER_CONCURRENCY (2),
+  RIVYA_TASK_TIMEOUT_SECONDS (1800)
+
+Examples:
+  npx rivya serve
+  RIVYA_ADMIN_TOKEN=secret PORT=9000 npx rivya serve
+  DATABASE_URL=postgres://localhost/rivya RIVYA_SECRET=... npx rivya serve --role worker
+`;
+
+async function serve(role: string | undefined): Promise<number> {
+  const config = loadConfig(process.env, { role });
+  const runtime = await createRuntime(config);
+  const dev = await bootstrapDevAccount(runtime);
+  const url = await runtime.start();
+  if (dev) {
+    process.stdout.write(
+      `\nCreated the "dev" account with 1000 credits.\nAPI key (shown once, also saved in ${dev.path}):\n\n  ${dev.key}\n\n`,
+    );
+  }
+  runtime.logger.info({ url, role: config.role, database: runtime.db.kind, provider: config.provider }, 'rivya is running');
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        runtime.logger.warn('second signal: exiting now');
+        process.exit(1);
+      }
+      stopping = true;
+      runtime.logger.info({ signal }, 'shutting down: finishing requests, leaving running tasks to resume');
+      runtime.stop().then(resolve, (error: unknown) => {
+        runtime.logger.error({ err: error }, 'error while shutting down');
+        resolve();
+      });
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return 0;
+}
+
+async function migrateCommand(): Promise<number> {
+  const config = loadConfig(process.env);
+  if (!config.databaseUrl) {
+    process.stdout.write('The embedded database migrates itself at start; `rivya migrate` is for DATABASE_URL.\n');
+    return 0;
+  }
+  const db = await createPostgresDatabase({ connectionString: config.databaseUrl });
+  try {
+    const applied = await migrate(db);
+    process.stdout.write(applied.length ? `Applied migrations ${applied.join(', ')}.\n` : 'The database is up to date.\n');
+    return 0;
+  } finally {
+    await db.close();
+  }
+}
+
+/** Runs the `rivya` command; resolves with the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { role: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+    strict: false,
+  });
+  const [command] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(HELP);
+    return command || values.help ? 0 : 2;
+  }
+  try {
+    switch (command) {
+      case 'serve':
+        return await serve(typeof values.role === 'string' ? values.role : undefined);
+      case 'migrate':
+        return await migrateCommand();
+      default:
+        process.stderr.write(`Unknown command "${command}".\n\n${HELP}`);
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof DataDirLockedError) {
+      process.stderr.write(`rivya: ${error.message}\n`);
+      return 78;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,118 @@
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+
+/** Which parts of the service a process runs. */
+export type Role = 'all' | 'api' | 'worker';
+export type ProviderKind = 'local' | 'instant';
+
+export interface Config {
+  role: Role;
+  host: string;
+  port: number;
+  /** Base URL clients and providers reach this service at; signed URLs start with it. */
+  publicUrl: string;
+  /** Embedded data directory (PGlite files, local objects, secret, dev key). */
+  dataDir: string;
+  /** A PostgreSQL server instead of the embedded database. */
+  databaseUrl: string | null;
+  adminToken: string | null;
+  /** Signs URLs and tokens; generated into the data dir when not given. */
+  secret: string | null;
+  ffmpegPath: string;
+  provider: ProviderKind;
+  logLevel: string;
+  taskTimeoutSeconds: number;
+  leaseSeconds: number;
+  maxAttempts: number;
+  workerConcurrency: number;
+  sweepIntervalMs: number;
+  resultUrlTtlSeconds: number;
+  authFailuresPerMinute: number;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function defaultFfmpegPath(): string {
+  const require = createRequire(import.meta.url);
+  return (require('@ffmpeg-installer/ffmpeg') as { path: string }).path;
+}
+
+/**
+ * Reads the configuration from the environment and command-line flags, reporting every problem
+ * at once with the variable to fix. This is the only place that reads `process.env`.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, flags: { role?: string | undefined } = {}): Config {
+  const problems: string[] = [];
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name}="${raw}" must be an integer from ${min} to ${max}.`);
+      return fallback;
+    }
+    return value;
+  };
+  const role = (flags.role ?? env['RIVYA_ROLE'] ?? 'all') as Role;
+  if (!['all', 'api', 'worker'].includes(role)) problems.push(`--role "${role}" must be one of all, api, worker.`);
+  const port = int('PORT', 8080, 0, 65535);
+  const host = env['HOST'] || '0.0.0.0';
+  const publicUrl = (env['RIVYA_PUBLIC_URL'] || `http://localhost:${port}`).replace(/\/+$/, '');
+  try {
+    const url = new URL(publicUrl);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
+  } catch {
+    problems.push(`RIVYA_PUBLIC_URL="${publicUrl}" must be an http(s) URL such as https://api.example.com.`);
+  }
+  const databaseUrl = env['DATABASE_URL'] || null;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push('DATABASE_URL must be a postgres:// or postgresql:// connection string.');
+  }
+  if (!databaseUrl && role !== 'all') {
+    problems.push(`--role ${role} needs DATABASE_URL: the embedded database serves one process, which runs both roles.`);
+  }
+  const secret = env['RIVYA_SECRET'] || null;
+  if (secret !== null && secret.length < 32) problems.push('RIVYA_SECRET must be at least 32 characters.');
+  if (databaseUrl && secret === null) {
+    problems.push('RIVYA_SECRET is required with DATABASE_URL: every process must sign URLs with the same secret.');
+  }
+  const provider = (env['RIVYA_PROVIDER'] || 'local') as ProviderKind;
+  if (!['local', 'instant'].includes(provider)) problems.push(`RIVYA_PROVIDER="${provider}" must be local or instant.`);
+  let ffmpegPath = env['RIVYA_FFMPEG_PATH'] || '';
+  if (!ffmpegPath) {
+    try {
+      ffmpegPath = defaultFfmpegPath();
+    } catch {
+      problems.push('No ffmpeg found: reinstall with `npm ci`, or set RIVYA_FFMPEG_PATH to an ffmpeg binary.');
+    }
+  }
+  const config: Config = {
+    role,
+    host,
+    port,
+    publicUrl,
+    dataDir: resolve(env['RIVYA_DATA_DIR'] || '.rivya'),
+    databaseUrl,
+    adminToken: env['RIVYA_ADMIN_TOKEN'] || null,
+    secret,
+    ffmpegPath,
+    provider,
+    logLevel: env['RIVYA_LOG_LEVEL'] || 'info',
+    taskTimeoutSeconds: int('RIVYA_TASK_TIMEOUT_SECONDS', 1800, 10, 86_400),
+    leaseSeconds: int('RIVYA_LEASE_SECONDS', 30, 2, 3600),
+    maxAttempts: int('RIVYA_MAX_ATTEMPTS', 3, 1, 20),
+    workerConcurrency: int('RIVYA_WORKER_CONCURRENCY', 2, 1, 256),
+    sweepIntervalMs: int('RIVYA_SWEEP_INTERVAL_MS', 5000, 100, 3_600_000),
+    resultUrlTtlSeconds: int('RIVYA_RESULT_URL_TTL_SECONDS', 86_400, 60, 7 * 86_400),
+    authFailuresPerMinute: int('RIVYA_AUTH_FAILURES_PER_MINUTE', 30, 1, 1_000_000),
+    shutdownTimeoutMs: int('RIVYA_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,38 @@
+/**
+ * The `Database` port: the subset of PostgreSQL the domain needs. Backends: embedded PGlite
+ * (`pglite-database.ts`) and a PostgreSQL server (`postgres-database.ts`). Both speak the
+ * same SQL and run the same migrations.
+ */
+
+export interface QueryResult<Row> {
+  rows: Row[];
+  rowCount: number;
+}
+
+/** Something that runs one parameterized SQL statement: the database itself, or an open transaction. */
+export interface Queryable {
+  /** Runs one statement with `$1…` parameters. */
+  query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;
+}
+
+/** An open transaction: parameterized statements, plus scripts for migrations. */
+export interface Transaction extends Queryable {
+  /** Runs a script of several statements without parameters; returns the last statement's result. */
+  exec(script: string): Promise<QueryResult<Record<string, unknown>>>;
+}
+
+export interface Database extends Queryable {
+  /** Which backend this is, for capability gates and logs. */
+  readonly kind: 'pglite' | 'postgres';
+  /**
+   * Runs `work` in one READ COMMITTED transaction: committed if it resolves, rolled back if it
+   * throws (the error is rethrown). Statements inside must go through the given `tx`.
+   */
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
+  /** Runs a script of several statements without parameters; returns the last statement's result. */
+  exec(script: string): Promise<QueryResult<Record<string, unknown>>>;
+  /** True when the store answers a trivial query. */
+  ping(): Promise<boolean>;
+  /** Closes connections; afterwards every call fails. */
+  close(): Promise<void>;
+}

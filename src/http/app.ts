@@ -1,0 +1,104 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { AccountStore } from '../accounts/account-store.js';
+import { ApiError } from '../errors.js';
+import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
+import { newId } from '../ids.js';
+import type { CreditLedger } from '../ledger/credit-ledger.js';
+import type { Metrics } from '../metrics.js';
+import type { RateLimiter } from '../rate-limit/port.js';
+import type { ObjectStore } from '../storage/port.js';
+import type { UrlSigner } from '../storage/url-signer.js';
+import type { TaskService } from '../tasks/task-service.js';
+import { createAuthenticator } from './auth.js';
+import { sendError } from './error-envelope.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { registerAccountRoutes } from './routes/account.js';
+import { registerAdminRoutes } from './routes/admin.js';
+import { registerModelRoutes } from './routes/models.js';
+import { registerObjectRoutes } from './routes/objects.js';
+import { registerOperationsRoutes, type ReadinessCheck } from './routes/operations.js';
+import { registerTaskRoutes } from './routes/tasks.js';
+
+export const JSON_BODY_LIMIT = 1024 * 1024;
+
+export interface AppDeps {
+  publicUrl: string;
+  /** Enables `/admin/v1` when set. */
+  adminToken: string | null;
+  authFailuresPerMinute: number;
+  logger: FastifyBaseLogger;
+  trustProxy: boolean;
+  accounts: AccountStore;
+  ledger: CreditLedger;
+  idempotency: IdempotencyStore;
+  tasks: TaskService;
+  rateLimiter: RateLimiter;
+  metrics: Metrics;
+  stores: ReadonlyMap<string, ObjectStore>;
+  signer: UrlSigner;
+  readiness(): Promise<ReadinessCheck[]>;
+  /** Aborted when the process begins to shut down. */
+  shutdown: AbortSignal;
+}
+
+/** Builds the HTTP API over its dependencies. Nothing here reads the environment. */
+export function createApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: JSON_BODY_LIMIT,
+    trustProxy: deps.trustProxy,
+    genReqId: () => newId('req'),
+    // Requests are logged once, by the onResponse hook below, with their request id.
+    logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+  });
+  app.decorateRequest('auth', null);
+
+  // JSON bodies: an empty body reads as no body; anything unparsable is validation_failed.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: JSON_BODY_LIMIT }, (_request, text, done) => {
+    const source = String(text);
+    if (source.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(source));
+    } catch (error) {
+      done(new ApiError('validation_failed', `The body is not valid JSON: ${(error as Error).message}`, {
+        details: [{ path: '', message: 'Invalid JSON.' }],
+      }), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+    if (deps.shutdown.aborted && !request.url.startsWith('/healthz')) {
+      throw new ApiError('service_unavailable', 'The server is shutting down; retry shortly.', { headers: { 'retry-after': '2' } });
+    }
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    deps.metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
+    if (reply.statusCode >= 500 || reply.elapsedTime > 1000) {
+      request.log.info({ method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    } else {
+      request.log.debug({ method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    }
+  });
+  app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, new ApiError('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`)),
+  );
+
+  const authenticate = createAuthenticator(deps);
+  registerModelRoutes(app);
+  registerTaskRoutes(app, { tasks: deps.tasks, rateLimiter: deps.rateLimiter, authenticate, shutdown: deps.shutdown });
+  registerAccountRoutes(app, { ledger: deps.ledger, authenticate });
+  registerObjectRoutes(app, { stores: deps.stores, signer: deps.signer });
+  registerOperationsRoutes(app, { metrics: deps.metrics, readiness: deps.readiness, isShuttingDown: () => deps.shutdown.aborted });
+  if (deps.adminToken) {
+    registerAdminRoutes(app, { adminToken: deps.adminToken, accounts: deps.accounts, idempotency: deps.idempotency });
+  }
+  const openapi = buildOpenApiDocument(deps.publicUrl);
+  app.get('/api/v1/openapi.json', async () => openapi);
+  return app;
+}

@@ -1,0 +1,71 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AccountStore, AuthenticatedKey } from '../accounts/account-store.js';
+import { ApiError } from '../errors.js';
+import type { RateLimitDecision, RateLimiter } from '../rate-limit/port.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller's key and account, set by `authenticate` on `/api/v1` routes. */
+    auth: AuthenticatedKey | null;
+  }
+}
+
+export interface AuthDeps {
+  accounts: AccountStore;
+  rateLimiter: RateLimiter;
+  /** Failed authentications allowed per client address per minute. */
+  authFailuresPerMinute: number;
+}
+
+const WINDOW_SECONDS = 60;
+
+export function setRateLimitHeaders(reply: FastifyReply, decision: RateLimitDecision): void {
+  void reply.header('ratelimit-limit', String(decision.limit));
+  void reply.header('ratelimit-remaining', String(decision.remaining));
+  void reply.header('ratelimit-reset', String(decision.resetSeconds));
+}
+
+export function rateLimited(scope: string, decision: RateLimitDecision): ApiError {
+  return new ApiError('rate_limited', `Rate limit exceeded (${scope}: ${decision.limit} per ${WINDOW_SECONDS} s); retry after ${decision.resetSeconds} s.`, {
+    details: { scope, limit: decision.limit, window_s: WINDOW_SECONDS },
+    headers: { 'retry-after': String(decision.resetSeconds) },
+  });
+}
+
+function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (!header) return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1] ?? null;
+}
+
+/**
+ * Authenticates an `/api/v1` request by its API key and applies the per-key request limit.
+ * Failed attempts are counted per client address; past the limit, the address gets 429s.
+ */
+export function createAuthenticator(deps: AuthDeps) {
+  return async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const failuresKey = `authfail:${request.ip}`;
+    const failures = await deps.rateLimiter.peek(failuresKey, deps.authFailuresPerMinute, WINDOW_SECONDS);
+    if (!failures.allowed) throw rateLimited('auth_failures', failures);
+    const token = bearerToken(request);
+    const auth = token ? await deps.accounts.authenticate(token) : null;
+    if (!auth) {
+      await deps.rateLimiter.consume(failuresKey, deps.authFailuresPerMinute, WINDOW_SECONDS);
+      throw new ApiError(
+        'unauthorized',
+        token ? 'The API key is unknown or revoked.' : 'Send your API key as "Authorization: Bearer <key>".',
+      );
+    }
+    const decision = await deps.rateLimiter.consume(`requests:${auth.keyId}`, auth.account.limits.requests_per_minute, WINDOW_SECONDS);
+    setRateLimitHeaders(reply, decision);
+    if (!decision.allowed) throw rateLimited('requests', decision);
+    request.auth = auth;
+  };
+}
+
+/** The caller of an authenticated route. */
+export function callerOf(request: FastifyRequest): AuthenticatedKey {
+  if (!request.auth) throw new ApiError('unauthorized', 'Authentication required.');
+  return request.auth;
+}

@@ -1,0 +1,57 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, ERROR_CODES, type ErrorCode } from '../errors.js';
+
+/** The contract's error body. */
+export function errorBody(code: ErrorCode, message: string, details: unknown, requestId: string) {
+  return { error: { code, message, details: details ?? null, request_id: requestId } };
+}
+
+const UNREACHABLE_STORE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08000', '08001', '08003', '08006']);
+
+/** True for errors that mean a backing service (database, cache, object store) cannot be reached now. */
+export function isUnavailableError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  const message = String((error as { message?: unknown }).message ?? '');
+  return (
+    (typeof code === 'string' && UNREACHABLE_STORE_CODES.has(code)) ||
+    /timeout exceeded when trying to connect|Connection terminated|PGlite is closed/i.test(message)
+  );
+}
+
+/** Maps any error thrown while answering to the contract's envelope; internals are logged, never sent. */
+export function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  const fastifyError = error as Partial<FastifyError>;
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError('payload_too_large', 'The request body is larger than 1 MiB.');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError('validation_failed', 'Send the body as JSON with "Content-Type: application/json".', {
+        details: [{ path: '', message: 'Unsupported Content-Type.' }],
+      });
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new ApiError('validation_failed', 'The Content-Length does not match the body.');
+    default:
+      break;
+  }
+  if (isUnavailableError(error)) {
+    return new ApiError('service_unavailable', 'The service cannot reach its store right now; retry shortly.', {
+      headers: { 'retry-after': '5' },
+    });
+  }
+  const status = fastifyError.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new ApiError('validation_failed', fastifyError.message ?? 'Bad request.');
+  }
+  return new ApiError('internal_error', 'Something went wrong on our side; the error was logged.');
+}
+
+export function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+  const apiError = toApiError(error);
+  if (apiError.code === 'internal_error') request.log.error({ err: error }, 'internal error');
+  else if (apiError.code === 'service_unavailable') request.log.warn({ err: error }, 'store unavailable');
+  for (const [name, value] of Object.entries(apiError.headers)) void reply.header(name, value);
+  return reply
+    .code(ERROR_CODES[apiError.code].status)
+    .send(errorBody(apiError.code, apiError.message, apiError.details, request.id));
+}

@@ -1,0 +1,50 @@
+import { validationFailed, type ValidationIssue } from '../errors.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../pagination.js';
+
+type Query = Record<string, unknown>;
+
+/** Reads query parameters, collecting every problem; `done()` throws them all at once. */
+export function queryReader(query: unknown, allowed: readonly string[]) {
+  const q = (query ?? {}) as Query;
+  const issues: ValidationIssue[] = [];
+  for (const key of Object.keys(q)) {
+    if (!allowed.includes(key)) issues.push({ path: key, message: `Unknown query parameter. Allowed: ${allowed.join(', ')}.` });
+  }
+  const text = (name: string): string | undefined => {
+    const value = q[name];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string') {
+      issues.push({ path: name, message: 'Give this parameter once.' });
+      return undefined;
+    }
+    return value;
+  };
+  return {
+    string: text,
+    number(name: string, min: number, max: number, fallback: number, integer = true): number {
+      const raw = text(name);
+      if (raw === undefined || raw === '') return fallback;
+      const value = Number(raw);
+      if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+        issues.push({ path: name, message: `Must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got "${raw}".` });
+        return fallback;
+      }
+      return value;
+    },
+    oneOf<T extends string>(name: string, options: readonly T[]): T | undefined {
+      const raw = text(name);
+      if (raw === undefined) return undefined;
+      if (!(options as readonly string[]).includes(raw)) {
+        issues.push({ path: name, message: `Must be one of ${options.join(', ')}, got "${raw}".` });
+        return undefined;
+      }
+      return raw as T;
+    },
+    limit(): number {
+      return this.number('limit', 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE);
+    },
+    done(): void {
+      if (issues.length > 0) throw validationFailed(issues);
+    },
+  };
+}

@@ -1,0 +1,103 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AccountStore } from '../../accounts/account-store.js';
+import { DEFAULT_LIMITS, type AccountLimits } from '../../domain.js';
+import { ApiError } from '../../errors.js';
+import type { IdempotencyStore } from '../../idempotency/idempotency-store.js';
+import { postCreditChange } from '../../ledger/credit-ledger.js';
+import { getAccount } from '../../accounts/account-store.js';
+import { bodyReader } from '../body-reader.js';
+import { idempotencyOf } from '../idempotency-header.js';
+import { presentAccount } from './account.js';
+
+export interface AdminRoutesDeps {
+  adminToken: string;
+  accounts: AccountStore;
+  idempotency: IdempotencyStore;
+}
+
+const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof AccountLimits)[];
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+function readLimits(reader: ReturnType<typeof bodyReader>, raw: Record<string, unknown> | undefined): Partial<AccountLimits> {
+  const limits: Partial<AccountLimits> = {};
+  if (!raw) return limits;
+  const nested = bodyReader(raw, LIMIT_KEYS);
+  for (const key of LIMIT_KEYS) {
+    const value = nested.integer(key, { min: 1, max: 1_000_000 });
+    if (value !== undefined) limits[key] = value;
+  }
+  reader.issues.push(...nested.issues.map((issue) => ({ ...issue, path: `limits.${issue.path}`.replace(/\.$/, '') })));
+  return limits;
+}
+
+/** Operator routes under `/admin/v1`, registered only when `RIVYA_ADMIN_TOKEN` is set. */
+export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps): void {
+  const expected = digest(deps.adminToken);
+  const authorize = async (request: FastifyRequest) => {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+    if (!match?.[1] || !timingSafeEqual(digest(match[1]), expected)) {
+      throw new ApiError('unauthorized', 'Send the admin token as "Authorization: Bearer <RIVYA_ADMIN_TOKEN>".');
+    }
+  };
+  const accountOr404 = async (id: string) => {
+    const account = await deps.accounts.getAccount(id);
+    if (!account) throw new ApiError('not_found', `Account ${id} not found.`);
+    return account;
+  };
+
+  app.post('/admin/v1/accounts', { preHandler: authorize }, async (request, reply) => {
+    const body = bodyReader(request.body, ['name', 'credits', 'limits']);
+    const name = body.string('name', { required: true });
+    const credits = body.integer('credits', { min: 0 }) ?? 0;
+    const limits = readLimits(body, body.object('limits'));
+    body.done();
+    const account = await deps.accounts.createAccount(name as string, credits, limits);
+    return reply.code(201).send(presentAccount(account));
+  });
+
+  app.get<{ Params: { id: string } }>('/admin/v1/accounts/:id', { preHandler: authorize }, async (request) =>
+    presentAccount(await accountOr404(request.params.id)),
+  );
+
+  app.patch<{ Params: { id: string } }>('/admin/v1/accounts/:id', { preHandler: authorize }, async (request) => {
+    const body = bodyReader(request.body, ['limits']);
+    const limits = readLimits(body, body.object('limits'));
+    body.done();
+    const account = await deps.accounts.updateLimits(request.params.id, limits);
+    if (!account) throw new ApiError('not_found', `Account ${request.params.id} not found.`);
+    return presentAccount(account);
+  });
+
+  app.post<{ Params: { id: string } }>('/admin/v1/accounts/:id/keys', { preHandler: authorize }, async (request, reply) => {
+    const body = bodyReader(request.body, ['name']);
+    const name = body.string('name') ?? null;
+    body.done();
+    await accountOr404(request.params.id);
+    const created = await deps.accounts.createApiKey(request.params.id, name);
+    return reply.code(201).send({ ...created, created_at: created.created_at.toISOString() });
+  });
+
+  app.delete<{ Params: { id: string } }>('/admin/v1/keys/:id', { preHandler: authorize }, async (request) => {
+    if (!(await deps.accounts.revokeApiKey(request.params.id))) throw new ApiError('not_found', `Key ${request.params.id} not found.`);
+    return { id: request.params.id, revoked: true };
+  });
+
+  app.post<{ Params: { id: string } }>('/admin/v1/accounts/:id/credits', { preHandler: authorize }, async (request, reply) => {
+    const body = bodyReader(request.body, ['amount', 'reason']);
+    const amount = body.integer('amount', { required: true, min: -1e12, max: 1e12 });
+    const reason = body.string('reason', { required: true, max: 500 });
+    if (amount === 0) body.issues.push({ path: 'amount', message: 'Must not be 0.' });
+    body.done();
+    const outcome = await deps.idempotency.run(idempotencyOf(request, 'admin'), async (tx) => {
+      const entry = await postCreditChange(tx, { accountId: request.params.id, amount: amount as number, reason: reason as string });
+      const account = await getAccount(tx, request.params.id);
+      return { status: 201, body: { entry, account: account ? presentAccount(account) : null } };
+    });
+    if (outcome.replayed) void reply.header('idempotent-replayed', 'true');
+    return reply.code(outcome.status).send(outcome.body);
+  });
+}

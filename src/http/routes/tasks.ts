@@ -1,0 +1,79 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { MODEL_IDS } from '../../catalog/models.js';
+import { TASK_STATUSES } from '../../domain.js';
+import type { RateLimiter } from '../../rate-limit/port.js';
+import type { TaskService } from '../../tasks/task-service.js';
+import type { IdempotencyOutcome } from '../../idempotency/idempotency-store.js';
+import { callerOf, rateLimited, setRateLimitHeaders } from '../auth.js';
+import { idempotencyOf } from '../idempotency-header.js';
+import { queryReader } from '../query.js';
+
+export interface TaskRoutesDeps {
+  tasks: TaskService;
+  rateLimiter: RateLimiter;
+  authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  /** Aborted when the server shuts down: long-polls answer at once. */
+  shutdown: AbortSignal;
+}
+
+export const MAX_WAIT_SECONDS = 60;
+
+function sendOutcome(reply: FastifyReply, outcome: IdempotencyOutcome): FastifyReply {
+  if (outcome.replayed) void reply.header('idempotent-replayed', 'true');
+  return reply.code(outcome.status).send(outcome.body);
+}
+
+export function registerTaskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
+  const onRequest = deps.authenticate;
+
+  app.post('/api/v1/tasks', { preHandler: onRequest }, async (request, reply) => {
+    const { account, keyId } = callerOf(request);
+    const decision = await deps.rateLimiter.consume(`creates:${keyId}`, account.limits.creates_per_minute, 60);
+    setRateLimitHeaders(reply, decision);
+    if (!decision.allowed) throw rateLimited('creates', decision);
+    const outcome = await deps.tasks.create(account, request.body, idempotencyOf(request, account.id));
+    const id = (outcome.body as { id?: string }).id;
+    if (id) void reply.header('location', `/api/v1/tasks/${id}`);
+    return sendOutcome(reply, outcome);
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/tasks/:id', { preHandler: onRequest }, async (request, reply) => {
+    const { account } = callerOf(request);
+    const query = queryReader(request.query, ['wait']);
+    const wait = query.number('wait', 0, MAX_WAIT_SECONDS, 0, false);
+    query.done();
+    if (wait === 0) return deps.tasks.get(account, request.params.id, 0);
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    reply.raw.once('close', onClose);
+    const onShutdown = () => gone.abort();
+    deps.shutdown.addEventListener('abort', onShutdown, { once: true });
+    try {
+      return await deps.tasks.get(account, request.params.id, wait, gone.signal);
+    } finally {
+      reply.raw.off('close', onClose);
+      deps.shutdown.removeEventListener('abort', onShutdown);
+    }
+  });
+
+  app.get('/api/v1/tasks', { preHandler: onRequest }, async (request) => {
+    const { account } = callerOf(request);
+    const query = queryReader(request.query, ['limit', 'cursor', 'status', 'model', 'client_request_id']);
+    const filter = {
+      limit: query.limit(),
+      cursor: query.string('cursor'),
+      status: query.oneOf('status', TASK_STATUSES),
+      model: query.oneOf('model', MODEL_IDS),
+      clientRequestId: query.string('client_request_id'),
+    };
+    query.done();
+    const page = await deps.tasks.list(account, filter);
+    return page;
+  });
+
+  app.post<{ Params: { id: string } }>('/api/v1/tasks/:id/cancel', { preHandler: onRequest }, async (request, reply) => {
+    const { account } = callerOf(request);
+    const outcome = await deps.tasks.cancel(account, request.params.id, idempotencyOf(request, account.id));
+    return sendOutcome(reply, outcome);
+  });
+}

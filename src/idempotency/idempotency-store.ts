@@ -1,0 +1,115 @@
+import { ApiError } from '../errors.js';
+import type { Database, Queryable } from '../db/port.js';
+
+export interface IdempotentRequest {
+  /** Whose keys: an account id, or `admin`. */
+  scope: string;
+  key: string;
+  fingerprint: string;
+}
+
+export interface StoredResponse {
+  status: number;
+  body: unknown;
+}
+
+export type IdempotencyOutcome = StoredResponse & { replayed: boolean };
+
+export interface IdempotencyConfig {
+  /** How long a completed key is kept; API.md: at least 24 h. */
+  retentionSeconds: number;
+  /** After this long, a key still in flight is presumed abandoned (its process died) and may be taken over. */
+  inFlightTimeoutSeconds: number;
+}
+
+type Begin = { kind: 'started' } | { kind: 'replay'; response: StoredResponse } | { kind: 'conflict' } | { kind: 'in_flight' };
+
+/**
+ * Idempotency keys as API.md defines them: the same key and request replays the first response;
+ * another request with that key, or any while the first is in flight, is `idempotency_conflict`.
+ * A request that fails binds nothing. The key is completed in the same transaction as the work,
+ * so a response is stored if and only if its effects are.
+ */
+export function createIdempotencyStore(db: Database, config: IdempotencyConfig) {
+  async function begin(request: IdempotentRequest): Promise<Begin> {
+    const { rows: inserted } = await db.query(
+      `INSERT INTO idempotency_keys (scope, key, fingerprint, state, locked_until, expires_at)
+       VALUES ($1, $2, $3, 'in_flight', now() + make_interval(secs => $4), now() + make_interval(secs => $5))
+       ON CONFLICT (scope, key) DO UPDATE
+         SET fingerprint = EXCLUDED.fingerprint, state = 'in_flight', response_status = NULL, response_body = NULL,
+             locked_until = EXCLUDED.locked_until, created_at = now(), expires_at = EXCLUDED.expires_at
+         WHERE idempotency_keys.expires_at < now()
+            OR (idempotency_keys.state = 'in_flight' AND idempotency_keys.locked_until < now())
+       RETURNING 1`,
+      [request.scope, request.key, request.fingerprint, config.inFlightTimeoutSeconds, config.retentionSeconds],
+    );
+    if (inserted.length > 0) return { kind: 'started' };
+    const { rows } = await db.query<{ fingerprint: string; state: string; response_status: number; response_body: unknown }>(
+      'SELECT fingerprint, state, response_status, response_body FROM idempotency_keys WHERE scope = $1 AND key = $2',
+      [request.scope, request.key],
+    );
+    const row = rows[0];
+    // The holder just abandoned it: ask the client to come back, as for one in flight.
+    if (!row) return { kind: 'in_flight' };
+    if (row.fingerprint !== request.fingerprint) return { kind: 'conflict' };
+    if (row.state === 'in_flight') return { kind: 'in_flight' };
+    return { kind: 'replay', response: { status: row.response_status, body: row.response_body } };
+  }
+
+  async function complete(tx: Queryable, request: IdempotentRequest, response: StoredResponse): Promise<void> {
+    await tx.query(
+      `UPDATE idempotency_keys SET state = 'completed', response_status = $3, response_body = $4::jsonb, locked_until = NULL
+        WHERE scope = $1 AND key = $2`,
+      [request.scope, request.key, response.status, JSON.stringify(response.body)],
+    );
+  }
+
+  async function abandon(request: IdempotentRequest): Promise<void> {
+    await db.query(`DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'in_flight'`, [
+      request.scope,
+      request.key,
+    ]);
+  }
+
+  return {
+    /**
+     * Runs `work` in a transaction at most once per key. Without a key, simply runs it.
+     * Throws `idempotency_conflict` for a reused key with another request, or while the first is in flight.
+     */
+    async run(request: IdempotentRequest | null, work: (tx: Queryable) => Promise<StoredResponse>): Promise<IdempotencyOutcome> {
+      if (!request) return { ...(await db.transaction(work)), replayed: false };
+      const started = await begin(request);
+      switch (started.kind) {
+        case 'replay':
+          return { ...started.response, replayed: true };
+        case 'conflict':
+          throw new ApiError('idempotency_conflict', 'This Idempotency-Key was already used with a different request.');
+        case 'in_flight':
+          throw new ApiError('idempotency_conflict', 'A request with this Idempotency-Key is still in progress; retry shortly.', {
+            headers: { 'retry-after': '1' },
+          });
+        case 'started':
+          break;
+      }
+      try {
+        const response = await db.transaction(async (tx) => {
+          const result = await work(tx);
+          await complete(tx, request, result);
+          return result;
+        });
+        return { ...response, replayed: false };
+      } catch (error) {
+        await abandon(request).catch(() => {});
+        throw error;
+      }
+    },
+
+    /** Deletes keys past their retention. */
+    async purgeExpired(): Promise<number> {
+      const { rowCount } = await db.query('DELETE FROM idempotency_keys WHERE expires_at < now()');
+      return rowCount;
+    },
+  };
+}
+
+export type IdempotencyStore = ReturnType<typeof createIdempotencyStore>;

@@ -1,0 +1,22 @@
+import { randomBytes } from 'node:crypto';
+
+/** The prefixes of Rivya's opaque ids. */
+export type IdPrefix = 'task' | 'file' | 'acct' | 'key' | 'led' | 'req';
+
+const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** Random base62 text of `length` characters (≈5.95 bits each, from a CSPRNG, without modulo bias). */
+export function randomBase62(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    for (const byte of randomBytes(length * 2)) {
+      if (byte < 248 && out.length < length) out += ALPHABET[byte % 62];
+    }
+  }
+  return out;
+}
+
+/** A new unguessable id such as `task_3kTn0x…` (22 random characters, ~131 bits). */
+export function newId(prefix: IdPrefix): string {
+  return `${prefix}_${randomBase62(22)}`;
+}

@@ -1,0 +1,88 @@
+import PgBoss from 'pg-boss';
+import type { Database, Queryable } from '../db/port.js';
+import type { Job, JobQueue, JobSpec, QueueDepth } from './port.js';
+
+export interface PgBossQueueConfig {
+  db: Database;
+  /** Queue names this process sends to or works on; created at start. */
+  queues: readonly string[];
+  /** How long one job may run before it is considered lost and retried; default 900 s. */
+  expireInSeconds?: number | undefined;
+  /** Seconds between polls when idle; pg-boss's minimum is 0.5. */
+  pollingIntervalSeconds?: number | undefined;
+}
+
+function adapter(runner: Queryable & Partial<Pick<Database, 'exec'>>): PgBoss.Db {
+  return {
+    // pg-boss sends its multi-statement migrations without parameters: those go through `exec`.
+    executeSql: (text, values) =>
+      values === undefined || values.length === 0
+        ? runner.exec ? runner.exec(text) : runner.query(text)
+        : runner.query(text, values),
+  };
+}
+
+/** The job queue on pg-boss 10, in the `pgboss` schema of the same database. */
+export function createPgBossQueue(config: PgBossQueueConfig): JobQueue {
+  const boss = new PgBoss({
+    db: adapter(config.db),
+    schema: 'pgboss',
+    migrate: true,
+    supervise: true,
+    schedule: false,
+    maintenanceIntervalSeconds: 60,
+  } as PgBoss.ConstructorOptions);
+  boss.on('error', () => {
+    // Errors of pg-boss's background loops (maintenance) surface as failed calls elsewhere.
+  });
+  const workerIds = new Map<string, string[]>();
+  const expireInSeconds = config.expireInSeconds ?? 900;
+
+  return {
+    async start() {
+      await boss.start();
+      const existing = new Set((await boss.getQueues()).map((queue) => queue.name));
+      for (const name of config.queues) {
+        if (!existing.has(name)) {
+          await boss.createQueue(name, { name, retryLimit: 20, retryDelay: 2, retryBackoff: true, expireInSeconds });
+        }
+      }
+    },
+    async enqueue(tx, name, data, spec: JobSpec = {}) {
+      const id = await boss.send(name, data, {
+        db: adapter(tx),
+        ...(spec.startAfterSeconds ? { startAfter: spec.startAfterSeconds } : {}),
+      });
+      if (!id) throw new Error(`Queue ${name} does not exist; the job was not created.`);
+    },
+    async work<Data>(name: string, concurrency: number, handler: (job: Job<Data>) => Promise<void>) {
+      const ids: string[] = [];
+      for (let i = 0; i < concurrency; i++) {
+        const id = await boss.work<Data>(
+          name,
+          { batchSize: 1, pollingIntervalSeconds: config.pollingIntervalSeconds ?? 0.5 },
+          async (jobs) => {
+            for (const job of jobs) await handler({ id: job.id, name: job.name, data: job.data });
+          },
+        );
+        ids.push(id);
+      }
+      workerIds.set(name, [...(workerIds.get(name) ?? []), ...ids]);
+    },
+    wake(name) {
+      for (const id of workerIds.get(name) ?? []) boss.notifyWorker(id);
+    },
+    async depth(): Promise<QueueDepth[]> {
+      const { rows } = await config.db.query<{ name: string; queued: number; active: number }>(
+        `SELECT name,
+                count(*) FILTER (WHERE state IN ('created', 'retry'))::int AS queued,
+                count(*) FILTER (WHERE state = 'active')::int AS active
+           FROM pgboss.job WHERE state < 'completed' GROUP BY name`,
+      );
+      return config.queues.map((name) => rows.find((row) => row.name === name) ?? { name, queued: 0, active: 0 });
+    },
+    async stop(timeoutMs) {
+      await boss.stop({ graceful: true, wait: true, close: false, timeout: timeoutMs });
+    },
+  };
+}

@@ -1,0 +1,190 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { createAccountStore } from './accounts/account-store.js';
+import type { Config } from './config.js';
+import { lockDataDir, type DataDirLock } from './db/data-dir-lock.js';
+import { migrate } from './db/migrate.js';
+import { createPgliteDatabase } from './db/pglite-database.js';
+import type { Database } from './db/port.js';
+import { createPostgresDatabase } from './db/postgres-database.js';
+import { createMemoryTaskEvents } from './events/memory-task-events.js';
+import { createApp } from './http/app.js';
+import { createIdempotencyStore } from './idempotency/idempotency-store.js';
+import { newId } from './ids.js';
+import { createPgBossQueue } from './jobs/pg-boss-queue.js';
+import { createCreditLedger } from './ledger/credit-ledger.js';
+import { createMetrics } from './metrics.js';
+import { createInstantProvider } from './providers/instant-provider.js';
+import { createLocalProvider } from './providers/local-provider.js';
+import type { Provider } from './providers/port.js';
+import { createMemoryRateLimiter } from './rate-limit/memory-rate-limiter.js';
+import { createLocalObjectStore } from './storage/local-object-store.js';
+import type { ObjectStore } from './storage/port.js';
+import { createUrlSigner } from './storage/url-signer.js';
+import { refuseUnknownReferences } from './tasks/reference-resolver.js';
+import { createTaskService } from './tasks/task-service.js';
+import { createTaskStore } from './tasks/task-store.js';
+import { createSweeper } from './worker/sweeper.js';
+import { createTaskRunner, TASK_QUEUE, type TaskJob } from './worker/task-runner.js';
+
+export const UPLOAD_TARGETS = ['s3', 'oss'] as const;
+
+export interface RuntimeOptions {
+  /** Keep the embedded database in memory (tests); the data dir still holds objects. */
+  inMemoryDatabase?: boolean;
+  logger?: Logger;
+  /** Replaces the configured provider (tests of faults and timing). */
+  provider?: Provider;
+}
+
+/** Where the embedded mode keeps its generated secret. */
+async function loadOrCreateSecret(dataDir: string): Promise<string> {
+  const path = join(dataDir, 'secret');
+  const existing = await readFile(path, 'utf8').catch(() => null);
+  if (existing && existing.trim().length >= 32) return existing.trim();
+  const secret = randomBytes(32).toString('base64url');
+  await writeFile(path, secret, { mode: 0o600 });
+  return secret;
+}
+
+/**
+ * The composition root: builds every port from the configuration and wires the service.
+ * `start()` listens (api role) and starts workers (worker role); `stop()` drains and closes.
+ */
+export async function createRuntime(config: Config, options: RuntimeOptions = {}) {
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'rivya', role: config.role } });
+  await mkdir(config.dataDir, { recursive: true });
+  let lock: DataDirLock | null = null;
+  let db: Database;
+  if (config.databaseUrl) {
+    db = await createPostgresDatabase({ connectionString: config.databaseUrl });
+  } else if (options.inMemoryDatabase) {
+    db = await createPgliteDatabase({});
+  } else {
+    lock = await lockDataDir(config.dataDir);
+    try {
+      db = await createPgliteDatabase({ dataDir: join(config.dataDir, 'pgdata') });
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
+  }
+  await migrate(db);
+  const secret = config.secret ?? (await loadOrCreateSecret(config.dataDir));
+  const signer = createUrlSigner(secret);
+  const stores = new Map<string, ObjectStore>(
+    UPLOAD_TARGETS.map((target) => [
+      target,
+      createLocalObjectStore({ target, rootDir: join(config.dataDir, 'objects', target), publicUrl: config.publicUrl, signer }),
+    ]),
+  );
+  const queue = createPgBossQueue({ db, queues: [TASK_QUEUE], expireInSeconds: Math.max(900, config.taskTimeoutSeconds) });
+  await queue.start();
+
+  const shutdown = new AbortController();
+  const accounts = createAccountStore(db);
+  const ledger = createCreditLedger(db);
+  const tasks = createTaskStore(db);
+  const idempotency = createIdempotencyStore(db, { retentionSeconds: 86_400, inFlightTimeoutSeconds: 60 });
+  const events = createMemoryTaskEvents();
+  const metrics = createMetrics({ db, queue });
+  const rateLimiter = createMemoryRateLimiter();
+  const provider =
+    options.provider ??
+    (config.provider === 'instant'
+      ? createInstantProvider({ ffmpegPath: config.ffmpegPath, cacheDir: join(config.dataDir, 'cache', 'instant') })
+      : createLocalProvider({ ffmpegPath: config.ffmpegPath }));
+
+  const taskService = createTaskService({
+    tasks, idempotency, queue, events, metrics, stores,
+    resolveReferences: refuseUnknownReferences,
+    taskTimeoutSeconds: config.taskTimeoutSeconds,
+    resultUrlTtlSeconds: config.resultUrlTtlSeconds,
+  });
+
+  const readiness = async () => [
+    { name: 'database', ok: await db.ping() },
+    { name: 'rate_limiter', ok: await rateLimiter.ping() },
+    ...(await Promise.all([...stores.values()].map(async (store) => ({ name: `storage_${store.target}`, ok: await store.ping() })))),
+  ];
+
+  const app: FastifyInstance | null =
+    config.role === 'worker'
+      ? null
+      : createApp({
+          publicUrl: config.publicUrl, adminToken: config.adminToken, authFailuresPerMinute: config.authFailuresPerMinute,
+          logger, trustProxy: false,
+          accounts, ledger, idempotency, tasks: taskService, rateLimiter, metrics, stores, signer, readiness,
+          shutdown: shutdown.signal,
+        });
+
+  const enqueue = (taskId: string, afterSeconds = 0) =>
+    db.transaction((tx) => queue.enqueue(tx, TASK_QUEUE, { taskId }, { startAfterSeconds: afterSeconds }));
+  const runner = createTaskRunner({
+    tasks, stores, events, metrics, logger,
+    providerFor: () => provider,
+    workerId: `${hostname()}:${process.pid}:${newId('req').slice(4, 12)}`,
+    leaseSeconds: config.leaseSeconds,
+    maxAttempts: config.maxAttempts,
+    ffmpegPath: config.ffmpegPath,
+    shutdown: shutdown.signal,
+    schedulePoll: enqueue,
+  });
+  const sweeper = createSweeper({
+    tasks, idempotency, logger,
+    resume: (taskId) => enqueue(taskId),
+    onEnded: (task) => {
+      metrics.taskTransition(task.model, task.status);
+      events.publish(task.id);
+    },
+    intervalMs: config.sweepIntervalMs,
+  });
+
+  let listening: string | null = null;
+  return {
+    config, db, app, accounts, ledger, tasks, taskService, queue, stores, signer, sweeper, runner, logger,
+
+    /** Starts serving (api role) and working (worker role). Resolves with the listening URL, if any. */
+    async start(): Promise<string | null> {
+      if (config.role !== 'api') {
+        // With the embedded store this is the only process: leases of running tasks belong to a
+        // process that is gone, so they are resumed now rather than when their lease runs out.
+        if (lock) await tasks.expireAllLeases();
+        await queue.work<TaskJob>(TASK_QUEUE, config.workerConcurrency, (job) => runner.handle(job.data));
+        await sweeper.sweepOnce();
+        sweeper.start();
+      }
+      if (app) {
+        listening = await app.listen({ host: config.host, port: config.port });
+      }
+      return listening;
+    },
+
+    /** Graceful stop: refuse new requests, finish in-flight ones, stop workers, close stores. */
+    async stop(): Promise<void> {
+      shutdown.abort();
+      await events.close();
+      if (app) await app.close();
+      await sweeper.stop();
+      await queue.stop(config.shutdownTimeoutMs);
+      await db.close();
+      await lock?.release();
+    },
+  };
+}
+
+export type Runtime = Awaited<ReturnType<typeof createRuntime>>;
+
+/** On an empty store: creates the `dev` account with 1000 credits and an API key, saved in the data dir. */
+export async function bootstrapDevAccount(runtime: Runtime): Promise<{ key: string; path: string } | null> {
+  if ((await runtime.accounts.countAccounts()) > 0) return null;
+  const account = await runtime.accounts.createAccount('dev', 1000);
+  const created = await runtime.accounts.createApiKey(account.id, 'dev');
+  const path = join(runtime.config.dataDir, 'dev-api-key');
+  await writeFile(path, `${created.key}\n`, { mode: 0o600 });
+  return { key: created.key, path };
+}

@@ -1,0 +1,97 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { access, mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, extname, join, resolve, sep } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { randomBytes } from 'node:crypto';
+import { isValidObjectKey, ObjectTooLargeError, type ObjectStore, type PutOptions } from './port.js';
+import type { UrlSigner } from './url-signer.js';
+
+export interface LocalObjectStoreConfig {
+  target: string;
+  /** Directory holding this target's objects. */
+  rootDir: string;
+  /** Public base URL of the API, e.g. `http://localhost:8080`; objects are served under `/objects/…`. */
+  publicUrl: string;
+  signer: UrlSigner;
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.mp4': 'video/mp4', '.webm': 'video/webm', '.mov': 'video/quicktime',
+  '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp',
+  '.mp3': 'audio/mpeg', '.wav': 'audio/wav', '.m4a': 'audio/mp4', '.ogg': 'audio/ogg',
+};
+
+export function contentTypeOf(key: string): string {
+  return CONTENT_TYPES[extname(key).toLowerCase()] ?? 'application/octet-stream';
+}
+
+/** Counts bytes going through and fails the stream past `maxBytes`. */
+function byteLimit(maxBytes: number | undefined, onBytes: (total: number) => void): Transform {
+  let total = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      total += chunk.length;
+      onBytes(total);
+      if (maxBytes !== undefined && total > maxBytes) callback(new ObjectTooLargeError(maxBytes));
+      else callback(null, chunk);
+    },
+  });
+}
+
+/** Objects as files under a local directory, served by the API at `/objects/{target}/{key}` with signed URLs. */
+export function createLocalObjectStore(config: LocalObjectStoreConfig): ObjectStore {
+  const root = resolve(config.rootDir);
+  const pathOf = (key: string): string => {
+    const path = resolve(join(root, key));
+    if (!isValidObjectKey(key) || !path.startsWith(root + sep)) throw new Error(`Invalid object key: ${key}`);
+    return path;
+  };
+  return {
+    target: config.target,
+    async put(key, body, options: PutOptions) {
+      const path = pathOf(key);
+      await mkdir(dirname(path), { recursive: true });
+      const temp = `${path}.partial-${randomBytes(6).toString('hex')}`;
+      let sizeBytes = 0;
+      try {
+        await pipeline(body, byteLimit(options.maxBytes, (total) => (sizeBytes = total)), createWriteStream(temp));
+        await rename(temp, path);
+      } catch (error) {
+        await unlink(temp).catch(() => {});
+        throw error;
+      }
+      return { sizeBytes };
+    },
+    async get(key) {
+      let path: string;
+      try {
+        path = pathOf(key);
+      } catch {
+        return null;
+      }
+      const info = await stat(path).catch(() => null);
+      if (!info?.isFile()) return null;
+      return { body: createReadStream(path) as Readable, sizeBytes: info.size, contentType: contentTypeOf(key) };
+    },
+    async signedUrl(key, expiresAt) {
+      pathOf(key);
+      const query = config.signer.sign(config.target, key, expiresAt);
+      return `${config.publicUrl}/objects/${config.target}/${key}?${query}`;
+    },
+    async delete(key) {
+      await unlink(pathOf(key)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+    },
+    async ping() {
+      try {
+        await mkdir(root, { recursive: true });
+        await access(root);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}

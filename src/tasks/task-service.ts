@@ -1,0 +1,114 @@
+import { ApiError, validationFailed } from '../errors.js';
+import { validateTaskRequest } from '../catalog/validate-task-request.js';
+import { isTerminal, type Account, type TaskRecord, type TaskReferenceFile } from '../domain.js';
+import type { TaskEvents } from '../events/port.js';
+import type { IdempotencyStore, IdempotentRequest, IdempotencyOutcome } from '../idempotency/idempotency-store.js';
+import type { JobQueue } from '../jobs/port.js';
+import type { Metrics } from '../metrics.js';
+import type { ObjectStore } from '../storage/port.js';
+import { TASK_QUEUE } from '../worker/task-runner.js';
+import { presentTask, resultUrlExpiry, type TaskView } from './present-task.js';
+import { endTask, insertTaskWithHold, type TaskListFilter, type TaskStore } from './task-store.js';
+import type { Page } from '../pagination.js';
+import type { ReferenceMediaItem } from '../catalog/validate-task-request.js';
+import type { Queryable } from '../db/port.js';
+
+export interface TaskServiceDeps {
+  tasks: TaskStore;
+  idempotency: IdempotencyStore;
+  queue: JobQueue;
+  events: TaskEvents;
+  metrics: Metrics;
+  stores: ReadonlyMap<string, ObjectStore>;
+  /** Turns reference items into the caller's files, or reports the items that are not. */
+  resolveReferences(account: Account, items: ReferenceMediaItem[]): Promise<TaskReferenceFile[]>;
+  taskTimeoutSeconds: number;
+  resultUrlTtlSeconds: number;
+}
+
+/** What the API does with tasks: create (hold + job in one transaction), read, wait, list, cancel. */
+export function createTaskService(deps: TaskServiceDeps) {
+  const present = (task: TaskRecord) => presentTask(task, deps.stores, resultUrlExpiry(new Date(), deps.resultUrlTtlSeconds));
+
+  return {
+    present,
+
+    /**
+     * Validates and creates a task: idempotency key, hold, task row and its job commit together
+     * or not at all. Returns the response to send (a replay, if the key was seen).
+     */
+    async create(account: Account, body: unknown, idempotency: IdempotentRequest | null): Promise<IdempotencyOutcome> {
+      const validation = validateTaskRequest(body);
+      if (!validation.ok) throw validationFailed(validation.issues);
+      const request = validation.request;
+      const referenceFiles = await deps.resolveReferences(account, request.referenceMediaItems);
+      const outcome = await deps.idempotency.run(idempotency, async (tx: Queryable) => {
+        const task = await insertTaskWithHold(tx, {
+          accountId: account.id,
+          model: request.model.id,
+          prompt: request.prompt,
+          params: request.params,
+          referenceFiles,
+          clientRequestId: request.clientRequestId,
+          price: request.model.credits,
+          activeTaskLimit: account.limits.active_tasks,
+          timeoutSeconds: deps.taskTimeoutSeconds,
+        });
+        await deps.queue.enqueue(tx, TASK_QUEUE, { taskId: task.id });
+        return { status: 201, body: await present(task) };
+      });
+      if (!outcome.replayed) {
+        deps.metrics.taskTransition(request.model.id, 'queued');
+        deps.queue.wake(TASK_QUEUE);
+      }
+      return outcome;
+    },
+
+    /** The task, waiting up to `waitSeconds` for it to reach a terminal status. */
+    async get(account: Account, id: string, waitSeconds: number, signal?: AbortSignal): Promise<TaskView> {
+      const deadline = Date.now() + waitSeconds * 1000;
+      for (;;) {
+        const task = await deps.tasks.get(account.id, id);
+        if (!task) throw new ApiError('not_found', `Task ${id} not found.`);
+        const left = deadline - Date.now();
+        if (isTerminal(task.status) || left <= 0 || signal?.aborted) return present(task);
+        // Wake on the task's event; re-read at least every 2 s in case the event came from elsewhere.
+        await deps.events.next(id, Math.min(left, 2000), signal);
+      }
+    },
+
+    /** The account's tasks, newest first. */
+    async list(account: Account, filter: TaskListFilter): Promise<Page<TaskView>> {
+      const page = await deps.tasks.list(account.id, filter);
+      return { ...page, data: await Promise.all(page.data.map(present)) };
+    },
+
+    /** Cancels a queued or running task and releases its credits; an ended task is `invalid_state`. */
+    async cancel(account: Account, id: string, idempotency: IdempotentRequest | null): Promise<IdempotencyOutcome> {
+      const outcome = await deps.idempotency.run(idempotency, async (tx) => {
+        const { rows } = await tx.query<{ status: TaskRecord['status'] }>(
+          'SELECT status FROM tasks WHERE id = $1 AND account_id = $2',
+          [id, account.id],
+        );
+        const current = rows[0];
+        if (!current) throw new ApiError('not_found', `Task ${id} not found.`);
+        const ended = await endTask(tx, id, { status: 'canceled', error: { code: 'canceled', message: 'Canceled by the client.' } }, [
+          'queued',
+          'running',
+        ]);
+        if (!ended) {
+          throw new ApiError('invalid_state', `Task ${id} has already ended (${current.status}); only queued or running tasks can be canceled.`);
+        }
+        return { status: 200, body: await present(ended) };
+      });
+      if (!outcome.replayed) {
+        const view = outcome.body as TaskView;
+        deps.metrics.taskTransition(view.model, 'canceled');
+        deps.events.publish(id);
+      }
+      return outcome;
+    },
+  };
+}
+
+export type TaskService = ReturnType<typeof createTaskService>;

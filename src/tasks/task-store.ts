@@ -1,0 +1,300 @@
+import { ApiError } from '../errors.js';
+import type { Database, Queryable } from '../db/port.js';
+import type { StoredMedia, TaskError, TaskRecord, TaskReferenceFile, TaskStatus } from '../domain.js';
+import { newId } from '../ids.js';
+import { decodeCursor, toPage, type Page } from '../pagination.js';
+
+interface TaskRow {
+  seq: number;
+  id: string;
+  account_id: string;
+  model: string;
+  prompt: string;
+  params: Record<string, string>;
+  reference_files: TaskReferenceFile[];
+  client_request_id: string | null;
+  status: TaskStatus;
+  progress: number;
+  reserved_credits: number;
+  final_credits: number;
+  result: { media: StoredMedia[] } | null;
+  error: TaskError | null;
+  provider: string | null;
+  upstream_id: string | null;
+  attempts: number;
+  deadline_at: Date;
+  created_at: Date;
+  updated_at: Date;
+  started_at: Date | null;
+  completed_at: Date | null;
+}
+
+function toTask(row: TaskRow): TaskRecord {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    model: row.model,
+    prompt: row.prompt,
+    params: row.params,
+    referenceFiles: row.reference_files,
+    clientRequestId: row.client_request_id,
+    status: row.status,
+    progress: row.progress,
+    reservedCredits: row.reserved_credits,
+    finalCredits: row.final_credits,
+    result: row.result,
+    error: row.error,
+    provider: row.provider,
+    upstreamId: row.upstream_id,
+    attempts: row.attempts,
+    deadlineAt: row.deadline_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    startedAt: row.started_at,
+    completedAt: row.completed_at,
+  };
+}
+
+export interface NewTask {
+  accountId: string;
+  model: string;
+  prompt: string;
+  params: Record<string, string>;
+  referenceFiles: TaskReferenceFile[];
+  clientRequestId: string | null;
+  price: number;
+  activeTaskLimit: number;
+  timeoutSeconds: number;
+}
+
+/** How a task ends. `from` is the compare-and-set guard: the statuses it may end from. */
+export type TaskEnding =
+  | { status: 'succeeded'; media: StoredMedia[] }
+  | { status: 'failed'; error: TaskError }
+  | { status: 'canceled'; error: TaskError };
+
+/**
+ * Inserts a queued task and places its hold, inside `tx`. Keeps: available credits ≥ 0 and
+ * active tasks ≤ the account's limit, because the account row is locked first.
+ */
+export async function insertTaskWithHold(tx: Queryable, task: NewTask): Promise<TaskRecord> {
+  const { rows } = await tx.query<{ balance: number; held: number; active_tasks: number }>(
+    'SELECT balance, held, active_tasks FROM accounts WHERE id = $1 FOR UPDATE',
+    [task.accountId],
+  );
+  const account = rows[0];
+  if (!account) throw new ApiError('unauthorized', 'The account of this API key no longer exists.');
+  const available = Number(account.balance) - Number(account.held);
+  if (available < task.price) {
+    throw new ApiError('insufficient_credits', `This task needs ${task.price} credits; ${available} are available.`, {
+      details: { required: task.price, available },
+    });
+  }
+  if (account.active_tasks >= task.activeTaskLimit) {
+    throw new ApiError(
+      'rate_limited',
+      `At most ${task.activeTaskLimit} tasks may be queued or running at once; wait for one to finish.`,
+      { details: { scope: 'active_tasks', limit: task.activeTaskLimit, window_s: null }, headers: { 'retry-after': '5' } },
+    );
+  }
+  const id = newId('task');
+  const { rows: inserted } = await tx.query<TaskRow>(
+    `WITH account AS (
+       UPDATE accounts SET held = held + $8, active_tasks = active_tasks + 1 WHERE id = $2 RETURNING balance
+     ), task AS (
+       INSERT INTO tasks (id, account_id, model, prompt, params, reference_files, client_request_id, status,
+                          reserved_credits, deadline_at)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, 'queued', $8, now() + make_interval(secs => $9))
+       RETURNING *
+     ), hold AS (
+       INSERT INTO credit_holds (task_id, account_id, amount, state) VALUES ($1, $2, $8, 'open')
+     ), entry AS (
+       INSERT INTO ledger_entries (id, account_id, type, amount, task_id, balance_after)
+       SELECT $10, $2, 'hold', $8, $1, balance FROM account
+     )
+     SELECT * FROM task`,
+    [
+      id, task.accountId, task.model, task.prompt, JSON.stringify(task.params), JSON.stringify(task.referenceFiles),
+      task.clientRequestId, task.price, task.timeoutSeconds, newId('led'),
+    ],
+  );
+  return toTask(inserted[0] as TaskRow);
+}
+
+/**
+ * Ends a task and settles its hold in one statement: capture on success, release otherwise.
+ * Guarded by the current status (`from`): returns null, changing nothing, if the task is not in
+ * one of them — so a task ends once and its hold is settled once, whatever races or retries do.
+ */
+export async function endTask(
+  runner: Queryable,
+  taskId: string,
+  ending: TaskEnding,
+  from: readonly TaskStatus[],
+): Promise<TaskRecord | null> {
+  const succeeded = ending.status === 'succeeded';
+  const { rows } = await runner.query<TaskRow>(
+    `WITH task AS (
+       UPDATE tasks SET status = $2, final_credits = CASE WHEN $2 = 'succeeded' THEN reserved_credits ELSE 0 END,
+              progress = CASE WHEN $2 = 'succeeded' THEN 100 ELSE progress END,
+              result = $3::jsonb, error = $4::jsonb, completed_at = now(), updated_at = now(),
+              lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = $1 AND status = ANY($5::text[])
+        RETURNING *
+     ), hold AS (
+       UPDATE credit_holds h SET state = $6, settled_at = now()
+         FROM task WHERE h.task_id = task.id AND h.state = 'open'
+        RETURNING h.account_id, h.amount
+     ), account AS (
+       UPDATE accounts a SET held = a.held - hold.amount,
+              balance = a.balance - CASE WHEN $6 = 'captured' THEN hold.amount ELSE 0 END,
+              active_tasks = a.active_tasks - 1
+         FROM hold WHERE a.id = hold.account_id
+        RETURNING a.id, a.balance, hold.amount
+     ), entry AS (
+       INSERT INTO ledger_entries (id, account_id, type, amount, task_id, balance_after)
+       SELECT $7, account.id, $8, account.amount, $1, account.balance FROM account
+     )
+     SELECT * FROM task`,
+    [
+      taskId,
+      ending.status,
+      succeeded ? JSON.stringify({ media: ending.media }) : null,
+      succeeded ? null : JSON.stringify(ending.error),
+      from,
+      succeeded ? 'captured' : 'released',
+      newId('led'),
+      succeeded ? 'capture' : 'release',
+    ],
+  );
+  return rows[0] ? toTask(rows[0]) : null;
+}
+
+export interface TaskListFilter {
+  limit: number;
+  cursor?: string | undefined;
+  status?: TaskStatus | undefined;
+  model?: string | undefined;
+  clientRequestId?: string | undefined;
+}
+
+/** Tasks: reads, and the worker's claims and progress. */
+export function createTaskStore(db: Database) {
+  return {
+    /** The task if it belongs to `accountId` (another account's task is simply not found). */
+    async get(accountId: string, id: string): Promise<TaskRecord | null> {
+      const { rows } = await db.query<TaskRow>('SELECT * FROM tasks WHERE id = $1 AND account_id = $2', [id, accountId]);
+      return rows[0] ? toTask(rows[0]) : null;
+    },
+
+    async getById(id: string): Promise<TaskRecord | null> {
+      const { rows } = await db.query<TaskRow>('SELECT * FROM tasks WHERE id = $1', [id]);
+      return rows[0] ? toTask(rows[0]) : null;
+    },
+
+    /** The account's tasks, newest first, filtered. */
+    async list(accountId: string, filter: TaskListFilter): Promise<Page<TaskRecord>> {
+      const before = decodeCursor(filter.cursor);
+      const { rows } = await db.query<TaskRow>(
+        `SELECT * FROM tasks
+          WHERE account_id = $1 AND ($2::bigint IS NULL OR seq < $2) AND ($3::text IS NULL OR status = $3)
+            AND ($4::text IS NULL OR model = $4) AND ($5::text IS NULL OR client_request_id = $5)
+          ORDER BY seq DESC LIMIT $6`,
+        [accountId, before, filter.status ?? null, filter.model ?? null, filter.clientRequestId ?? null, filter.limit + 1],
+      );
+      return toPage(rows, filter.limit, toTask);
+    },
+
+    /**
+     * Claims a task for `workerId` for `leaseSeconds`: queued → running, or a running task whose
+     * lease expired (its worker died). Returns null if the task ended or another worker holds it.
+     */
+    async claim(id: string, workerId: string, leaseSeconds: number): Promise<TaskRecord | null> {
+      const { rows } = await db.query<TaskRow>(
+        `UPDATE tasks SET status = 'running', started_at = coalesce(started_at, now()), updated_at = now(),
+                attempts = attempts + 1, lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3)
+          WHERE id = $1 AND status IN ('queued', 'running')
+            AND (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = $2)
+          RETURNING *`,
+        [id, workerId, leaseSeconds],
+      );
+      return rows[0] ? toTask(rows[0]) : null;
+    },
+
+    /**
+     * Records progress and renews the lease. Returns false when the task is no longer this
+     * worker's to run (canceled, timed out, or taken over): the worker must stop.
+     */
+    async heartbeat(id: string, workerId: string, progress: number | null, leaseSeconds: number): Promise<boolean> {
+      const { rowCount } = await db.query(
+        `UPDATE tasks SET progress = coalesce($3, progress), updated_at = now(),
+                lease_expires_at = now() + make_interval(secs => $4)
+          WHERE id = $1 AND status = 'running' AND lease_owner = $2`,
+        [id, workerId, progress, leaseSeconds],
+      );
+      return rowCount > 0;
+    },
+
+    /** Remembers which provider (and upstream job) runs the task, so a resumed worker polls it instead of submitting again. */
+    async recordUpstream(id: string, workerId: string, provider: string, upstreamId: string | null): Promise<boolean> {
+      const { rowCount } = await db.query(
+        `UPDATE tasks SET provider = $3, upstream_id = $4, updated_at = now()
+          WHERE id = $1 AND status = 'running' AND lease_owner = $2`,
+        [id, workerId, provider, upstreamId],
+      );
+      return rowCount > 0;
+    },
+
+    /** Ends a task that this worker holds; null if it is no longer this worker's (see `endTask`). */
+    async endLeased(id: string, workerId: string, ending: TaskEnding): Promise<TaskRecord | null> {
+      return db.transaction(async (tx) => {
+        const { rows } = await tx.query('SELECT 1 FROM tasks WHERE id = $1 AND lease_owner = $2 FOR UPDATE', [id, workerId]);
+        return rows.length > 0 ? endTask(tx, id, ending, ['running']) : null;
+      });
+    },
+
+    /** Ends a task from `from` statuses whoever runs it (cancel, deadline). */
+    end: (id: string, ending: TaskEnding, from: readonly TaskStatus[]) => endTask(db, id, ending, from),
+
+    /** Active tasks past their deadline. */
+    async pastDeadline(limit: number): Promise<string[]> {
+      const { rows } = await db.query<{ id: string }>(
+        `SELECT id FROM tasks WHERE status IN ('queued', 'running') AND deadline_at < now() ORDER BY deadline_at LIMIT $1`,
+        [limit],
+      );
+      return rows.map((row) => row.id);
+    },
+
+    /**
+     * Running tasks whose worker stopped renewing its lease. Marks them as handed to recovery
+     * (lease cleared) and returns their ids, so each is re-enqueued once per expiry.
+     */
+    async takeOrphans(limit: number): Promise<string[]> {
+      const { rows } = await db.query<{ id: string }>(
+        `UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+          WHERE id IN (SELECT id FROM tasks WHERE status = 'running' AND lease_expires_at < now() LIMIT $1 FOR UPDATE SKIP LOCKED)
+          RETURNING id`,
+        [limit],
+      );
+      return rows.map((row) => row.id);
+    },
+
+    /** Expires every lease now: used at start by the only process of an embedded store, whose other workers are all gone. */
+    async expireAllLeases(): Promise<number> {
+      const { rowCount } = await db.query(
+        `UPDATE tasks SET lease_expires_at = now() - interval '1 second' WHERE status = 'running' AND lease_expires_at IS NOT NULL`,
+      );
+      return rowCount;
+    },
+
+    /** Counts of tasks per status (for metrics). */
+    async countByStatus(): Promise<Record<string, number>> {
+      const { rows } = await db.query<{ status: string; n: number }>(
+        `SELECT status, count(*)::int AS n FROM tasks WHERE status IN ('queued', 'running') GROUP BY status`,
+      );
+      return Object.fromEntries(rows.map((row) => [row.status, row.n]));
+    },
+  };
+}
+
+export type TaskStore = ReturnType<typeof createTaskStore>;

@@ -1,0 +1,66 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { TaskRecord } from '../domain.js';
+import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
+import type { TaskStore } from '../tasks/task-store.js';
+
+export interface SweeperDeps {
+  tasks: TaskStore;
+  idempotency: IdempotencyStore;
+  logger: FastifyBaseLogger;
+  /** Re-enqueues the job of a task whose worker died. */
+  resume(taskId: string): Promise<void>;
+  /** Called for each task the sweeper ended. */
+  onEnded(task: TaskRecord): void;
+  intervalMs: number;
+}
+
+/**
+ * Periodic housekeeping of a worker process: fails tasks past their deadline (`timeout`, hold
+ * released), resumes tasks whose worker died (lease expired), and drops expired idempotency keys.
+ * Every action is a guarded, idempotent statement, so several sweepers may run at once.
+ */
+export function createSweeper(deps: SweeperDeps) {
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<void> | null = null;
+
+  async function sweep(): Promise<void> {
+    for (const id of await deps.tasks.pastDeadline(100)) {
+      const ended = await deps.tasks.end(
+        id,
+        { status: 'failed', error: { code: 'timeout', message: 'The task did not finish before its deadline; its credits were released.' } },
+        ['queued', 'running'],
+      );
+      if (ended) {
+        deps.logger.info({ task_id: id }, 'task timed out');
+        deps.onEnded(ended);
+      }
+    }
+    for (const id of await deps.tasks.takeOrphans(100)) {
+      deps.logger.warn({ task_id: id }, 'resuming a task whose worker stopped');
+      await deps.resume(id);
+    }
+    await deps.idempotency.purgeExpired();
+  }
+
+  return {
+    /** Runs one sweep now (tests, and start-up). */
+    async sweepOnce(): Promise<void> {
+      while (running) await running;
+      running = sweep().finally(() => (running = null));
+      await running;
+    },
+    start(): void {
+      timer = setInterval(() => {
+        if (running) return;
+        running = sweep()
+          .catch((error: unknown) => deps.logger.error({ err: error }, 'sweep failed'))
+          .finally(() => (running = null));
+      }, deps.intervalMs);
+      timer.unref();
+    },
+    async stop(): Promise<void> {
+      if (timer) clearInterval(timer);
+      if (running) await running.catch(() => {});
+    },
+  };
+}

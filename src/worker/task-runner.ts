@@ -1,0 +1,187 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyBaseLogger } from 'fastify';
+import type { StoredMedia, TaskError, TaskRecord } from '../domain.js';
+import type { TaskEvents } from '../events/port.js';
+import type { Metrics } from '../metrics.js';
+import { probeVideo } from '../media/probe-video.js';
+import type { Provider, ProviderStep } from '../providers/port.js';
+import type { ObjectStore } from '../storage/port.js';
+import type { TaskStore } from '../tasks/task-store.js';
+
+export const TASK_QUEUE = 'task.run';
+
+export interface TaskJob {
+  taskId: string;
+}
+
+export interface TaskRunnerDeps {
+  tasks: TaskStore;
+  /** Picks the provider for a task's model. */
+  providerFor(task: TaskRecord): Provider;
+  /** The object store of each upload target. */
+  stores: ReadonlyMap<string, ObjectStore>;
+  events: TaskEvents;
+  metrics: Metrics;
+  logger: FastifyBaseLogger;
+  /** Unique per worker process; owns the leases it takes. */
+  workerId: string;
+  leaseSeconds: number;
+  /** A task that has been started this many times without ending fails (a crash loop). */
+  maxAttempts: number;
+  ffmpegPath: string;
+  /** Aborted when the process shuts down: running attempts stop and leave their tasks to be resumed. */
+  shutdown: AbortSignal;
+  /** Re-enqueues the task's job to poll its upstream after a delay. */
+  schedulePoll(taskId: string, afterSeconds: number): Promise<void>;
+}
+
+class LeaseLost extends Error {}
+class ShuttingDown extends Error {}
+
+/**
+ * Moves one task forward: claim it, run its provider, store the video on the task's target,
+ * and end it — capture on success, release on failure — in one transaction. Safe to run twice
+ * for the same task (a duplicate job, or a resumed one after a crash): the lease and the
+ * status guard decide who may act.
+ */
+export function createTaskRunner(deps: TaskRunnerDeps) {
+  async function fail(task: TaskRecord, error: TaskError): Promise<void> {
+    const ended = await deps.tasks.endLeased(task.id, deps.workerId, { status: 'failed', error });
+    if (ended) announce(ended);
+  }
+
+  function announce(task: TaskRecord): void {
+    deps.metrics.taskTransition(task.model, task.status);
+    deps.events.publish(task.id);
+  }
+
+  async function storeResult(task: TaskRecord, videoPath: string): Promise<StoredMedia> {
+    const target = task.params['upload_method'] ?? 's3';
+    const store = deps.stores.get(target);
+    if (!store) throw new Error(`No object store is configured for target ${target}.`);
+    const info = await probeVideo(videoPath, deps.ffmpegPath);
+    const name = `${task.id}.mp4`;
+    const key = `results/${task.id}/${name}`;
+    const { sizeBytes } = await store.put(key, createReadStream(videoPath), { contentType: 'video/mp4' });
+    return {
+      target, key, kind: 'video', name, mimeType: 'video/mp4',
+      width: info.width, height: info.height, durationSeconds: info.durationSeconds, sizeBytes,
+    };
+  }
+
+  async function downloadReferences(task: TaskRecord, workDir: string): Promise<string[]> {
+    const paths: string[] = [];
+    for (const [index, file] of task.referenceFiles.entries()) {
+      const object = await deps.stores.get(file.target)?.get(file.key);
+      if (!object) throw Object.assign(new Error('reference missing'), { taskError: 'invalid_reference' as const });
+      const path = join(workDir, `reference-${index}`);
+      await pipeline(object.body, createWriteStream(path));
+      paths.push(path);
+    }
+    return paths;
+  }
+
+  async function handle(job: TaskJob): Promise<void> {
+    const claimed = await deps.tasks.claim(job.taskId, deps.workerId, deps.leaseSeconds);
+    if (!claimed) return;
+    const task = claimed;
+    if (task.attempts === 1) announce(task);
+    if (task.attempts > deps.maxAttempts) {
+      await fail(task, { code: 'internal_error', message: 'The task could not be completed; its credits were released.' });
+      return;
+    }
+    const log = deps.logger.child({ task_id: task.id, attempt: task.attempts });
+    const abort = new AbortController();
+    const onShutdown = () => abort.abort(new ShuttingDown('The worker is shutting down.'));
+    deps.shutdown.addEventListener('abort', onShutdown, { once: true });
+    let progress: number | null = null;
+    let reported = task.progress;
+    const beat = async (): Promise<void> => {
+      const next = progress !== null && progress > reported ? progress : null;
+      const mine = await deps.tasks.heartbeat(task.id, deps.workerId, next, deps.leaseSeconds);
+      if (next !== null) reported = next;
+      if (!mine) abort.abort(new LeaseLost('The task is no longer this worker\'s to run.'));
+    };
+    const heartbeat = setInterval(() => void beat().catch(() => {}), Math.max(250, (deps.leaseSeconds * 1000) / 4));
+    let lastProgressWrite = 0;
+    const workDir = await mkdtemp(join(tmpdir(), 'rivya-task-'));
+    try {
+      const provider = deps.providerFor(task);
+      const referencePaths = await downloadReferences(task, workDir);
+      const context = {
+        signal: abort.signal,
+        workDir,
+        referencePaths,
+        reportProgress(percent: number) {
+          progress = Math.max(0, Math.min(99, Math.round(percent)));
+          const now = Date.now();
+          if (progress >= reported + 5 && now - lastProgressWrite > 500) {
+            lastProgressWrite = now;
+            void beat().catch(() => {});
+          }
+        },
+      };
+      let step: ProviderStep;
+      if (task.upstreamId && task.provider === provider.name) {
+        step = await provider.poll({ ...task, upstreamId: task.upstreamId }, context);
+      } else {
+        await deps.tasks.recordUpstream(task.id, deps.workerId, provider.name, null);
+        step = await provider.submit(task, context);
+      }
+      switch (step.state) {
+        case 'submitted':
+          await deps.tasks.recordUpstream(task.id, deps.workerId, provider.name, step.upstreamId);
+          await deps.schedulePoll(task.id, step.pollAfterSeconds);
+          return;
+        case 'running':
+          if (step.progress !== null) progress = step.progress;
+          await beat();
+          await deps.schedulePoll(task.id, step.pollAfterSeconds);
+          return;
+        case 'failed':
+          log.info({ code: step.code, reason: step.message }, 'task failed at its provider');
+          await fail(task, { code: step.code, message: step.message });
+          return;
+        case 'succeeded': {
+          const media = await storeResult(task, step.videoPath);
+          const ended = await deps.tasks.endLeased(task.id, deps.workerId, { status: 'succeeded', media: [media] });
+          if (ended) {
+            announce(ended);
+          } else {
+            // Canceled or timed out while we rendered: nothing is charged, and the video is not kept.
+            await deps.stores.get(media.target)?.delete(media.key);
+          }
+          return;
+        }
+      }
+    } catch (error) {
+      if (abort.signal.aborted && abort.signal.reason instanceof LeaseLost) {
+        log.info('task stopped: canceled, timed out or taken over');
+        return;
+      }
+      if (abort.signal.aborted && abort.signal.reason instanceof ShuttingDown) {
+        log.info('task left to be resumed after restart');
+        await deps.tasks.heartbeat(task.id, deps.workerId, null, 0).catch(() => {});
+        return;
+      }
+      const taskError = (error as { taskError?: TaskError['code'] }).taskError;
+      if (taskError === 'invalid_reference') {
+        await fail(task, { code: 'invalid_reference', message: 'A reference file is no longer available.' });
+        return;
+      }
+      log.error({ err: error }, 'task attempt failed; it will be retried');
+      await deps.tasks.heartbeat(task.id, deps.workerId, null, 0).catch(() => {});
+      throw error;
+    } finally {
+      clearInterval(heartbeat);
+      deps.shutdown.removeEventListener('abort', onShutdown);
+      await rm(workDir, { recursive: true, force: true }).catch(() => {});
+    }
+  }
+
+  return { handle };
+}
