@@ -149,7 +149,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     config, db, app, accounts, ledger, tasks, taskService, queue, stores, signer, sweeper, runner, logger,
 
     /** Starts serving (api role) and working (worker role). Resolves with the listening URL, if any. */
-    async start(): Promise<string | null> {
+    async start(options: { listen?: boolean } = {}): Promise<string | null> {
       if (config.role !== 'api') {
         // With the embedded store this is the only process: leases of running tasks belong to a
         // process that is gone, so they are resumed now rather than when their lease runs out.
@@ -158,8 +158,10 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         await sweeper.sweepOnce();
         sweeper.start();
       }
-      if (app) {
+      if (app && options.listen !== false) {
         listening = await app.listen({ host: config.host, port: config.port });
+      } else if (app) {
+        await app.ready();
       }
       return listening;
     },

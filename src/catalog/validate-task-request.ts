@@ -198,7 +198,7 @@ function validateReferenceItems(value: unknown, model: ModelRecord, issues: Vali
     if (typeof name !== 'string' || name.length === 0 || name.length > NAME_MAX) {
       issues.push({ path: `${path}.name`, message: `Required: a file name of 1 to ${NAME_MAX} characters.` });
     }
-    const needsToken = kind === 'video' || kind === 'audio';
+    const needsToken = kindPolicy !== undefined && (kind === 'video' || kind === 'audio');
     if (durationToken !== undefined && typeof durationToken !== 'string') {
       issues.push({ path: `${path}.durationToken`, message: `Must be a string, got ${describe(durationToken)}.` });
     } else if (needsToken && durationToken === undefined) {

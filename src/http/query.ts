@@ -1,5 +1,6 @@
 import { validationFailed, type ValidationIssue } from '../errors.js';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../pagination.js';
+import { ApiError } from '../errors.js';
+import { decodeCursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../pagination.js';
 
 type Query = Record<string, unknown>;
 
@@ -39,6 +40,18 @@ export function queryReader(query: unknown, allowed: readonly string[]) {
         return undefined;
       }
       return raw as T;
+    },
+    /** The `cursor` parameter, checked to be one this API issued. */
+    cursor(): string | undefined {
+      const raw = text('cursor');
+      try {
+        decodeCursor(raw);
+        return raw;
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        issues.push({ path: 'cursor', message: 'Not a cursor returned by this list.' });
+        return undefined;
+      }
     },
     limit(): number {
       return this.number('limit', 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE);

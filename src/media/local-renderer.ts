@@ -124,7 +124,7 @@ const num = (value: number): string => value.toFixed(4);
 
 /**
  * A low-resolution animated plasma (one grey `geq` plane: three interfering waves plus two drifting orbs),
- * coloured through a prompt-derived palette (`lutrgb`), upscaled, with a grid and, when a font exists, the prompt.
+ * coloured through a prompt-derived palette (`lutrgb`) and upscaled; the prompt is drawn when a font exists.
  */
 function promptChain(spec: RenderSpec, frames: number, text: { font: string; textFile: string } | undefined): string {
   const p = promptParameters(spec.prompt);
@@ -140,18 +140,16 @@ function promptChain(spec: RenderSpec, frames: number, text: { font: string; tex
   const field = `128+90*(${wave1}+${wave2}+${wave3})/3+100*(${orb(10, 0.3 + p(12))}+${orb(13, 0.2 + p(15))})`;
   const cycles = num(1 + 1.5 * p(11));
   const hue = 2 * Math.PI * p(14);
-  const channel = (phase: number): string => `clip(128+115*sin(PI*${cycles}*(val/127.5-1)+${num(phase)}),0,255)`;
-  const grid = Math.max(4, Math.round(Math.min(spec.width, spec.height) / (4 + Math.floor(8 * p(7)))));
+  const channel = (phase: number): string => `clip(128+105*sin(PI*${cycles}*(val/127.5-1)+${num(phase)}),0,255)`;
   const filters = [
     `nullsrc=s=${lowW}x${lowH}:r=${FPS}:d=${num(frames / FPS + 1)}`,
     'format=gray',
     `geq=lum=${quote(field)}`,
     'format=gbrp',
-    `lutrgb=r=${quote(channel(hue))}:g=${quote(channel(hue + 2.1))}:b=${quote(channel(hue + 4.2))}`,
+    `lutrgb=r=${quote(channel(hue))}:g=${quote(channel(hue + 1 + 2 * p(1)))}:b=${quote(channel(hue + 3 + 2 * p(4)))}`,
     `scale=${spec.width}:${spec.height}:flags=bicubic`,
     'setsar=1',
     'format=yuv420p',
-    `drawgrid=w=${grid}:h=${grid}:t=${Math.max(1, Math.round(grid / 60))}:c=white@0.18`,
   ];
   if (text !== undefined) {
     const fontSize = textFontSize(spec);

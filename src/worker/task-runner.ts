@@ -106,7 +106,15 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
       if (next !== null) reported = next;
       if (!mine) abort.abort(new LeaseLost('The task is no longer this worker\'s to run.'));
     };
-    const heartbeat = setInterval(() => void beat().catch(() => {}), Math.max(250, (deps.leaseSeconds * 1000) / 4));
+    // Renew the lease a few times per lease period, and at once when the task changes (a cancel).
+    const finished = new AbortController();
+    const beatsEnd = AbortSignal.any([abort.signal, finished.signal]);
+    const heartbeats = (async () => {
+      while (!beatsEnd.aborted) {
+        await deps.events.next(task.id, Math.max(250, (deps.leaseSeconds * 1000) / 4), beatsEnd);
+        if (!beatsEnd.aborted) await beat().catch(() => {});
+      }
+    })();
     let lastProgressWrite = 0;
     const workDir = await mkdtemp(join(tmpdir(), 'rivya-task-'));
     try {
@@ -177,7 +185,8 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
       await deps.tasks.heartbeat(task.id, deps.workerId, null, 0).catch(() => {});
       throw error;
     } finally {
-      clearInterval(heartbeat);
+      finished.abort();
+      await heartbeats;
       deps.shutdown.removeEventListener('abort', onShutdown);
       await rm(workDir, { recursive: true, force: true }).catch(() => {});
     }

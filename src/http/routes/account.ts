@@ -25,7 +25,7 @@ export function registerAccountRoutes(
     const { account } = callerOf(request);
     const query = queryReader(request.query, ['limit', 'cursor']);
     const limit = query.limit();
-    const cursor = query.string('cursor');
+    const cursor = query.cursor();
     query.done();
     return deps.ledger.list(account.id, limit, cursor);
   });

@@ -61,7 +61,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): 
     const query = queryReader(request.query, ['limit', 'cursor', 'status', 'model', 'client_request_id']);
     const filter = {
       limit: query.limit(),
-      cursor: query.string('cursor'),
+      cursor: query.cursor(),
       status: query.oneOf('status', TASK_STATUSES),
       model: query.oneOf('model', MODEL_IDS),
       clientRequestId: query.string('client_request_id'),

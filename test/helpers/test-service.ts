@@ -1,0 +1,60 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { loadConfig, type Config } from '../../src/config.js';
+import type { Provider } from '../../src/providers/port.js';
+import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { createServerDatabase, type TestBackend } from './backends.js';
+
+export const ADMIN_TOKEN = 'test-admin-token';
+
+export interface TestService {
+  runtime: Runtime;
+  /** Creates an account with `credits` and a key for it. */
+  newAccount(credits: number, limits?: Record<string, number>): Promise<{ accountId: string; key: string; auth: Record<string, string> }>;
+  close(): Promise<void>;
+}
+
+/**
+ * A fully wired service on `backend`, with a temporary data dir, the instant provider (unless
+ * another is given), silent logs and an admin token. Workers run unless `worker: false`.
+ */
+export async function startTestService(
+  backend: TestBackend,
+  options: { env?: Record<string, string>; provider?: Provider; worker?: boolean } = {},
+): Promise<TestService> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'rivya-test-'));
+  const server = backend.name === 'postgres' ? await createServerDatabase() : null;
+  const config: Config = loadConfig({
+    RIVYA_DATA_DIR: dataDir,
+    RIVYA_ADMIN_TOKEN: ADMIN_TOKEN,
+    RIVYA_PROVIDER: 'instant',
+    RIVYA_SECRET: 'test-secret-test-secret-test-secret-0123',
+    RIVYA_PUBLIC_URL: 'http://localhost:8080',
+    RIVYA_SWEEP_INTERVAL_MS: '200',
+    RIVYA_WORKER_CONCURRENCY: '4',
+    ...(server ? { DATABASE_URL: server.url } : {}),
+    ...options.env,
+  });
+  const runtime = await createRuntime(config, {
+    inMemoryDatabase: true,
+    logger: pino({ level: process.env['RIVYA_TEST_LOG_LEVEL'] ?? 'silent' }),
+    ...(options.provider ? { provider: options.provider } : {}),
+  });
+  if (options.worker !== false) await runtime.start({ listen: false });
+  else await runtime.app?.ready();
+  return {
+    runtime,
+    async newAccount(credits, limits = {}) {
+      const account = await runtime.accounts.createAccount('test', credits, limits);
+      const { key } = await runtime.accounts.createApiKey(account.id, 'test');
+      return { accountId: account.id, key, auth: { authorization: `Bearer ${key}` } };
+    },
+    async close() {
+      await runtime.stop();
+      await server?.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { MODELS } from '../../src/catalog/models.js';
+import { codePointLength, validateTaskRequest } from '../../src/catalog/validate-task-request.js';
+
+function issuesOf(body: unknown) {
+  const result = validateTaskRequest(body);
+  if (result.ok) throw new Error('expected validation to fail');
+  return result.issues;
+}
+
+describe('validateTaskRequest', () => {
+  it.each(MODELS.flatMap((model) => [[`${model.id} minimal`, model.examples.minimal], [`${model.id} reference`, model.examples.reference]]))(
+    'accepts the seed example: %s',
+    (_name, example) => {
+      const result = validateTaskRequest(example);
+      expect(result.ok).toBe(true);
+    },
+  );
+
+  it('fills defaults and normalizes numbers and booleans to option strings', () => {
+    const result = validateTaskRequest({ model: 'sora-2', prompt: 'x', params: { n_frames: 15, remove_watermark: true } });
+    expect(result.ok && result.request.params).toEqual({
+      n_frames: '15', aspect_ratio: 'landscape', remove_watermark: 'true', upload_method: 's3',
+    });
+  });
+
+  it('gives sora-2-pro no size by default, and accepts size when given', () => {
+    const plain = validateTaskRequest({ model: 'sora-2-pro', prompt: 'x' });
+    expect(plain.ok && plain.request.params['size']).toBeUndefined();
+    const high = validateTaskRequest({ model: 'sora-2-pro', prompt: 'x', params: { size: 'high' } });
+    expect(high.ok && high.request.params['size']).toBe('high');
+  });
+
+  it('treats size on sora-2 as an unknown key', () => {
+    expect(issuesOf({ model: 'sora-2', prompt: 'x', params: { size: 'high' } })).toEqual([
+      expect.objectContaining({ path: 'params.size', message: expect.stringContaining('Unknown parameter') }),
+    ]);
+  });
+
+  it('reports every problem at once', () => {
+    const issues = issuesOf({
+      model: 'sora-2', prompt: '   ', extra: 1, client_request_id: 5,
+      params: { n_frames: 12, aspect_ratio: 'square', remove_watermark: 'yes', upload_method: 3, colour: 'red' },
+    });
+    expect(issues.map((issue) => issue.path).sort()).toEqual([
+      'client_request_id', 'extra', 'params.aspect_ratio', 'params.colour', 'params.n_frames',
+      'params.remove_watermark', 'params.upload_method', 'prompt',
+    ]);
+  });
+
+  it('refuses bodies that are not objects, and missing or unknown models', () => {
+    expect(issuesOf([])[0]?.path).toBe('');
+    expect(issuesOf('text')[0]?.path).toBe('');
+    expect(issuesOf({ prompt: 'x' })).toEqual([expect.objectContaining({ path: 'model' })]);
+    expect(issuesOf({ model: 'sora-3', prompt: 'x' })[0]?.message).toContain('sora-2, sora-2-pro');
+    expect(issuesOf({ model: 7, prompt: 'x' })[0]?.path).toBe('model');
+  });
+
+  it('counts the prompt in Unicode code points, not UTF-16 units', () => {
+    const emoji = '🎬'.repeat(10000);
+    expect(emoji.length).toBe(20000);
+    expect(codePointLength(emoji)).toBe(10000);
+    expect(validateTaskRequest({ model: 'sora-2', prompt: emoji }).ok).toBe(true);
+    expect(issuesOf({ model: 'sora-2', prompt: `${emoji}x` })[0]).toMatchObject({ path: 'prompt', message: expect.stringContaining('10001') });
+  });
+
+  it('refuses empty, blank and non-string prompts', () => {
+    for (const prompt of ['', ' \n\t ', 5, null]) {
+      expect(issuesOf({ model: 'sora-2', prompt })[0]?.path).toBe('prompt');
+    }
+  });
+
+  it('limits client_request_id to 128 characters and echoes it', () => {
+    expect(issuesOf({ model: 'sora-2', prompt: 'x', client_request_id: 'a'.repeat(129) })[0]?.path).toBe('client_request_id');
+    const ok = validateTaskRequest({ model: 'sora-2', prompt: 'x', client_request_id: 'a'.repeat(128) });
+    expect(ok.ok && ok.request.clientRequestId).toBe('a'.repeat(128));
+  });
+
+  it('checks reference items against the upload policy', () => {
+    const item = { url: 'https://x.test/a.png', kind: 'image', name: 'a.png', mimeType: 'image/png' };
+    expect(issuesOf({ model: 'sora-2', prompt: 'x', params: { referenceMediaItems: [item, item] } })[0]?.message).toContain('At most 1');
+    const paths = issuesOf({
+      model: 'sora-2', prompt: 'x',
+      params: { referenceMediaItems: [{ url: 'ftp://x', kind: 'video', name: '', mimeType: 'video/mp4', extra: true }] },
+    }).map((issue) => issue.path);
+    expect(paths.sort()).toEqual([
+      'params.referenceMediaItems[0].extra', 'params.referenceMediaItems[0].kind',
+      'params.referenceMediaItems[0].name', 'params.referenceMediaItems[0].url',
+    ]);
+    expect(issuesOf({ model: 'sora-2', prompt: 'x', params: { referenceMediaItems: [{ ...item, mimeType: 'image/gif' }] } })[0]?.path)
+      .toBe('params.referenceMediaItems[0].mimeType');
+    expect(issuesOf({ model: 'sora-2', prompt: 'x', params: { referenceMediaItems: 'a' } })[0]?.path).toBe('params.referenceMediaItems');
+  });
+});
