@@ -132,9 +132,9 @@ function promptChain(spec: RenderSpec, frames: number, text: { font: string; tex
   const lowW = Math.max(8, Math.round(spec.width * scale));
   const lowH = Math.max(8, Math.round(spec.height * scale));
   const u = '(X/W)', v = '(Y/H)';
-  const wave1 = `sin(2*PI*(${num(0.5 + 2.5 * p(0))}*${u}+${num(p(1))})+T*${num(0.4 + 1.2 * p(2))})`;
-  const wave2 = `sin(2*PI*(${num(0.5 + 2.5 * p(3))}*${v}+${num(p(4))})-T*${num(0.3 + 1.0 * p(5))})`;
-  const wave3 = `sin(2*PI*${num(1 + 3 * p(6))}*hypot(${u}-${num(0.2 + 0.6 * p(7))},${v}-${num(0.2 + 0.6 * p(8))})-T*${num(0.5 + 1.5 * p(9))})`;
+  const wave1 = `sin(2*PI*(${num(0.5 + 2.5 * p(0))}*${u}+${num(p(1))})+T*${num(0.3 + 0.8 * p(2))})`;
+  const wave2 = `sin(2*PI*(${num(0.5 + 2.5 * p(3))}*${v}+${num(p(4))})-T*${num(0.2 + 0.7 * p(5))})`;
+  const wave3 = `sin(2*PI*${num(1 + 3 * p(6))}*hypot(${u}-${num(0.2 + 0.6 * p(7))},${v}-${num(0.2 + 0.6 * p(8))})-T*${num(0.4 + 1.0 * p(9))})`;
   const orb = (i: number, speed: number): string =>
     `exp(-(pow(${u}-0.5-0.35*sin(T*${num(speed)}+${num(6 * p(i))}),2)+pow(${v}-0.5-0.35*cos(T*${num(speed * 1.3)}+${num(6 * p(i + 1))}),2))*40)`;
   const field = `128+90*(${wave1}+${wave2}+${wave3})/3+100*(${orb(10, 0.3 + p(12))}+${orb(13, 0.2 + p(15))})`;
@@ -178,7 +178,7 @@ function referenceChain(spec: RenderSpec, frames: number): string {
 }
 
 function textFontSize(spec: RenderSpec): number {
-  return Math.max(10, Math.round(Math.min(spec.height, spec.width * 0.5625) / 18));
+  return Math.max(10, Math.round(Math.min(spec.width, spec.height) / 18));
 }
 
 /** Prompt as at most 3 word-wrapped lines sized to the frame, control characters flattened to spaces. */

@@ -37,13 +37,14 @@ export async function probeVideo(filePath: string, ffmpegPath: string): Promise<
 
 /**
  * Decodes the frame at `atSeconds`, scales it to `width`×`height` (area averaging) and returns its raw
- * RGB24 pixels (`width * height * 3` bytes).
+ * RGB24 pixels (`width * height * 3` bytes). The frame is converted to RGB before scaling: this ffmpeg's
+ * combined yuv420p→rgb24 downscale misplaces colour at large ratios, which would spoil frame comparisons.
  */
 export async function extractFrame(filePath: string, ffmpegPath: string, options: ExtractFrameOptions): Promise<Buffer> {
   const { atSeconds, width, height } = options;
   const args = [
     '-hide_banner', '-nostdin', '-loglevel', 'error', '-ss', atSeconds.toFixed(3), '-i', filePath,
-    '-frames:v', '1', '-vf', `scale=${width}:${height}:flags=area`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
+    '-frames:v', '1', '-vf', `format=rgb24,scale=${width}:${height}:flags=area`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
   ];
   const { stdout } = await runFfmpeg(ffmpegPath, args, true);
   const expected = width * height * 3;
