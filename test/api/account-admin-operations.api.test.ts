@@ -1,0 +1,146 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { MODELS } from '../../src/catalog/models.js';
+import { BACKENDS } from '../helpers/backends.js';
+import { ADMIN_TOKEN, startTestService, type TestService } from '../helpers/test-service.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+describe.each(BACKENDS)('models, account, admin and operations on $name', (backend) => {
+  let service: TestService;
+  let app: FastifyInstance;
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+  beforeAll(async () => {
+    service = await startTestService(backend);
+    app = service.runtime.app as FastifyInstance;
+  });
+  afterAll(async () => {
+    await service?.close();
+  });
+
+  it('serves the public catalog, field for field from the model pages', async () => {
+    const list = await app.inject({ url: '/api/v1/models' });
+    expect(list.statusCode).toBe(200);
+    const { data } = list.json();
+    expect(data.map((model: { id: string }) => model.id)).toEqual(['sora-2', 'sora-2-pro']);
+    const pro = (await app.inject({ url: '/api/v1/models/sora-2-pro' })).json();
+    expect(pro).toMatchObject({
+      id: 'sora-2-pro', name: 'Sora 2 Pro', category: 'video', inputs: ['text', 'file'], files: 'required_for_reference_modes',
+      credits: 75, pricing: 'fixed', prompt_max_chars: 10000,
+      upload_policy: { max_files: 1, kinds: [{ kind: 'image', max_bytes: 10_000_000, mime_types: ['image/jpeg', 'image/png', 'image/webp'] }] },
+    });
+    expect(pro.params.map((p: { key: string }) => p.key)).toEqual(['size', 'n_frames', 'aspect_ratio', 'remove_watermark', 'upload_method']);
+    expect(pro.params[0]).toEqual({ key: 'size', type: 'select', required: false, default: null, options: ['standard', 'high'], description: 'Quality tier' });
+    const sora2 = (await app.inject({ url: '/api/v1/models/sora-2' })).json();
+    expect(sora2.credits).toBe(6);
+    expect(sora2.params.map((p: { key: string }) => p.key)).toEqual(['n_frames', 'aspect_ratio', 'remove_watermark', 'upload_method']);
+    const missing = await app.inject({ url: '/api/v1/models/sora-3' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().error.code).toBe('not_found');
+  });
+
+  it('serves an OpenAPI document derived from the catalog', async () => {
+    const doc = (await app.inject({ url: '/api/v1/openapi.json' })).json();
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/tasks', '/api/v1/tasks/{id}', '/api/v1/tasks/{id}/cancel', '/api/v1/models', '/api/v1/account/ledger']));
+    const variants = doc.components.schemas.CreateTaskRequest.oneOf;
+    expect(variants).toHaveLength(MODELS.length);
+    expect(Object.keys(variants[0].properties.params.properties)).not.toContain('size');
+    expect(Object.keys(variants[1].properties.params.properties)).toContain('size');
+  });
+
+  it('answers unknown routes with the error envelope', async () => {
+    const response = await app.inject({ url: '/api/v2/nothing' });
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toEqual({
+      error: { code: 'not_found', message: expect.any(String), details: null, request_id: response.headers['x-request-id'] },
+    });
+  });
+
+  it('administers accounts, keys, limits and credits with the admin token', async () => {
+    expect((await app.inject({ method: 'POST', url: '/admin/v1/accounts', payload: { name: 'x' } })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'POST', url: '/admin/v1/accounts', headers: { authorization: 'Bearer wrong' }, payload: { name: 'x' } })).statusCode).toBe(401);
+    const invalid = await app.inject({ method: 'POST', url: '/admin/v1/accounts', headers: admin, payload: { credits: -1, limits: { active_tasks: 0 } } });
+    expect(invalid.statusCode).toBe(400);
+    expect(invalid.json().error.details.map((d: { path: string }) => d.path).sort()).toEqual(['credits', 'limits.active_tasks', 'name']);
+
+    const created = await app.inject({ method: 'POST', url: '/admin/v1/accounts', headers: admin, payload: { name: 'Acme', credits: 100 } });
+    expect(created.statusCode).toBe(201);
+    const account = created.json();
+    expect(account).toMatchObject({ name: 'Acme', credits: { balance: 100, held: 0, available: 100 }, limits: { creates_per_minute: 60, requests_per_minute: 1200, active_tasks: 20 } });
+    expect(account.id).toMatch(/^acct_/);
+
+    const patched = await app.inject({ method: 'PATCH', url: `/admin/v1/accounts/${account.id}`, headers: admin, payload: { limits: { active_tasks: 5 } } });
+    expect(patched.json().limits).toEqual({ creates_per_minute: 60, requests_per_minute: 1200, active_tasks: 5 });
+
+    const keyResponse = await app.inject({ method: 'POST', url: `/admin/v1/accounts/${account.id}/keys`, headers: admin, payload: { name: 'ci' } });
+    expect(keyResponse.statusCode).toBe(201);
+    const key = keyResponse.json();
+    expect(key).toMatchObject({ id: expect.stringMatching(/^key_/), key: expect.stringMatching(/^rv_/), prefix: key.key.slice(0, 10) });
+    const auth = { authorization: `Bearer ${key.key}` };
+    const me = (await app.inject({ url: '/api/v1/account', headers: auth })).json();
+    expect(me).toMatchObject({ id: account.id, name: 'Acme', limits: { active_tasks: 5 } });
+    // Only the hash is stored.
+    const { rows } = await service.runtime.db.query<{ key_hash: string }>('SELECT key_hash FROM api_keys WHERE id = $1', [key.id]);
+    expect(rows[0]?.key_hash).not.toContain(key.key);
+    expect(rows[0]?.key_hash).toMatch(/^[0-9a-f]{64}$/);
+
+    const grant = (headers: Record<string, string>, amount: number) =>
+      app.inject({ method: 'POST', url: `/admin/v1/accounts/${account.id}/credits`, headers: { ...admin, ...headers }, payload: { amount, reason: 'test' } });
+    const granted = await grant({ 'idempotency-key': 'grant-1' }, 50);
+    expect(granted.statusCode).toBe(201);
+    expect(granted.json().entry).toMatchObject({ type: 'grant', amount: 50, balance_after: 150 });
+    const replay = await grant({ 'idempotency-key': 'grant-1' }, 50);
+    expect(replay.headers['idempotent-replayed']).toBe('true');
+    expect(replay.json()).toEqual(granted.json());
+    const adjusted = await grant({}, -30);
+    expect(adjusted.json().entry).toMatchObject({ type: 'adjust', amount: -30, balance_after: 120 });
+    const tooMuch = await grant({}, -121);
+    expect(tooMuch.statusCode).toBe(402);
+    expect(tooMuch.json().error.details).toEqual({ required: 121, available: 120 });
+
+    const ledger = (await app.inject({ url: '/api/v1/account/ledger?limit=2', headers: auth })).json();
+    expect(ledger.data.map((e: { type: string }) => e.type)).toEqual(['adjust', 'grant']);
+    expect(ledger.has_more).toBe(true);
+    const rest = (await app.inject({ url: `/api/v1/account/ledger?cursor=${ledger.next_cursor}`, headers: auth })).json();
+    expect(rest.data.map((e: { type: string; amount: number }) => [e.type, e.amount])).toEqual([['grant', 100]]);
+
+    const revoked = await app.inject({ method: 'DELETE', url: `/admin/v1/keys/${key.id}`, headers: admin });
+    expect(revoked.statusCode).toBe(200);
+    expect((await app.inject({ url: '/api/v1/account', headers: auth })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'DELETE', url: '/admin/v1/keys/key_missing', headers: admin })).statusCode).toBe(404);
+    expect((await app.inject({ url: '/admin/v1/accounts/acct_missing', headers: admin })).statusCode).toBe(404);
+    expect((await app.inject({ url: `/admin/v1/accounts/${account.id}`, headers: admin })).json().credits.balance).toBe(120);
+  });
+
+  it('reports health, readiness and Prometheus metrics', async () => {
+    expect((await app.inject({ url: '/healthz' })).json()).toEqual({ status: 'ok' });
+    const ready = await app.inject({ url: '/readyz' });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json().checks.every((check: { ok: boolean }) => check.ok)).toBe(true);
+
+    const { auth } = await service.newAccount(100);
+    const task = (await app.inject({ method: 'POST', url: '/api/v1/tasks', headers: auth, payload: { model: 'sora-2', prompt: 'metrics' } })).json();
+    await waitFor(async () => (await app.inject({ url: `/api/v1/tasks/${task.id}?wait=5`, headers: auth })).json().status === 'succeeded', 20_000, 'the task');
+    const metrics = await app.inject({ url: '/metrics' });
+    expect(metrics.headers['content-type']).toContain('text/plain');
+    const text = metrics.body;
+    expect(text).toMatch(/rivya_http_requests_total\{method="POST",route="\/api\/v1\/tasks",status="201"\} \d+/);
+    expect(text).toMatch(/rivya_task_transitions_total\{model="sora-2",status="succeeded"\} [1-9]/);
+    expect(text).toMatch(/rivya_queue_depth\{queue="task.run",state="queued"\} \d+/);
+    expect(text).toMatch(/rivya_credits_held \d+/);
+  });
+});
+
+describe('admin routes without RIVYA_ADMIN_TOKEN', () => {
+  it('do not exist', async () => {
+    const [backend] = BACKENDS;
+    const service = await startTestService(backend!, { env: { RIVYA_ADMIN_TOKEN: '' }, worker: false });
+    try {
+      const response = await service.runtime.app!.inject({ method: 'POST', url: '/admin/v1/accounts', headers: { authorization: 'Bearer ' }, payload: { name: 'x' } });
+      expect(response.statusCode).toBe(404);
+    } finally {
+      await service.close();
+    }
+  });
+});
