@@ -140,12 +140,13 @@ describe.each(BACKENDS)('tasks API on $name', (backend) => {
     const { error } = response.json();
     expect(error.code).toBe('validation_failed');
     expect(error.details.map((d: { path: string }) => d.path).sort()).toEqual(['extra', 'params.n_frames', 'params.size', 'prompt']);
-    for (const [payload, type] of [['{"model":', 'application/json'], ['[1,2]', 'application/json'], ['model=sora-2', 'application/x-www-form-urlencoded']]) {
-      const bad = await app.inject({ method: 'POST', url: '/api/v1/tasks', headers: { ...auth, 'content-type': type as string }, payload });
+    const malformed: [string, string][] = [['{"model":', 'application/json'], ['[1,2]', 'application/json'], ['model=sora-2', 'application/x-www-form-urlencoded']];
+    for (const [payload, type] of malformed) {
+      const bad = await app.inject({ method: 'POST', url: '/api/v1/tasks', headers: { ...auth, 'content-type': type }, payload });
       expect(bad.statusCode).toBe(400);
       expect(bad.json().error.code).toBe('validation_failed');
     }
-    const reference = await create(auth, service.runtime.config && {
+    const reference = await create(auth, {
       model: 'sora-2', prompt: 'x',
       params: { referenceMediaItems: [{ url: 'https://cdn.example.com/reference-image.png', kind: 'image', name: 'r.png', mimeType: 'image/png' }] },
     });
@@ -188,7 +189,7 @@ describe.each(BACKENDS)('tasks API on $name', (backend) => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page = (await app.inject({ url: `/api/v1/tasks?limit=3${cursor ? `&cursor=${cursor}` : ''}`, headers: auth })).json();
+      const page: { data: { id: string }[]; next_cursor: string | null; has_more: boolean } = (await app.inject({ url: `/api/v1/tasks?limit=3${cursor ? `&cursor=${cursor}` : ''}`, headers: auth })).json();
       expect(page.data.length).toBeLessThanOrEqual(3);
       seen.push(...page.data.map((task: { id: string }) => task.id));
       cursor = page.next_cursor;
