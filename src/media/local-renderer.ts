@@ -91,7 +91,7 @@ export async function renderVideo(spec: RenderSpec, options: RenderOptions): Pro
     await runFfmpeg(options.ffmpegPath, [
       '-hide_banner', '-nostdin', '-loglevel', 'error', '-nostats', '-progress', 'pipe:1', '-y',
       ...inputs, '-filter_complex', graph, '-map', '[v]', '-an', '-frames:v', String(frames), '-r', String(FPS),
-      '-c:v', 'libx264', '-preset', 'superfast', '-crf', '23', '-pix_fmt', 'yuv420p',
+      '-c:v', 'libx264', '-preset', 'superfast', '-crf', '26', '-pix_fmt', 'yuv420p',
       '-threads', String(Math.min(availableParallelism(), 8)), '-movflags', '+faststart', '-f', 'mp4', tempOutput,
     ], frames / FPS, options);
     signal?.throwIfAborted();
@@ -169,6 +169,7 @@ function referenceChain(spec: RenderSpec, frames: number): string {
   const last = Math.max(1, frames - 1);
   const zoom = `1+${num(REFERENCE_END_ZOOM - 1)}*on/${last}`;
   return [
+    'trim=end_frame=1', // only the first frame of an animated or video input
     `scale=${workW}:${workH}:force_original_aspect_ratio=increase:flags=bicubic`,
     `crop=${workW}:${workH}`,
     'setsar=1',
