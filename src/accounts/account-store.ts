@@ -3,6 +3,7 @@ import { DEFAULT_LIMITS, type Account, type AccountLimits } from '../domain.js';
 import { newId } from '../ids.js';
 import { generateApiKey, hashApiKey, keyPrefix } from './api-key.js';
 import { postCreditChange } from '../ledger/credit-ledger.js';
+import { LruCache } from '../lru-cache.js';
 
 interface AccountRow {
   id: string;
@@ -36,11 +37,21 @@ export interface ApiKeyCreated {
 
 export interface AuthenticatedKey {
   keyId: string;
+  /** The account as of authentication: id, name and limits are current within the cache TTL; read credits fresh. */
   account: Account;
 }
 
+export interface AccountStoreOptions {
+  /**
+   * How long a successful key lookup is reused (default 5000 ms). Revoking a key or changing an
+   * account's limits takes effect at once in the process that did it, and within this time in others.
+   */
+  authCacheTtlMs?: number;
+}
+
 /** Accounts and their API keys. */
-export function createAccountStore(db: Database) {
+export function createAccountStore(db: Database, options: AccountStoreOptions = {}) {
+  const authCache = new LruCache<string, AuthenticatedKey>(10_000, options.authCacheTtlMs ?? 5000);
   return {
     /** Creates an account, granting `credits` (if any) as its first ledger entry, in one transaction. */
     async createAccount(name: string, credits: number, limits: Partial<AccountLimits> = {}): Promise<Account> {
@@ -60,6 +71,7 @@ export function createAccountStore(db: Database) {
         'UPDATE accounts SET limits = limits || $2::jsonb WHERE id = $1 RETURNING *',
         [id, JSON.stringify(limits)],
       );
+      authCache.deleteWhere((auth) => auth.account.id === id);
       return rows[0] ? toAccount(rows[0]) : null;
     },
 
@@ -80,18 +92,25 @@ export function createAccountStore(db: Database) {
         'UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1',
         [keyId],
       );
+      authCache.deleteWhere((auth) => auth.keyId === keyId);
       return rowCount > 0;
     },
 
     /** The live key with this secret and its account, or null (unknown or revoked). */
     async authenticate(key: string): Promise<AuthenticatedKey | null> {
+      const hash = hashApiKey(key);
+      const cached = authCache.get(hash);
+      if (cached) return cached;
       const { rows } = await db.query<AccountRow & { key_id: string }>(
         `SELECT k.id AS key_id, a.* FROM api_keys k JOIN accounts a ON a.id = k.account_id
           WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
-        [hashApiKey(key)],
+        [hash],
       );
       const row = rows[0];
-      return row ? { keyId: row.key_id, account: toAccount(row) } : null;
+      if (!row) return null;
+      const auth = { keyId: row.key_id, account: toAccount(row) };
+      authCache.set(hash, auth);
+      return auth;
     },
 
     async countAccounts(): Promise<number> {

@@ -92,7 +92,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   const authenticate = createAuthenticator(deps);
   registerModelRoutes(app);
   registerTaskRoutes(app, { tasks: deps.tasks, rateLimiter: deps.rateLimiter, authenticate, shutdown: deps.shutdown });
-  registerAccountRoutes(app, { ledger: deps.ledger, authenticate });
+  registerAccountRoutes(app, { ledger: deps.ledger, accounts: deps.accounts, authenticate });
   registerObjectRoutes(app, { stores: deps.stores, signer: deps.signer });
   registerOperationsRoutes(app, { metrics: deps.metrics, readiness: deps.readiness, isShuttingDown: () => deps.shutdown.aborted });
   if (deps.adminToken) {

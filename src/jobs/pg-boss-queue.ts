@@ -22,6 +22,28 @@ function adapter(runner: Queryable & Partial<Pick<Database, 'exec'>>): PgBoss.Db
   };
 }
 
+const ENQUEUE_FUNCTION_LOCK = 4_801_337_2026;
+
+/**
+ * Inserts the row pg-boss 10's send() writes for a job without options of its own, taking the
+ * queue's settings. send() plans a 40-line statement on every call (1.2 ms on PGlite); as a
+ * function its plan is reused (0.3 ms). The contract suite checks that pg-boss runs these jobs.
+ */
+const ENQUEUE_FUNCTION = `
+CREATE OR REPLACE FUNCTION rivya_enqueue_job(p_name text, p_data jsonb, p_delay_seconds double precision)
+RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO pgboss.job (name, data, start_after, expire_in, keep_until, retry_limit, retry_delay, retry_backoff, policy)
+  SELECT q.name, p_data, now() + make_interval(secs => p_delay_seconds),
+         coalesce(q.expire_seconds * interval '1 second', interval '15 minutes'),
+         now() + make_interval(secs => p_delay_seconds) + coalesce(q.retention_minutes * interval '1 minute', interval '14 days'),
+         coalesce(q.retry_limit, 2),
+         CASE WHEN coalesce(q.retry_backoff, false) THEN greatest(coalesce(q.retry_delay, 0), 1) ELSE coalesce(q.retry_delay, 0) END,
+         coalesce(q.retry_backoff, false), q.policy
+    FROM pgboss.queue q WHERE q.name = p_name;
+  RETURN FOUND;
+END $$;`;
+
 /** The job queue on pg-boss 10, in the `pgboss` schema of the same database. */
 export function createPgBossQueue(config: PgBossQueueConfig): JobQueue {
   const boss = new PgBoss({
@@ -41,6 +63,10 @@ export function createPgBossQueue(config: PgBossQueueConfig): JobQueue {
   return {
     async start() {
       await boss.start();
+      await config.db.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [ENQUEUE_FUNCTION_LOCK]);
+        await tx.exec(ENQUEUE_FUNCTION);
+      });
       const existing = new Set((await boss.getQueues()).map((queue) => queue.name));
       for (const name of config.queues) {
         if (!existing.has(name)) {
@@ -49,11 +75,12 @@ export function createPgBossQueue(config: PgBossQueueConfig): JobQueue {
       }
     },
     async enqueue(tx, name, data, spec: JobSpec = {}) {
-      const id = await boss.send(name, data, {
-        db: adapter(tx),
-        ...(spec.startAfterSeconds ? { startAfter: spec.startAfterSeconds } : {}),
-      });
-      if (!id) throw new Error(`Queue ${name} does not exist; the job was not created.`);
+      const { rows } = await tx.query<{ ok: boolean }>('SELECT rivya_enqueue_job($1, $2::jsonb, $3) AS ok', [
+        name,
+        JSON.stringify(data),
+        spec.startAfterSeconds ?? 0,
+      ]);
+      if (!rows[0]?.ok) throw new Error(`Queue ${name} does not exist; the job was not created.`);
     },
     async work<Data>(name: string, concurrency: number, handler: (job: Job<Data>) => Promise<void>) {
       const ids: string[] = [];

@@ -77,7 +77,7 @@ export async function renderVideo(spec: RenderSpec, options: RenderOptions): Pro
     const inputs: string[] = [];
     let graph: string;
     if (spec.referenceImagePath !== undefined) {
-      inputs.push('-i', spec.referenceImagePath);
+      inputs.push('-i', `file:${spec.referenceImagePath}`); // `file:` so no other protocol (http:, concat:…) is used
       graph = `[0:v]${referenceChain(spec, frames)}`;
     } else {
       const font = await findFont();

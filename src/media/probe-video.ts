@@ -43,7 +43,7 @@ export async function probeVideo(filePath: string, ffmpegPath: string): Promise<
 export async function extractFrame(filePath: string, ffmpegPath: string, options: ExtractFrameOptions): Promise<Buffer> {
   const { atSeconds, width, height } = options;
   const args = [
-    '-hide_banner', '-nostdin', '-loglevel', 'error', '-ss', atSeconds.toFixed(3), '-i', filePath,
+    '-hide_banner', '-nostdin', '-loglevel', 'error', '-ss', atSeconds.toFixed(3), '-i', `file:${filePath}`,
     '-frames:v', '1', '-vf', `format=rgb24,scale=${width}:${height}:flags=area`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
   ];
   const { stdout } = await runFfmpeg(ffmpegPath, args, true);
@@ -155,7 +155,7 @@ async function probeMp4Boxes(filePath: string): Promise<ProbedFacts | undefined>
 
 /** Parses `Duration: 00:00:10.00` and the first `Video: h264 (...), yuv420p(...), 1280x720` line of ffmpeg's stderr. */
 async function probeWithFfmpeg(filePath: string, ffmpegPath: string): Promise<ProbedFacts> {
-  const { stderr } = await runFfmpeg(ffmpegPath, ['-hide_banner', '-nostdin', '-i', filePath], false);
+  const { stderr } = await runFfmpeg(ffmpegPath, ['-hide_banner', '-nostdin', '-i', `file:${filePath}`], false);
   const duration = /Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)/.exec(stderr);
   const videoLine = /Stream #[^\n]*?Video:\s*([^\s,]+)[^\n]*/.exec(stderr);
   const size = videoLine && /,\s*(\d{2,5})x(\d{2,5})[\s,]/.exec(`${videoLine[0]} `);

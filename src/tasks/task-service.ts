@@ -10,6 +10,7 @@ import { TASK_QUEUE } from '../worker/task-runner.js';
 import { presentTask, resultUrlExpiry, type TaskView } from './present-task.js';
 import { endTask, insertTaskWithHold, type TaskListFilter, type TaskStore } from './task-store.js';
 import type { Page } from '../pagination.js';
+import { LruCache } from '../lru-cache.js';
 import type { ReferenceMediaItem } from '../catalog/validate-task-request.js';
 import type { Queryable } from '../db/port.js';
 
@@ -28,7 +29,18 @@ export interface TaskServiceDeps {
 
 /** What the API does with tasks: create (hold + job in one transaction), read, wait, list, cancel. */
 export function createTaskService(deps: TaskServiceDeps) {
-  const present = (task: TaskRecord) => presentTask(task, deps.stores, resultUrlExpiry(new Date(), deps.resultUrlTtlSeconds));
+  // An ended task looks the same until its URLs' expiry hour changes: keep its view.
+  const endedViews = new LruCache<string, TaskView>(10_000, 3_600_000);
+  const present = async (task: TaskRecord): Promise<TaskView> => {
+    const expiry = resultUrlExpiry(new Date(), deps.resultUrlTtlSeconds);
+    if (!isTerminal(task.status)) return presentTask(task, deps.stores, expiry);
+    const key = `${task.id}@${expiry.getTime()}`;
+    const cached = endedViews.get(key);
+    if (cached) return cached;
+    const view = await presentTask(task, deps.stores, expiry);
+    endedViews.set(key, view);
+    return view;
+  };
 
   return {
     present,

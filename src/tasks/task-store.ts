@@ -1,6 +1,7 @@
 import { ApiError } from '../errors.js';
 import type { Database, Queryable } from '../db/port.js';
-import type { StoredMedia, TaskError, TaskRecord, TaskReferenceFile, TaskStatus } from '../domain.js';
+import { isTerminal, type StoredMedia, type TaskError, type TaskRecord, type TaskReferenceFile, type TaskStatus } from '../domain.js';
+import { LruCache } from '../lru-cache.js';
 import { newId } from '../ids.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
 
@@ -74,51 +75,41 @@ export type TaskEnding =
   | { status: 'canceled'; error: TaskError };
 
 /**
- * Inserts a queued task and places its hold, inside `tx`. Keeps: available credits ≥ 0 and
- * active tasks ≤ the account's limit, because the account row is locked first.
+ * Inserts a queued task and places its hold, inside `tx` (migration 0002, `rivya_create_task`).
+ * Keeps: available credits ≥ 0 and active tasks ≤ the account's limit.
  */
 export async function insertTaskWithHold(tx: Queryable, task: NewTask): Promise<TaskRecord> {
+  const id = newId('task');
+  const { rows: inserted } = await tx.query<TaskRow>(
+    'SELECT * FROM rivya_create_task($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9, $10, $11)',
+    [
+      id, task.accountId, task.model, task.prompt, JSON.stringify(task.params), JSON.stringify(task.referenceFiles),
+      task.clientRequestId, task.price, task.timeoutSeconds, newId('led'), task.activeTaskLimit,
+    ],
+  );
+  if (inserted[0]) return toTask(inserted[0]);
+  throw await whyRefused(tx, task);
+}
+
+/** Explains a refused create: not enough credits, or too many active tasks. */
+async function whyRefused(tx: Queryable, task: NewTask): Promise<ApiError> {
   const { rows } = await tx.query<{ balance: number; held: number; active_tasks: number }>(
-    'SELECT balance, held, active_tasks FROM accounts WHERE id = $1 FOR UPDATE',
+    'SELECT balance, held, active_tasks FROM accounts WHERE id = $1',
     [task.accountId],
   );
   const account = rows[0];
-  if (!account) throw new ApiError('unauthorized', 'The account of this API key no longer exists.');
+  if (!account) return new ApiError('unauthorized', 'The account of this API key no longer exists.');
   const available = Number(account.balance) - Number(account.held);
   if (available < task.price) {
-    throw new ApiError('insufficient_credits', `This task needs ${task.price} credits; ${available} are available.`, {
+    return new ApiError('insufficient_credits', `This task needs ${task.price} credits; ${available} are available.`, {
       details: { required: task.price, available },
     });
   }
-  if (account.active_tasks >= task.activeTaskLimit) {
-    throw new ApiError(
-      'rate_limited',
-      `At most ${task.activeTaskLimit} tasks may be queued or running at once; wait for one to finish.`,
-      { details: { scope: 'active_tasks', limit: task.activeTaskLimit, window_s: null }, headers: { 'retry-after': '5' } },
-    );
-  }
-  const id = newId('task');
-  const { rows: inserted } = await tx.query<TaskRow>(
-    `WITH account AS (
-       UPDATE accounts SET held = held + $8, active_tasks = active_tasks + 1 WHERE id = $2 RETURNING balance
-     ), task AS (
-       INSERT INTO tasks (id, account_id, model, prompt, params, reference_files, client_request_id, status,
-                          reserved_credits, deadline_at)
-       VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, 'queued', $8, now() + make_interval(secs => $9))
-       RETURNING *
-     ), hold AS (
-       INSERT INTO credit_holds (task_id, account_id, amount, state) VALUES ($1, $2, $8, 'open')
-     ), entry AS (
-       INSERT INTO ledger_entries (id, account_id, type, amount, task_id, balance_after)
-       SELECT $10, $2, 'hold', $8, $1, balance FROM account
-     )
-     SELECT * FROM task`,
-    [
-      id, task.accountId, task.model, task.prompt, JSON.stringify(task.params), JSON.stringify(task.referenceFiles),
-      task.clientRequestId, task.price, task.timeoutSeconds, newId('led'),
-    ],
+  return new ApiError(
+    'rate_limited',
+    `At most ${task.activeTaskLimit} tasks may be queued or running at once; wait for one to finish.`,
+    { details: { scope: 'active_tasks', limit: task.activeTaskLimit, window_s: null }, headers: { 'retry-after': '5' } },
   );
-  return toTask(inserted[0] as TaskRow);
 }
 
 /**
@@ -131,6 +122,7 @@ export async function endTask(
   taskId: string,
   ending: TaskEnding,
   from: readonly TaskStatus[],
+  leaseOwner: string | null = null,
 ): Promise<TaskRecord | null> {
   const succeeded = ending.status === 'succeeded';
   const { rows } = await runner.query<TaskRow>(
@@ -139,7 +131,7 @@ export async function endTask(
               progress = CASE WHEN $2 = 'succeeded' THEN 100 ELSE progress END,
               result = $3::jsonb, error = $4::jsonb, completed_at = now(), updated_at = now(),
               lease_owner = NULL, lease_expires_at = NULL
-        WHERE id = $1 AND status = ANY($5::text[])
+        WHERE id = $1 AND status = ANY($5::text[]) AND ($9::text IS NULL OR lease_owner = $9)
         RETURNING *
      ), hold AS (
        UPDATE credit_holds h SET state = $6, settled_at = now()
@@ -165,6 +157,7 @@ export async function endTask(
       succeeded ? 'captured' : 'released',
       newId('led'),
       succeeded ? 'capture' : 'release',
+      leaseOwner,
     ],
   );
   return rows[0] ? toTask(rows[0]) : null;
@@ -180,11 +173,17 @@ export interface TaskListFilter {
 
 /** Tasks: reads, and the worker's claims and progress. */
 export function createTaskStore(db: Database) {
+  // A task in a terminal status never changes again, so it can be served from memory.
+  const ended = new LruCache<string, TaskRecord>(20_000, 3_600_000);
   return {
     /** The task if it belongs to `accountId` (another account's task is simply not found). */
     async get(accountId: string, id: string): Promise<TaskRecord | null> {
+      const cached = ended.get(id);
+      if (cached) return cached.accountId === accountId ? cached : null;
       const { rows } = await db.query<TaskRow>('SELECT * FROM tasks WHERE id = $1 AND account_id = $2', [id, accountId]);
-      return rows[0] ? toTask(rows[0]) : null;
+      const task = rows[0] ? toTask(rows[0]) : null;
+      if (task && isTerminal(task.status)) ended.set(id, task);
+      return task;
     },
 
     async getById(id: string): Promise<TaskRecord | null> {
@@ -245,13 +244,8 @@ export function createTaskStore(db: Database) {
       return rowCount > 0;
     },
 
-    /** Ends a task that this worker holds; null if it is no longer this worker's (see `endTask`). */
-    async endLeased(id: string, workerId: string, ending: TaskEnding): Promise<TaskRecord | null> {
-      return db.transaction(async (tx) => {
-        const { rows } = await tx.query('SELECT 1 FROM tasks WHERE id = $1 AND lease_owner = $2 FOR UPDATE', [id, workerId]);
-        return rows.length > 0 ? endTask(tx, id, ending, ['running']) : null;
-      });
-    },
+    /** Ends a running task that this worker holds; null if it is no longer this worker's (see `endTask`). */
+    endLeased: (id: string, workerId: string, ending: TaskEnding) => endTask(db, id, ending, ['running'], workerId),
 
     /** Ends a task from `from` statuses whoever runs it (cancel, deadline). */
     end: (id: string, ending: TaskEnding, from: readonly TaskStatus[]) => endTask(db, id, ending, from),

@@ -137,7 +137,6 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
       if (task.upstreamId && task.provider === provider.name) {
         step = await provider.poll({ ...task, upstreamId: task.upstreamId }, context);
       } else {
-        await deps.tasks.recordUpstream(task.id, deps.workerId, provider.name, null);
         step = await provider.submit(task, context);
       }
       switch (step.state) {
