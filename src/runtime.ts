@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -86,6 +87,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   await queue.start();
 
   const shutdown = new AbortController();
+  // Every running task and long-poll listens for shutdown.
+  setMaxListeners(0, shutdown.signal);
   const accounts = createAccountStore(db);
   const ledger = createCreditLedger(db);
   const tasks = createTaskStore(db);

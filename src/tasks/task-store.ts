@@ -113,9 +113,10 @@ async function whyRefused(tx: Queryable, task: NewTask): Promise<ApiError> {
 }
 
 /**
- * Ends a task and settles its hold in one statement: capture on success, release otherwise.
- * Guarded by the current status (`from`): returns null, changing nothing, if the task is not in
- * one of them — so a task ends once and its hold is settled once, whatever races or retries do.
+ * Ends a task and settles its hold in one statement (migration 0003, `rivya_end_task`): capture
+ * on success, release otherwise. Guarded by the current status (`from`) and, for a worker, its
+ * lease: returns null, changing nothing, if the guard refuses — so a task ends once and its hold
+ * is settled once, whatever races or retries do.
  */
 export async function endTask(
   runner: Queryable,
@@ -125,41 +126,15 @@ export async function endTask(
   leaseOwner: string | null = null,
 ): Promise<TaskRecord | null> {
   const succeeded = ending.status === 'succeeded';
-  const { rows } = await runner.query<TaskRow>(
-    `WITH task AS (
-       UPDATE tasks SET status = $2, final_credits = CASE WHEN $2 = 'succeeded' THEN reserved_credits ELSE 0 END,
-              progress = CASE WHEN $2 = 'succeeded' THEN 100 ELSE progress END,
-              result = $3::jsonb, error = $4::jsonb, completed_at = now(), updated_at = now(),
-              lease_owner = NULL, lease_expires_at = NULL
-        WHERE id = $1 AND status = ANY($5::text[]) AND ($9::text IS NULL OR lease_owner = $9)
-        RETURNING *
-     ), hold AS (
-       UPDATE credit_holds h SET state = $6, settled_at = now()
-         FROM task WHERE h.task_id = task.id AND h.state = 'open'
-        RETURNING h.account_id, h.amount
-     ), account AS (
-       UPDATE accounts a SET held = a.held - hold.amount,
-              balance = a.balance - CASE WHEN $6 = 'captured' THEN hold.amount ELSE 0 END,
-              active_tasks = a.active_tasks - 1
-         FROM hold WHERE a.id = hold.account_id
-        RETURNING a.id, a.balance, hold.amount
-     ), entry AS (
-       INSERT INTO ledger_entries (id, account_id, type, amount, task_id, balance_after)
-       SELECT $7, account.id, $8, account.amount, $1, account.balance FROM account
-     )
-     SELECT * FROM task`,
-    [
-      taskId,
-      ending.status,
-      succeeded ? JSON.stringify({ media: ending.media }) : null,
-      succeeded ? null : JSON.stringify(ending.error),
-      from,
-      succeeded ? 'captured' : 'released',
-      newId('led'),
-      succeeded ? 'capture' : 'release',
-      leaseOwner,
-    ],
-  );
+  const { rows } = await runner.query<TaskRow>('SELECT * FROM rivya_end_task($1, $2, $3::jsonb, $4::jsonb, $5::text[], $6, $7)', [
+    taskId,
+    ending.status,
+    succeeded ? JSON.stringify({ media: ending.media }) : null,
+    succeeded ? null : JSON.stringify(ending.error),
+    from,
+    newId('led'),
+    leaseOwner,
+  ]);
   return rows[0] ? toTask(rows[0]) : null;
 }
 
@@ -209,14 +184,7 @@ export function createTaskStore(db: Database) {
      * lease expired (its worker died). Returns null if the task ended or another worker holds it.
      */
     async claim(id: string, workerId: string, leaseSeconds: number): Promise<TaskRecord | null> {
-      const { rows } = await db.query<TaskRow>(
-        `UPDATE tasks SET status = 'running', started_at = coalesce(started_at, now()), updated_at = now(),
-                attempts = attempts + 1, lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3)
-          WHERE id = $1 AND status IN ('queued', 'running')
-            AND (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = $2)
-          RETURNING *`,
-        [id, workerId, leaseSeconds],
-      );
+      const { rows } = await db.query<TaskRow>('SELECT * FROM rivya_claim_task($1, $2, $3)', [id, workerId, leaseSeconds]);
       return rows[0] ? toTask(rows[0]) : null;
     },
 

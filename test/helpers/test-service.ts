@@ -33,7 +33,7 @@ export async function startTestService(
     RIVYA_SECRET: 'test-secret-test-secret-test-secret-0123',
     RIVYA_PUBLIC_URL: 'http://localhost:8080',
     RIVYA_SWEEP_INTERVAL_MS: '200',
-    RIVYA_WORKER_CONCURRENCY: '4',
+    RIVYA_WORKER_CONCURRENCY: process.env['TEST_WORKER_CONCURRENCY'] ?? '4',
     ...(server ? { DATABASE_URL: server.url } : {}),
     ...options.env,
   });
