@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,7 @@ import { createTaskService } from './tasks/task-service.js';
 import { createTaskStore } from './tasks/task-store.js';
 import { createSweeper } from './worker/sweeper.js';
 import { createTaskRunner, TASK_QUEUE, type TaskJob } from './worker/task-runner.js';
+import { isProcessAlive } from './process-alive.js';
 
 export const UPLOAD_TARGETS = ['s3', 'oss'] as const;
 
@@ -125,6 +126,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
           shutdown: shutdown.signal,
         });
 
+  // Each worker process has its own scratch directory; what a killed process left behind is removed at start.
+  const workRoot = join(config.dataDir, 'work', String(process.pid));
   const enqueue = (taskId: string, afterSeconds = 0) =>
     db.transaction((tx) => queue.enqueue(tx, TASK_QUEUE, { taskId }, { startAfterSeconds: afterSeconds }));
   const runner = createTaskRunner({
@@ -132,6 +135,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     providerFor: () => provider,
     workerId: `${hostname()}:${process.pid}:${newId('req').slice(4, 12)}`,
     leaseSeconds: config.leaseSeconds,
+    workRoot,
     maxAttempts: config.maxAttempts,
     ffmpegPath: config.ffmpegPath,
     shutdown: shutdown.signal,
@@ -154,6 +158,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     /** Starts serving (api role) and working (worker role). Resolves with the listening URL, if any. */
     async start(options: { listen?: boolean } = {}): Promise<string | null> {
       if (config.role !== 'api') {
+        await removeDeadWorkDirs(join(config.dataDir, 'work'));
+        await mkdir(workRoot, { recursive: true });
         // With the embedded store this is the only process: leases of running tasks belong to a
         // process that is gone, so they are resumed now rather than when their lease runs out.
         if (lock) await tasks.expireAllLeases();
@@ -183,6 +189,17 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
 }
 
 export type Runtime = Awaited<ReturnType<typeof createRuntime>>;
+
+
+/** Removes the scratch directories (`work/<pid>`) of worker processes on this host that are gone. */
+async function removeDeadWorkDirs(root: string): Promise<void> {
+  for (const name of await readdir(root).catch(() => [] as string[])) {
+    const pid = Number(name);
+    if (Number.isInteger(pid) && (pid === process.pid || !isProcessAlive(pid))) {
+      await rm(join(root, name), { recursive: true, force: true });
+    }
+  }
+}
 
 /** On an empty store: creates the `dev` account with 1000 credits and an API key, saved in the data dir. */
 export async function bootstrapDevAccount(runtime: Runtime): Promise<{ key: string; path: string } | null> {

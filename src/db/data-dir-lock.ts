@@ -1,6 +1,7 @@
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { isProcessAlive } from '../process-alive.js';
 
 /** Thrown when another live process holds the data directory. */
 export class DataDirLockedError extends Error {
@@ -18,14 +19,6 @@ export interface DataDirLock {
   release(): Promise<void>;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Takes the exclusive lock of an embedded data directory: a lock file holding this process's
@@ -53,7 +46,7 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
     const content = await readFile(path, 'utf8').catch(() => '');
     const [pidText, host] = content.split('@');
     const pid = Number(pidText);
-    if (Number.isInteger(pid) && pid > 0 && host === hostname() && pid !== process.pid && isAlive(pid)) {
+    if (Number.isInteger(pid) && pid > 0 && host === hostname() && pid !== process.pid && isProcessAlive(pid)) {
       throw new DataDirLockedError(dataDir, pid);
     }
     // Stale: move it aside atomically; of two racing processes only one rename succeeds.

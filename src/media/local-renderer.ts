@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { access, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 
 /** What to render: a deterministic, prompt-derived animation (or a slow zoom over a reference image). */
@@ -70,10 +70,11 @@ export async function renderVideo(spec: RenderSpec, options: RenderOptions): Pro
   const { signal } = options;
   signal?.throwIfAborted();
   const frames = Math.max(1, Math.round(spec.durationSeconds * FPS));
-  const workDir = await mkdtemp(join(tmpdir(), 'rivya-render-'));
+  // Scratch files live next to the output, so whoever owns that directory cleans them up too.
+  await mkdir(dirname(options.outputPath), { recursive: true });
+  const workDir = await mkdtemp(join(dirname(options.outputPath), '.render-'));
   const tempOutput = `${options.outputPath}.partial-${randomBytes(6).toString('hex')}.mp4`;
   try {
-    await mkdir(dirname(options.outputPath), { recursive: true });
     const inputs: string[] = [];
     let graph: string;
     if (spec.referenceImagePath !== undefined) {

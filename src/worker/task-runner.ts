@@ -1,6 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyBaseLogger } from 'fastify';
@@ -30,6 +29,8 @@ export interface TaskRunnerDeps {
   /** Unique per worker process; owns the leases it takes. */
   workerId: string;
   leaseSeconds: number;
+  /** Where attempts keep their files (one directory each, removed after the attempt). */
+  workRoot: string;
   /** A task that has been started this many times without ending fails (a crash loop). */
   maxAttempts: number;
   ffmpegPath: string;
@@ -116,7 +117,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
       }
     })();
     let lastProgressWrite = 0;
-    const workDir = await mkdtemp(join(tmpdir(), 'rivya-task-'));
+    const workDir = await mkdtemp(join(deps.workRoot, `${task.id}-`));
     try {
       const provider = deps.providerFor(task);
       const referencePaths = await downloadReferences(task, workDir);
