@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     for (const [name, r] of rows) {
       process.stdout.write(`${name.padEnd(26)} ${r.rps.toFixed(0).padStart(9)} ${String(r.p50).padStart(7)} ${String(r.p99).padStart(7)} ${String(r.errors).padStart(7)} ${String(r.non2xx).padStart(8)}\n`);
     }
-    const [getBare, getApi, , postBare, postApi, postBareFew, postApiFew] = rows.map(([, r]) => r) as Result[] as [Result, Result, Result, Result, Result, Result, Result];
+    const [getBare, getApi, , postBare, postApi, postBareFew, postApiFew] = rows.map(([, r]) => r) as [Result, Result, Result, Result, Result, Result, Result];
     process.stdout.write(`\nGET  API / bare throughput: ${(100 * getApi.rps / getBare.rps).toFixed(1)}%  (target ≥ 25%)\n`);
     process.stdout.write(`POST API / bare throughput: ${(100 * postApi.rps / postBare.rps).toFixed(1)}% at ${CONNECTIONS} connections, ${(100 * postApiFew.rps / postBareFew.rps).toFixed(1)}% at ${POST_CONNECTIONS}\n`);
     process.stdout.write(`POST API at ${POST_CONNECTIONS} connections: ${postApiFew.rps.toFixed(0)} tasks/s, p99 ${postApiFew.p99} ms  (target ≥ 500 tasks/s, p99 < 50 ms)\n`);

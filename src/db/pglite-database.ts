@@ -15,13 +15,13 @@ export async function createPgliteDatabase(config: PgliteDatabaseConfig): Promis
   const parsers = { [types.INT8]: (value: string) => Number(value) };
   const pg = await PGlite.create({ ...(config.dataDir ? { dataDir: config.dataDir } : {}), parsers });
   const wrap = (runner: Pick<PGlite, 'query' | 'exec'>): Transaction => ({
-    async exec(script: string) {
+    exec: async (script: string) => {
       const results = await runner.exec(script);
       const last = results[results.length - 1];
-      return { rows: (last?.rows ?? []) as Record<string, unknown>[], rowCount: last?.affectedRows ?? 0 };
+      return { rows: last?.rows ?? [], rowCount: last?.affectedRows ?? 0 };
     },
-    async query<Row>(text: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
-      const result = await runner.query<Row>(text, params as unknown[]);
+    query: async <Row,>(text: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> => {
+      const result = await runner.query<Row>(text, [...params]);
       return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
     },
   });

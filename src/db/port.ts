@@ -12,13 +12,13 @@ export interface QueryResult<Row> {
 /** Something that runs one parameterized SQL statement: the database itself, or an open transaction. */
 export interface Queryable {
   /** Runs one statement with `$1…` parameters. */
-  query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;
+  query: <Row = Record<string, unknown>>(text: string, params?: readonly unknown[]) => Promise<QueryResult<Row>>;
 }
 
 /** An open transaction: parameterized statements, plus scripts for migrations. */
 export interface Transaction extends Queryable {
   /** Runs a script of several statements without parameters; returns the last statement's result. */
-  exec(script: string): Promise<QueryResult<Record<string, unknown>>>;
+  exec: (script: string) => Promise<QueryResult<Record<string, unknown>>>;
 }
 
 export interface Database extends Queryable {
@@ -30,7 +30,7 @@ export interface Database extends Queryable {
    */
   transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
   /** Runs a script of several statements without parameters; returns the last statement's result. */
-  exec(script: string): Promise<QueryResult<Record<string, unknown>>>;
+  exec: (script: string) => Promise<QueryResult<Record<string, unknown>>>;
   /** True when the store answers a trivial query. */
   ping(): Promise<boolean>;
   /** Closes connections; afterwards every call fails. */

@@ -23,13 +23,13 @@ export async function createPostgresDatabase(config: PostgresDatabaseConfig): Pr
   // An idle client that loses its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {});
   const wrap = (runner: pg.Pool | pg.PoolClient): Transaction => ({
-    async exec(script: string) {
-      const result: pg.QueryResult | pg.QueryResult[] = await runner.query(script);
+    exec: async (script: string) => {
+      const result = (await runner.query(script)) as pg.QueryResult | pg.QueryResult[];
       const last = Array.isArray(result) ? result[result.length - 1] : result;
       return { rows: (last?.rows ?? []) as Record<string, unknown>[], rowCount: last?.rowCount ?? 0 };
     },
-    async query<Row>(text: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> {
-      const result = await runner.query(text, params as unknown[]);
+    query: async <Row,>(text: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> => {
+      const result: pg.QueryResult = await runner.query(text, [...params]);
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
     },
   });

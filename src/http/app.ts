@@ -36,7 +36,7 @@ export interface AppDeps {
   metrics: Metrics;
   stores: ReadonlyMap<string, ObjectStore>;
   signer: UrlSigner;
-  readiness(): Promise<ReadinessCheck[]>;
+  readiness: () => Promise<ReadinessCheck[]>;
   /** Aborted when the process begins to shut down. */
   shutdown: AbortSignal;
 }

@@ -11,7 +11,8 @@ const UNREACHABLE_STORE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOU
 /** True for errors that mean a backing service (database, cache, object store) cannot be reached now. */
 export function isUnavailableError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
-  const message = String((error as { message?: unknown }).message ?? '');
+  const rawMessage = (error as { message?: unknown }).message;
+  const message = typeof rawMessage === 'string' ? rawMessage : '';
   return (
     (typeof code === 'string' && UNREACHABLE_STORE_CODES.has(code)) ||
     /timeout exceeded when trying to connect|Connection terminated|PGlite is closed/i.test(message)

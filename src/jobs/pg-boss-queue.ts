@@ -74,13 +74,12 @@ class BatchWorker<Data> {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        self.wakeUp = null;
+        this.wakeUp = null;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.wakeUp = done;
     });
   }
@@ -148,7 +147,7 @@ export function createPgBossQueue(config: PgBossQueueConfig): JobQueue {
     supervise: true,
     schedule: false,
     maintenanceIntervalSeconds: 60,
-  } as PgBoss.ConstructorOptions);
+  });
   boss.on('error', () => {
     // Errors of pg-boss's background loops (maintenance) surface as failed calls elsewhere.
   });

@@ -277,7 +277,7 @@ function runFfmpeg(ffmpegPath: string, args: string[], totalSeconds: number, opt
     child.once('error', (error) => { signal?.removeEventListener('abort', onAbort); reject(error); });
     child.once('close', (code, exitSignal) => {
       signal?.removeEventListener('abort', onAbort);
-      if (signal?.aborted) reject(signal.reason ?? new DOMException('The render was aborted', 'AbortError'));
+      if (signal?.aborted) reject(signal.reason instanceof Error ? signal.reason : new DOMException('The render was aborted', 'AbortError'));
       else if (code === 0) resolve();
       else reject(new Error(`ffmpeg failed (${exitSignal ?? `exit ${code}`}): ${stderr.trim() || 'no output'}`));
     });

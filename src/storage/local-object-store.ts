@@ -1,7 +1,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { access, mkdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, extname, join, resolve, sep } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { isValidObjectKey, ObjectTooLargeError, type ObjectStore, type PutOptions } from './port.js';
@@ -72,7 +72,7 @@ export function createLocalObjectStore(config: LocalObjectStoreConfig): ObjectSt
       }
       const info = await stat(path).catch(() => null);
       if (!info?.isFile()) return null;
-      return { body: createReadStream(path) as Readable, sizeBytes: info.size, contentType: contentTypeOf(key) };
+      return { body: createReadStream(path), sizeBytes: info.size, contentType: contentTypeOf(key) };
     },
     async signedUrl(key, expiresAt) {
       pathOf(key);

@@ -21,7 +21,7 @@ export function createGatedProvider() {
       const outcome = await new Promise<'succeed' | 'fail'>((resolve, reject) => {
         gates.set(task.id, resolve);
         waiting.add(task.id);
-        context.signal.addEventListener('abort', () => reject(context.signal.reason), { once: true });
+        context.signal.addEventListener('abort', () => reject(context.signal.reason as Error), { once: true });
       }).finally(() => waiting.delete(task.id));
       if (outcome === 'fail') return { state: 'failed', code: 'upstream_error', message: 'The provider failed.' };
       return instant.submit(task, context);

@@ -19,7 +19,7 @@ export function presentAccount(account: Account) {
 
 export function registerAccountRoutes(
   app: FastifyInstance,
-  deps: { ledger: CreditLedger; accounts: AccountStore; authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> },
+  deps: { ledger: CreditLedger; accounts: AccountStore; authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void> },
 ): void {
   app.get('/api/v1/account', { preHandler: deps.authenticate }, async (request) => {
     // Credits are read fresh: the authenticated account may come from the key cache.

@@ -10,8 +10,8 @@ export interface ReadinessCheck {
 export interface OperationsDeps {
   metrics: Metrics;
   /** Checks every dependency this process needs. */
-  readiness(): Promise<ReadinessCheck[]>;
-  isShuttingDown(): boolean;
+  readiness: () => Promise<ReadinessCheck[]>;
+  isShuttingDown: () => boolean;
 }
 
 /** `/healthz` (the process is alive), `/readyz` (it can serve: stores reachable), `/metrics` (Prometheus). */

@@ -11,7 +11,7 @@ import { queryReader } from '../query.js';
 export interface TaskRoutesDeps {
   tasks: TaskService;
   rateLimiter: RateLimiter;
-  authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void>;
+  authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
   /** Aborted when the server shuts down: long-polls answer at once. */
   shutdown: AbortSignal;
 }
