@@ -132,8 +132,10 @@ class BatchWorker<Data> {
     this.stopping = true;
     this.wake();
     await this.loop;
-    const drained = Promise.all(this.running).then(() => true);
-    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.all(this.running), timedOut]);
+    clearTimeout(timer);
     await this.flushCompleted();
   }
 }
