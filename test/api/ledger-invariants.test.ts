@@ -1,8 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
+import { describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
-import { createGatedProvider } from '../helpers/gated-provider.js';
-import { startTestService, type TestService } from '../helpers/test-service.js';
+import { useGatedService } from '../helpers/test-service.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 /** A small seeded PRNG (mulberry32), so a failing sequence can be replayed. */
@@ -20,28 +18,18 @@ type Op = 'create' | 'succeed' | 'fail' | 'cancel' | 'timeout' | 'grant';
 const OPS: Op[] = ['create', 'create', 'create', 'succeed', 'fail', 'cancel', 'timeout', 'grant'];
 
 describe.each(BACKENDS)('ledger invariants on $name', (backend) => {
-  let service: TestService;
-  let app: FastifyInstance;
-  const gated = createGatedProvider();
-
-  beforeAll(async () => {
-    service = await startTestService(backend, { provider: gated.provider });
-    app = service.runtime.app as FastifyInstance;
-  });
-  afterAll(async () => {
-    gated.releaseAll();
-    await service?.close();
-  });
+  const ctx = useGatedService(backend);
+  const { gated } = ctx;
 
   it.each([1, 2, 3])('hold for any sequence of creates, successes, failures, cancels, timeouts and grants (seed %i)', async (seed) => {
     const random = prng(seed);
-    const accounts = await Promise.all([service.newAccount(200, { active_tasks: 8, creates_per_minute: 1000 }), service.newAccount(90, { active_tasks: 8, creates_per_minute: 1000 })]);
+    const accounts = await Promise.all([ctx.service.newAccount(200, { active_tasks: 8, creates_per_minute: 1000 }), ctx.service.newAccount(90, { active_tasks: 8, creates_per_minute: 1000 })]);
     const active = new Map<string, { auth: Record<string, string> }>();
     const ended = new Set<string>();
     const pick = <T>(items: T[]): T | undefined => items[Math.floor(random() * items.length)];
 
     const audit = async () => {
-      for (const row of await service.runtime.ledger.audit()) {
+      for (const row of await ctx.service.runtime.ledger.audit()) {
         expect(row.balance, `balance of ${row.accountId}`).toBe(row.ledgerBalance);
         expect(row.held, `held of ${row.accountId}`).toBe(row.openHolds);
         expect(row.activeTasks).toBe(row.countedActiveTasks);
@@ -56,7 +44,7 @@ describe.each(BACKENDS)('ledger invariants on $name', (backend) => {
       switch (op) {
         case 'create': {
           const model = random() < 0.3 ? 'sora-2-pro' : 'sora-2';
-          const response = await app.inject({ method: 'POST', url: '/api/v1/tasks', headers: account.auth, payload: { model, prompt: `step ${step}` } });
+          const response = await ctx.app.inject({ method: 'POST', url: '/api/v1/tasks', headers: account.auth, payload: { model, prompt: `step ${step}` } });
           expect([201, 402, 429]).toContain(response.statusCode);
           if (response.statusCode === 201) active.set(response.json().id, account);
           break;
@@ -68,7 +56,7 @@ describe.each(BACKENDS)('ledger invariants on $name', (backend) => {
           gated.release(id, op === 'succeed' ? 'succeed' : 'fail');
           const owner = active.get(id)!;
           const task = await waitFor(async () => {
-            const t = (await app.inject({ url: `/api/v1/tasks/${id}?wait=5`, headers: owner.auth })).json();
+            const t = (await ctx.app.inject({ url: `/api/v1/tasks/${id}?wait=5`, headers: owner.auth })).json();
             return ['succeeded', 'failed', 'canceled'].includes(t.status) ? t : null;
           }, 20_000, `task ${id} to end`);
           expect(task.status).toBe(op === 'succeed' ? 'succeeded' : 'failed');
@@ -80,7 +68,7 @@ describe.each(BACKENDS)('ledger invariants on $name', (backend) => {
         case 'cancel': {
           const id = pick([...active.keys()]);
           if (!id) break;
-          const response = await app.inject({ method: 'POST', url: `/api/v1/tasks/${id}/cancel`, headers: active.get(id)!.auth });
+          const response = await ctx.app.inject({ method: 'POST', url: `/api/v1/tasks/${id}/cancel`, headers: active.get(id)!.auth });
           expect(response.statusCode).toBe(200);
           active.delete(id);
           ended.add(id);
@@ -89,16 +77,16 @@ describe.each(BACKENDS)('ledger invariants on $name', (backend) => {
         case 'timeout': {
           const id = pick([...active.keys()]);
           if (!id) break;
-          await service.runtime.db.query(`UPDATE tasks SET deadline_at = now() - interval '1 second' WHERE id = $1`, [id]);
-          await service.runtime.sweeper.sweepOnce();
-          const task = (await app.inject({ url: `/api/v1/tasks/${id}`, headers: active.get(id)!.auth })).json();
+          await ctx.service.runtime.db.query(`UPDATE tasks SET deadline_at = now() - interval '1 second' WHERE id = $1`, [id]);
+          await ctx.service.runtime.sweeper.sweepOnce();
+          const task = (await ctx.app.inject({ url: `/api/v1/tasks/${id}`, headers: active.get(id)!.auth })).json();
           expect(task).toMatchObject({ status: 'failed', final_credits: 0, error: { code: 'timeout' } });
           active.delete(id);
           ended.add(id);
           break;
         }
         case 'grant':
-          await service.runtime.ledger.postCreditChange({ accountId: account.accountId, amount: 1 + Math.floor(random() * 50), reason: 'top-up' });
+          await ctx.service.runtime.ledger.postCreditChange({ accountId: account.accountId, amount: 1 + Math.floor(random() * 50), reason: 'top-up' });
           break;
       }
       await audit();
@@ -106,7 +94,7 @@ describe.each(BACKENDS)('ledger invariants on $name', (backend) => {
     expect(ended.size).toBeGreaterThan(3);
     // Ending a task again (a retry, a race) changes nothing.
     for (const id of ended) {
-      const again = await service.runtime.tasks.end(id, { status: 'failed', error: { code: 'internal_error', message: 'again' } }, ['queued', 'running']);
+      const again = await ctx.service.runtime.tasks.end(id, { status: 'failed', error: { code: 'internal_error', message: 'again' } }, ['queued', 'running']);
       expect(again).toBeNull();
     }
     await audit();

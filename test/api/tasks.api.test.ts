@@ -1,31 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
+import { describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
-import { createGatedProvider } from '../helpers/gated-provider.js';
-import { startTestService, type TestService } from '../helpers/test-service.js';
+import { useGatedService } from '../helpers/test-service.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const SEED_CREATE_FIELDS = ['id', 'status', 'model', 'reserved_credits', 'final_credits', 'created_at', 'updated_at', 'result', 'error'];
 
 describe.each(BACKENDS)('tasks API on $name', (backend) => {
-  let service: TestService;
-  let app: FastifyInstance;
-  const gated = createGatedProvider();
+  const ctx = useGatedService(backend);
+  const { gated } = ctx;
 
-  beforeAll(async () => {
-    service = await startTestService(backend, { provider: gated.provider });
-    app = service.runtime.app as FastifyInstance;
-  });
-  afterAll(async () => {
-    gated.releaseAll();
-    await service?.close();
-  });
-
-  const create = (auth: Record<string, string>, body: unknown, headers: Record<string, string> = {}) =>
-    app.inject({ method: 'POST', url: '/api/v1/tasks', headers: { ...auth, ...headers }, payload: body as object });
+  const create = ctx.create;
 
   it('creates a task: 201, Location, the seed response fields, credits held', async () => {
-    const { auth } = await service.newAccount(100);
+    const { auth } = await ctx.service.newAccount(100);
     const response = await create(auth, { model: 'sora-2', prompt: 'A fox', client_request_id: 'order-1' });
     expect(response.statusCode).toBe(201);
     const task = response.json();
@@ -38,21 +25,21 @@ describe.each(BACKENDS)('tasks API on $name', (backend) => {
     });
     expect(task.id).toMatch(/^task_[0-9A-Za-z]{22}$/);
     expect(task.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
-    const account = (await app.inject({ url: '/api/v1/account', headers: auth })).json();
+    const account = (await ctx.app.inject({ url: '/api/v1/account', headers: auth })).json();
     expect(account.credits).toEqual({ balance: 100, held: 6, available: 94 });
     gated.release(task.id);
   });
 
   it('runs a task to success: long-poll returns when it ends, the hold is captured, the video is served', async () => {
-    const { auth } = await service.newAccount(100);
+    const { auth } = await ctx.service.newAccount(100);
     const task = (await create(auth, { model: 'sora-2-pro', prompt: 'A ship', params: { size: 'high', aspect_ratio: 'portrait' } })).json();
     await waitFor(() => gated.waiting.has(task.id), 10_000, 'the task to start');
-    const running = (await app.inject({ url: `/api/v1/tasks/${task.id}`, headers: auth })).json();
+    const running = (await ctx.app.inject({ url: `/api/v1/tasks/${task.id}`, headers: auth })).json();
     expect(running).toMatchObject({ status: 'running', progress: 10 });
     expect(running.started_at).not.toBeNull();
     const started = Date.now();
     setTimeout(() => gated.release(task.id), 300);
-    const done = (await app.inject({ url: `/api/v1/tasks/${task.id}?wait=20`, headers: auth })).json();
+    const done = (await ctx.app.inject({ url: `/api/v1/tasks/${task.id}?wait=20`, headers: auth })).json();
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(done).toMatchObject({ status: 'succeeded', final_credits: 75, reserved_credits: 75, progress: 100, error: null });
     const [media] = done.result.media;
@@ -60,7 +47,7 @@ describe.each(BACKENDS)('tasks API on $name', (backend) => {
     expect(media.sizeBytes).toBeGreaterThan(0);
     expect(Date.parse(done.result.expires_at)).toBeGreaterThan(Date.now());
     const url = new URL(media.url);
-    const video = await app.inject({ url: url.pathname + url.search });
+    const video = await ctx.app.inject({ url: url.pathname + url.search });
     expect(video.statusCode).toBe(200);
     expect(video.headers['content-type']).toBe('video/mp4');
     expect(video.rawPayload.length).toBe(media.sizeBytes);
@@ -72,34 +59,34 @@ describe.each(BACKENDS)('tasks API on $name', (backend) => {
       url.pathname.replace('.mp4', '.mp5') + url.search,
       `/objects/s3/../../secret${url.search}`,
     ]) {
-      const response = await app.inject({ url: bad });
+      const response = await ctx.app.inject({ url: bad });
       expect(response.statusCode).toBe(404);
       expect(response.json().error.code).toBe('not_found');
     }
-    const account = (await app.inject({ url: '/api/v1/account', headers: auth })).json();
+    const account = (await ctx.app.inject({ url: '/api/v1/account', headers: auth })).json();
     expect(account.credits).toEqual({ balance: 25, held: 0, available: 25 });
   });
 
   it('fails a task at the provider and releases its hold', async () => {
-    const { auth } = await service.newAccount(10);
+    const { auth } = await ctx.service.newAccount(10);
     const task = (await create(auth, { model: 'sora-2', prompt: 'fail me' })).json();
     await waitFor(() => gated.waiting.has(task.id), 10_000, 'the task to start');
     gated.release(task.id, 'fail');
-    const done = (await app.inject({ url: `/api/v1/tasks/${task.id}?wait=20`, headers: auth })).json();
+    const done = (await ctx.app.inject({ url: `/api/v1/tasks/${task.id}?wait=20`, headers: auth })).json();
     expect(done).toMatchObject({ status: 'failed', final_credits: 0, result: null, error: { code: 'upstream_error' } });
-    const account = (await app.inject({ url: '/api/v1/account', headers: auth })).json();
+    const account = (await ctx.app.inject({ url: '/api/v1/account', headers: auth })).json();
     expect(account.credits).toEqual({ balance: 10, held: 0, available: 10 });
   });
 
   it('returns after the wait when the task is still running', async () => {
-    const { auth } = await service.newAccount(10);
+    const { auth } = await ctx.service.newAccount(10);
     const task = (await create(auth, { model: 'sora-2', prompt: 'slow' })).json();
     const started = Date.now();
-    const response = await app.inject({ url: `/api/v1/tasks/${task.id}?wait=1`, headers: auth });
+    const response = await ctx.app.inject({ url: `/api/v1/tasks/${task.id}?wait=1`, headers: auth });
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     expect(['queued', 'running']).toContain(response.json().status);
     for (const wait of ['61', '-1', 'abc']) {
-      const bad = await app.inject({ url: `/api/v1/tasks/${task.id}?wait=${wait}`, headers: auth });
+      const bad = await ctx.app.inject({ url: `/api/v1/tasks/${task.id}?wait=${wait}`, headers: auth });
       expect(bad.statusCode).toBe(400);
       expect(bad.json().error.details[0].path).toBe('wait');
     }
@@ -107,26 +94,26 @@ describe.each(BACKENDS)('tasks API on $name', (backend) => {
   });
 
   it('cancels queued or running tasks, releasing credits; an ended task is invalid_state', async () => {
-    const { auth } = await service.newAccount(20);
+    const { auth } = await ctx.service.newAccount(20);
     const task = (await create(auth, { model: 'sora-2', prompt: 'cancel me' })).json();
     await waitFor(() => gated.waiting.has(task.id), 10_000, 'the task to start');
-    const canceled = await app.inject({ method: 'POST', url: `/api/v1/tasks/${task.id}/cancel`, headers: auth });
+    const canceled = await ctx.app.inject({ method: 'POST', url: `/api/v1/tasks/${task.id}/cancel`, headers: auth });
     expect(canceled.statusCode).toBe(200);
     expect(canceled.json()).toMatchObject({ status: 'canceled', final_credits: 0, error: { code: 'canceled' } });
     // The running attempt notices and stops; nothing is charged.
     await waitFor(() => !gated.waiting.has(task.id), 10_000, 'the provider to be aborted');
-    const again = await app.inject({ method: 'POST', url: `/api/v1/tasks/${task.id}/cancel`, headers: auth });
+    const again = await ctx.app.inject({ method: 'POST', url: `/api/v1/tasks/${task.id}/cancel`, headers: auth });
     expect(again.statusCode).toBe(409);
     expect(again.json().error.code).toBe('invalid_state');
-    const account = (await app.inject({ url: '/api/v1/account', headers: auth })).json();
+    const account = (await ctx.app.inject({ url: '/api/v1/account', headers: auth })).json();
     expect(account.credits).toEqual({ balance: 20, held: 0, available: 20 });
-    const ledger = (await app.inject({ url: '/api/v1/account/ledger', headers: auth })).json();
+    const ledger = (await ctx.app.inject({ url: '/api/v1/account/ledger', headers: auth })).json();
     expect(ledger.data.map((entry: { type: string }) => entry.type)).toEqual(['release', 'hold', 'grant']);
     expect(ledger.data[0]).toMatchObject({ amount: 6, task_id: task.id, balance_after: 20 });
   });
 
   it('answers 402 insufficient_credits with required and available', async () => {
-    const { auth } = await service.newAccount(74);
+    const { auth } = await ctx.service.newAccount(74);
     const response = await create(auth, { model: 'sora-2-pro', prompt: 'too expensive' });
     expect(response.statusCode).toBe(402);
     expect(response.json().error).toMatchObject({ code: 'insufficient_credits', details: { required: 75, available: 74 } });
@@ -134,7 +121,7 @@ describe.each(BACKENDS)('tasks API on $name', (backend) => {
   });
 
   it('answers 400 validation_failed with every problem, and creates nothing', async () => {
-    const { auth } = await service.newAccount(100);
+    const { auth } = await ctx.service.newAccount(100);
     const response = await create(auth, { model: 'sora-2', prompt: '', params: { size: 'high', n_frames: 11 }, extra: true });
     expect(response.statusCode).toBe(400);
     const { error } = response.json();
@@ -142,7 +129,7 @@ describe.each(BACKENDS)('tasks API on $name', (backend) => {
     expect(error.details.map((d: { path: string }) => d.path).sort()).toEqual(['extra', 'params.n_frames', 'params.size', 'prompt']);
     const malformed: [string, string][] = [['{"model":', 'application/json'], ['[1,2]', 'application/json'], ['model=sora-2', 'application/x-www-form-urlencoded']];
     for (const [payload, type] of malformed) {
-      const bad = await app.inject({ method: 'POST', url: '/api/v1/tasks', headers: { ...auth, 'content-type': type }, payload });
+      const bad = await ctx.app.inject({ method: 'POST', url: '/api/v1/tasks', headers: { ...auth, 'content-type': type }, payload });
       expect(bad.statusCode).toBe(400);
       expect(bad.json().error.code).toBe('validation_failed');
     }
@@ -152,27 +139,27 @@ describe.each(BACKENDS)('tasks API on $name', (backend) => {
     });
     expect(reference.statusCode).toBe(400);
     expect(reference.json().error.details[0].path).toBe('params.referenceMediaItems[0].url');
-    const list = (await app.inject({ url: '/api/v1/tasks', headers: auth })).json();
+    const list = (await ctx.app.inject({ url: '/api/v1/tasks', headers: auth })).json();
     expect(list.data).toEqual([]);
   });
 
   it('answers 413 payload_too_large for a JSON body over 1 MiB', async () => {
-    const { auth } = await service.newAccount(100);
+    const { auth } = await ctx.service.newAccount(100);
     const response = await create(auth, { model: 'sora-2', prompt: 'x'.repeat(1024 * 1024) });
     expect(response.statusCode).toBe(413);
     expect(response.json().error.code).toBe('payload_too_large');
   });
 
   it('hides other accounts\' tasks as not_found', async () => {
-    const owner = await service.newAccount(100);
-    const other = await service.newAccount(100);
+    const owner = await ctx.service.newAccount(100);
+    const other = await ctx.service.newAccount(100);
     const task = (await create(owner.auth, { model: 'sora-2', prompt: 'mine' })).json();
     for (const request of [
       { url: `/api/v1/tasks/${task.id}` },
       { url: `/api/v1/tasks/${task.id}/cancel`, method: 'POST' as const },
       { url: '/api/v1/tasks/task_doesnotexist' },
     ]) {
-      const response = await app.inject({ ...request, headers: other.auth });
+      const response = await ctx.app.inject({ ...request, headers: other.auth });
       expect(response.statusCode).toBe(404);
       expect(response.json().error.code).toBe('not_found');
     }
@@ -180,7 +167,7 @@ describe.each(BACKENDS)('tasks API on $name', (backend) => {
   });
 
   it('lists tasks newest first with cursors and filters', async () => {
-    const { auth } = await service.newAccount(1000, { active_tasks: 100, creates_per_minute: 100 });
+    const { auth } = await ctx.service.newAccount(1000, { active_tasks: 100, creates_per_minute: 100 });
     const ids: string[] = [];
     for (let i = 0; i < 7; i++) {
       const model = i % 2 === 0 ? 'sora-2' : 'sora-2-pro';
@@ -189,21 +176,21 @@ describe.each(BACKENDS)('tasks API on $name', (backend) => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: { data: { id: string }[]; next_cursor: string | null; has_more: boolean } = (await app.inject({ url: `/api/v1/tasks?limit=3${cursor ? `&cursor=${cursor}` : ''}`, headers: auth })).json();
+      const page: { data: { id: string }[]; next_cursor: string | null; has_more: boolean } = (await ctx.app.inject({ url: `/api/v1/tasks?limit=3${cursor ? `&cursor=${cursor}` : ''}`, headers: auth })).json();
       expect(page.data.length).toBeLessThanOrEqual(3);
       seen.push(...page.data.map((task: { id: string }) => task.id));
       cursor = page.next_cursor;
       expect(page.has_more).toBe(cursor !== null);
     } while (cursor);
     expect(seen).toEqual([...ids].reverse());
-    const pro = (await app.inject({ url: '/api/v1/tasks?model=sora-2-pro&limit=100', headers: auth })).json();
+    const pro = (await ctx.app.inject({ url: '/api/v1/tasks?model=sora-2-pro&limit=100', headers: auth })).json();
     expect(pro.data.map((task: { id: string }) => task.id)).toEqual([ids[5], ids[3], ids[1]]);
-    const byClient = (await app.inject({ url: '/api/v1/tasks?client_request_id=c0', headers: auth })).json();
+    const byClient = (await ctx.app.inject({ url: '/api/v1/tasks?client_request_id=c0', headers: auth })).json();
     expect(byClient.data.map((task: { id: string }) => task.id)).toEqual([ids[6], ids[3], ids[0]]);
-    await app.inject({ method: 'POST', url: `/api/v1/tasks/${ids[2]}/cancel`, headers: auth });
-    const canceled = (await app.inject({ url: '/api/v1/tasks?status=canceled', headers: auth })).json();
+    await ctx.app.inject({ method: 'POST', url: `/api/v1/tasks/${ids[2]}/cancel`, headers: auth });
+    const canceled = (await ctx.app.inject({ url: '/api/v1/tasks?status=canceled', headers: auth })).json();
     expect(canceled.data.map((task: { id: string }) => task.id)).toEqual([ids[2]]);
-    const bad = await app.inject({ url: '/api/v1/tasks?limit=101&status=done&cursor=zzz&color=red', headers: auth });
+    const bad = await ctx.app.inject({ url: '/api/v1/tasks?limit=101&status=done&cursor=zzz&color=red', headers: auth });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.details.map((d: { path: string }) => d.path).sort()).toEqual(['color', 'cursor', 'limit', 'status']);
     for (const id of ids) gated.release(id);

@@ -1,11 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Provider } from '../../src/providers/port.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { createServerDatabase, type TestBackend } from './backends.js';
+import { createGatedProvider } from './gated-provider.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
@@ -57,4 +60,29 @@ export async function startTestService(
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Registers a service on `backend` with a gated provider for the enclosing `describe`: started
+ * before its tests, closed after. Read `service` and `app` inside tests, not at collection time.
+ */
+export function useGatedService(backend: TestBackend) {
+  const gated = createGatedProvider();
+  const context = {
+    gated,
+    service: undefined as unknown as TestService,
+    app: undefined as unknown as FastifyInstance,
+    /** POST /api/v1/tasks as the given key. */
+    create: (auth: Record<string, string>, body: unknown, headers: Record<string, string> = {}) =>
+      context.app.inject({ method: 'POST', url: '/api/v1/tasks', headers: { ...auth, ...headers }, payload: body as object }),
+  };
+  beforeAll(async () => {
+    context.service = await startTestService(backend, { provider: gated.provider });
+    context.app = context.service.runtime.app as FastifyInstance;
+  });
+  afterAll(async () => {
+    gated.releaseAll();
+    await context.service?.close();
+  });
+  return context;
 }
