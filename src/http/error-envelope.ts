@@ -15,7 +15,7 @@ export function isUnavailableError(error: unknown): boolean {
   const message = typeof rawMessage === 'string' ? rawMessage : '';
   return (
     (typeof code === 'string' && UNREACHABLE_STORE_CODES.has(code)) ||
-    /timeout exceeded when trying to connect|Connection terminated|PGlite is closed/i.test(message)
+    /timeout exceeded when trying to connect|Connection terminated|PGlite is closed|Cannot use a pool after calling end/i.test(message)
   );
 }
 

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { toApiError } from '../../src/http/error-envelope.js';
+import { BACKENDS } from '../helpers/backends.js';
+import { startTestService } from '../helpers/test-service.js';
+
+describe.each(BACKENDS)('when the store is unreachable, on $name', (backend) => {
+  it('answers 503 service_unavailable with Retry-After, and /readyz fails', async () => {
+    const service = await startTestService(backend, { worker: false });
+    const app = service.runtime.app!;
+    try {
+      const { auth } = await service.newAccount(10);
+      expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200);
+      await service.runtime.db.close();
+      const ready = await app.inject({ url: '/readyz' });
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json().error.details.checks).toContainEqual({ name: 'database', ok: false });
+      const response = await app.inject({ url: '/api/v1/account', headers: auth });
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBe('5');
+      expect(response.json().error).toMatchObject({ code: 'service_unavailable', details: null });
+      expect(response.json().error.message).not.toMatch(/pglite|postgres|ECONN/i);
+      expect((await app.inject({ url: '/healthz' })).statusCode).toBe(200);
+    } finally {
+      await service.close().catch(() => {});
+    }
+  });
+});
+
+describe('while shutting down', () => {
+  it('refuses new requests with 503 and Retry-After', async () => {
+    const service = await startTestService(BACKENDS[0]!, { worker: false });
+    const app = service.runtime.app!;
+    const stopping = service.close();
+    const response = await app.inject({ url: '/api/v1/models' });
+    await stopping;
+    expect([503]).toContain(response.statusCode);
+    expect(response.json().error.code).toBe('service_unavailable');
+    expect(response.headers['retry-after']).toBeDefined();
+  });
+});
+
+describe('internal errors', () => {
+  it('never carry the internal message to the client', () => {
+    const error = toApiError(new Error('duplicate key value violates unique constraint "secret_table_pkey"'));
+    expect(error.code).toBe('internal_error');
+    expect(error.message).not.toContain('secret_table');
+    expect(error.status).toBe(500);
+  });
+});
