@@ -10,7 +10,7 @@ import type { Config } from './config.js';
 import { lockDataDir, type DataDirLock } from './db/data-dir-lock.js';
 import { migrate } from './db/migrate.js';
 import { createPgliteDatabase } from './db/pglite-database.js';
-import type { Database } from './db/port.js';
+import type { Database, Queryable } from './db/port.js';
 import { createPostgresDatabase } from './db/postgres-database.js';
 import { createMemoryTaskEvents } from './events/memory-task-events.js';
 import { createApp } from './http/app.js';
@@ -28,7 +28,7 @@ import type { ObjectStore } from './storage/port.js';
 import { createUrlSigner } from './storage/url-signer.js';
 import { refuseUnknownReferences } from './tasks/reference-resolver.js';
 import { createTaskService } from './tasks/task-service.js';
-import { createTaskStore } from './tasks/task-store.js';
+import { createTaskStore, releaseLease } from './tasks/task-store.js';
 import { createSweeper } from './worker/sweeper.js';
 import { createTaskRunner, TASK_QUEUE, type TaskJob } from './worker/task-runner.js';
 import { isProcessAlive } from './process-alive.js';
@@ -84,7 +84,10 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       createLocalObjectStore({ target, rootDir: join(config.dataDir, 'objects', target), publicUrl: config.publicUrl, signer }),
     ]),
   );
-  const queue = createPgBossQueue({ db, queues: [TASK_QUEUE], expireInSeconds: Math.max(900, config.taskTimeoutSeconds) });
+  // A job whose worker vanished after fetching it is retried once it expires: well before the task's deadline.
+  const queue = createPgBossQueue({
+    db, logger, queues: [TASK_QUEUE], expireInSeconds: Math.max(60, Math.floor(config.taskTimeoutSeconds / 3)),
+  });
   await queue.start();
 
   const shutdown = new AbortController();
@@ -127,9 +130,9 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         });
 
   // Each worker process has its own scratch directory; what a killed process left behind is removed at start.
-  const workRoot = join(config.dataDir, 'work', String(process.pid));
-  const enqueue = (taskId: string, afterSeconds = 0) =>
-    db.transaction((tx) => queue.enqueue(tx, TASK_QUEUE, { taskId }, { startAfterSeconds: afterSeconds }));
+  const workRoot = join(config.dataDir, 'work', `${hostname()}-${process.pid}`);
+  const enqueueIn = (tx: Queryable, taskId: string, afterSeconds = 0) =>
+    queue.enqueue(tx, TASK_QUEUE, { taskId }, { startAfterSeconds: afterSeconds });
   const runner = createTaskRunner({
     tasks, stores, events, metrics, logger,
     providerFor: () => provider,
@@ -139,11 +142,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     maxAttempts: config.maxAttempts,
     ffmpegPath: config.ffmpegPath,
     shutdown: shutdown.signal,
-    schedulePoll: enqueue,
+    handOver: (taskId, lease, afterSeconds) =>
+      db.transaction(async (tx) => {
+        if (await releaseLease(tx, taskId, lease)) await enqueueIn(tx, taskId, afterSeconds);
+      }),
   });
   const sweeper = createSweeper({
     tasks, idempotency, logger,
-    resume: (taskId) => enqueue(taskId),
+    resume: (tx, taskId) => enqueueIn(tx, taskId),
     onEnded: (task) => {
       metrics.taskTransition(task.model, task.status);
       events.publish(task.id);
@@ -153,7 +159,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
 
   let listening: string | null = null;
   return {
-    config, db, app, accounts, ledger, tasks, taskService, queue, stores, signer, sweeper, runner, logger,
+    config, db, app, accounts, ledger, tasks, taskService, idempotency, queue, stores, signer, sweeper, runner, logger,
 
     /** Starts serving (api role) and working (worker role). Resolves with the listening URL, if any. */
     async start(options: { listen?: boolean } = {}): Promise<string | null> {
@@ -191,11 +197,12 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
 export type Runtime = Awaited<ReturnType<typeof createRuntime>>;
 
 
-/** Removes the scratch directories (`work/<pid>`) of worker processes on this host that are gone. */
+/** Removes the scratch directories (`work/<host>-<pid>`) of worker processes on this host that are gone. */
 async function removeDeadWorkDirs(root: string): Promise<void> {
+  const prefix = `${hostname()}-`;
   for (const name of await readdir(root).catch(() => [] as string[])) {
-    const pid = Number(name);
-    if (Number.isInteger(pid) && (pid === process.pid || !isProcessAlive(pid))) {
+    const pid = Number(name.slice(prefix.length));
+    if (name.startsWith(prefix) && Number.isInteger(pid) && (pid === process.pid || !isProcessAlive(pid))) {
       await rm(join(root, name), { recursive: true, force: true });
     }
   }

@@ -52,6 +52,8 @@ export interface AccountStoreOptions {
 /** Accounts and their API keys. */
 export function createAccountStore(db: Database, options: AccountStoreOptions = {}) {
   const authCache = new LruCache<string, AuthenticatedKey>(10_000, options.authCacheTtlMs ?? 5000);
+  // Bumped on every revoke or limits change: a lookup that started before one is not cached.
+  let generation = 0;
   return {
     /** Creates an account, granting `credits` (if any) as its first ledger entry, in one transaction. */
     async createAccount(name: string, credits: number, limits: Partial<AccountLimits> = {}): Promise<Account> {
@@ -71,6 +73,7 @@ export function createAccountStore(db: Database, options: AccountStoreOptions = 
         'UPDATE accounts SET limits = limits || $2::jsonb WHERE id = $1 RETURNING *',
         [id, JSON.stringify(limits)],
       );
+      generation++;
       authCache.deleteWhere((auth) => auth.account.id === id);
       return rows[0] ? toAccount(rows[0]) : null;
     },
@@ -92,6 +95,7 @@ export function createAccountStore(db: Database, options: AccountStoreOptions = 
         'UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1',
         [keyId],
       );
+      generation++;
       authCache.deleteWhere((auth) => auth.keyId === keyId);
       return rowCount > 0;
     },
@@ -101,6 +105,7 @@ export function createAccountStore(db: Database, options: AccountStoreOptions = 
       const hash = hashApiKey(key);
       const cached = authCache.get(hash);
       if (cached) return cached;
+      const startedAt = generation;
       const { rows } = await db.query<AccountRow & { key_id: string }>(
         `SELECT k.id AS key_id, a.* FROM api_keys k JOIN accounts a ON a.id = k.account_id
           WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
@@ -109,7 +114,7 @@ export function createAccountStore(db: Database, options: AccountStoreOptions = 
       const row = rows[0];
       if (!row) return null;
       const auth = { keyId: row.key_id, account: toAccount(row) };
-      authCache.set(hash, auth);
+      if (generation === startedAt) authCache.set(hash, auth);
       return auth;
     },
 

@@ -41,6 +41,27 @@ export interface AppDeps {
   shutdown: AbortSignal;
 }
 
+/** The path of the first string (or key) holding U+0000, which PostgreSQL text cannot store; null if none. */
+function findNulCharacter(value: unknown, path: string): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = findNulCharacter(item, `${path}[${index}]`);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const at = path ? `${path}.${key}` : key;
+      if (key.includes('\u0000')) return at;
+      const found = findNulCharacter(item, at);
+      if (found !== null) return found;
+    }
+  }
+  return null;
+}
+
 /** Builds the HTTP API over its dependencies. Nothing here reads the environment. */
 export function createApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
@@ -60,13 +81,23 @@ export function createApp(deps: AppDeps): FastifyInstance {
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: JSON_BODY_LIMIT }, (_request, text, done) => {
     const source = String(text);
     if (source.trim() === '') return done(null, undefined);
+    let body: unknown;
     try {
-      done(null, JSON.parse(source));
+      body = JSON.parse(source);
     } catch (error) {
       done(new ApiError('validation_failed', `The body is not valid JSON: ${(error as Error).message}`, {
         details: [{ path: '', message: 'Invalid JSON.' }],
       }), undefined);
+      return;
     }
+    const nulAt = findNulCharacter(body, '');
+    if (nulAt !== null) {
+      done(new ApiError('validation_failed', `${nulAt || 'The body'}: NUL characters (\\u0000) are not allowed in text.`, {
+        details: [{ path: nulAt, message: 'NUL characters (\\u0000) are not allowed in text.' }],
+      }), undefined);
+      return;
+    }
+    done(null, body);
   });
 
   app.addHook('onRequest', async (request, reply) => {

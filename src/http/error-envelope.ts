@@ -42,7 +42,8 @@ export function toApiError(error: unknown): ApiError {
   }
   const status = fastifyError.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return new ApiError('validation_failed', fastifyError.message ?? 'Bad request.');
+    const message = fastifyError.message ?? 'Bad request.';
+    return new ApiError('validation_failed', message, { details: [{ path: '', message }] });
   }
   return new ApiError('internal_error', 'Something went wrong on our side; the error was logged.');
 }

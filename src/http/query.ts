@@ -18,6 +18,10 @@ export function queryReader(query: unknown, allowed: readonly string[]) {
       issues.push({ path: name, message: 'Give this parameter once.' });
       return undefined;
     }
+    if (value.includes('\u0000')) {
+      issues.push({ path: name, message: 'NUL characters are not allowed.' });
+      return undefined;
+    }
     return value;
   };
   return {

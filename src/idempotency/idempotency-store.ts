@@ -1,5 +1,6 @@
 import { ApiError } from '../errors.js';
 import type { Database, Queryable } from '../db/port.js';
+import { randomBase62 } from '../ids.js';
 
 export interface IdempotentRequest {
   /** Whose keys: an account id, or `admin`. */
@@ -31,17 +32,17 @@ type Begin = { kind: 'started' } | { kind: 'replay'; response: StoredResponse } 
  * so a response is stored if and only if its effects are.
  */
 export function createIdempotencyStore(db: Database, config: IdempotencyConfig) {
-  async function begin(request: IdempotentRequest): Promise<Begin> {
+  async function begin(request: IdempotentRequest, owner: string): Promise<Begin> {
     const { rows: inserted } = await db.query(
-      `INSERT INTO idempotency_keys (scope, key, fingerprint, state, locked_until, expires_at)
-       VALUES ($1, $2, $3, 'in_flight', now() + make_interval(secs => $4), now() + make_interval(secs => $5))
+      `INSERT INTO idempotency_keys (scope, key, fingerprint, state, owner, locked_until, expires_at)
+       VALUES ($1, $2, $3, 'in_flight', $6, now() + make_interval(secs => $4), now() + make_interval(secs => $5))
        ON CONFLICT (scope, key) DO UPDATE
          SET fingerprint = EXCLUDED.fingerprint, state = 'in_flight', response_status = NULL, response_body = NULL,
-             locked_until = EXCLUDED.locked_until, created_at = now(), expires_at = EXCLUDED.expires_at
+             owner = EXCLUDED.owner, locked_until = EXCLUDED.locked_until, created_at = now(), expires_at = EXCLUDED.expires_at
          WHERE idempotency_keys.expires_at < now()
             OR (idempotency_keys.state = 'in_flight' AND idempotency_keys.locked_until < now())
        RETURNING 1`,
-      [request.scope, request.key, request.fingerprint, config.inFlightTimeoutSeconds, config.retentionSeconds],
+      [request.scope, request.key, request.fingerprint, config.inFlightTimeoutSeconds, config.retentionSeconds, owner],
     );
     if (inserted.length > 0) return { kind: 'started' };
     const { rows } = await db.query<{ fingerprint: string; state: string; response_status: number; response_body: unknown }>(
@@ -56,18 +57,25 @@ export function createIdempotencyStore(db: Database, config: IdempotencyConfig) 
     return { kind: 'replay', response: { status: row.response_status, body: row.response_body } };
   }
 
-  async function complete(tx: Queryable, request: IdempotentRequest, response: StoredResponse): Promise<void> {
-    await tx.query(
+  /** Completes the key inside the work's transaction; if another request took it over meanwhile, the work rolls back. */
+  async function complete(tx: Queryable, request: IdempotentRequest, owner: string, response: StoredResponse): Promise<void> {
+    const { rowCount } = await tx.query(
       `UPDATE idempotency_keys SET state = 'completed', response_status = $3, response_body = $4::jsonb, locked_until = NULL
-        WHERE scope = $1 AND key = $2`,
-      [request.scope, request.key, response.status, JSON.stringify(response.body)],
+        WHERE scope = $1 AND key = $2 AND owner = $5 AND state = 'in_flight'`,
+      [request.scope, request.key, response.status, JSON.stringify(response.body), owner],
     );
+    if (rowCount !== 1) {
+      throw new ApiError('idempotency_conflict', 'This request took too long and its Idempotency-Key was taken over; retry shortly.', {
+        headers: { 'retry-after': '1' },
+      });
+    }
   }
 
-  async function abandon(request: IdempotentRequest): Promise<void> {
-    await db.query(`DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND state = 'in_flight'`, [
+  async function abandon(request: IdempotentRequest, owner: string): Promise<void> {
+    await db.query(`DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND owner = $3 AND state = 'in_flight'`, [
       request.scope,
       request.key,
+      owner,
     ]);
   }
 
@@ -76,9 +84,18 @@ export function createIdempotencyStore(db: Database, config: IdempotencyConfig) 
      * Runs `work` in a transaction at most once per key. Without a key, simply runs it.
      * Throws `idempotency_conflict` for a reused key with another request, or while the first is in flight.
      */
-    async run(request: IdempotentRequest | null, work: (tx: Queryable) => Promise<StoredResponse>): Promise<IdempotencyOutcome> {
-      if (!request) return { ...(await db.transaction(work)), replayed: false };
-      const started = await begin(request);
+    async run(
+      request: IdempotentRequest | null,
+      work: (tx: Queryable) => Promise<StoredResponse>,
+      /** Runs once the request is known not to be a replay, before the work (e.g. a rate limit). */
+      admit: () => Promise<void> = async () => {},
+    ): Promise<IdempotencyOutcome> {
+      if (!request) {
+        await admit();
+        return { ...(await db.transaction(work)), replayed: false };
+      }
+      const owner = randomBase62(16);
+      const started = await begin(request, owner);
       switch (started.kind) {
         case 'replay':
           return { ...started.response, replayed: true };
@@ -92,14 +109,15 @@ export function createIdempotencyStore(db: Database, config: IdempotencyConfig) 
           break;
       }
       try {
+        await admit();
         const response = await db.transaction(async (tx) => {
           const result = await work(tx);
-          await complete(tx, request, result);
+          await complete(tx, request, owner, result);
           return result;
         });
         return { ...response, replayed: false };
       } catch (error) {
-        await abandon(request).catch(() => {});
+        await abandon(request, owner).catch(() => {});
         throw error;
       }
     },

@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify';
 import PgBoss from 'pg-boss';
 import type { Database, Queryable } from '../db/port.js';
 import type { Job, JobQueue, JobSpec, QueueDepth } from './port.js';
@@ -6,6 +7,7 @@ export interface PgBossQueueConfig {
   db: Database;
   /** Queue names this process sends to or works on; created at start. */
   queues: readonly string[];
+  logger: FastifyBaseLogger;
   /** How long one job may run before it is considered lost and retried; default 900 s. */
   expireInSeconds?: number | undefined;
   /** Seconds between polls when idle; pg-boss's minimum is 0.5. */
@@ -72,16 +74,16 @@ class BatchWorker<Data> {
     this.wakeUp?.();
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wakeUp = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wakeUp = done;
+  /** Waits `ms`, or less if woken or if one of `running` settles first; never leaves a timer behind. */
+  private async sleep(ms: number, running: Promise<void>[] = []): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const woken = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      this.wakeUp = resolve;
     });
+    await Promise.race([woken, ...running]);
+    clearTimeout(timer);
+    this.wakeUp = null;
   }
 
   private async run(): Promise<void> {
@@ -89,7 +91,7 @@ class BatchWorker<Data> {
       // Fetch once half the slots are free, so busy workers fetch and complete in batches.
       const free = this.concurrency - this.running.size;
       if (free <= 0 || (this.running.size > 0 && free < this.concurrency / 2)) {
-        await Promise.race([...this.running, this.sleep(this.pollMs)]);
+        await this.sleep(this.pollMs, [...this.running]);
         continue;
       }
       let jobs: PgBoss.Job<Data>[] = [];
@@ -150,9 +152,7 @@ export function createPgBossQueue(config: PgBossQueueConfig): JobQueue {
     schedule: false,
     maintenanceIntervalSeconds: 60,
   });
-  boss.on('error', () => {
-    // Errors of pg-boss's background loops (maintenance) surface as failed calls elsewhere.
-  });
+  boss.on('error', (error) => config.logger.warn({ err: error }, 'job queue maintenance failed'));
   const workers: BatchWorker<never>[] = [];
   const expireInSeconds = config.expireInSeconds ?? 900;
 
@@ -165,9 +165,9 @@ export function createPgBossQueue(config: PgBossQueueConfig): JobQueue {
       });
       const existing = new Set((await boss.getQueues()).map((queue) => queue.name));
       for (const name of config.queues) {
-        if (!existing.has(name)) {
-          await boss.createQueue(name, { name, retryLimit: 20, retryDelay: 2, retryBackoff: true, expireInSeconds });
-        }
+        const settings = { name, retryLimit: 20, retryDelay: 2, retryBackoff: true, expireInSeconds };
+        if (existing.has(name)) await boss.updateQueue(name, settings);
+        else await boss.createQueue(name, settings);
       }
     },
     async enqueue(tx, name, data, spec: JobSpec = {}) {

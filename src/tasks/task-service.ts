@@ -49,7 +49,13 @@ export function createTaskService(deps: TaskServiceDeps) {
      * Validates and creates a task: idempotency key, hold, task row and its job commit together
      * or not at all. Returns the response to send (a replay, if the key was seen).
      */
-    async create(account: Account, body: unknown, idempotency: IdempotentRequest | null): Promise<IdempotencyOutcome> {
+    async create(
+      account: Account,
+      body: unknown,
+      idempotency: IdempotentRequest | null,
+      /** Runs before a new task is made (not for a replay): the create rate limit. */
+      admit: () => Promise<void> = async () => {},
+    ): Promise<IdempotencyOutcome> {
       const validation = validateTaskRequest(body);
       if (!validation.ok) throw validationFailed(validation.issues);
       const request = validation.request;
@@ -68,7 +74,7 @@ export function createTaskService(deps: TaskServiceDeps) {
         });
         await deps.queue.enqueue(tx, TASK_QUEUE, { taskId: task.id });
         return { status: 201, body: await present(task) };
-      });
+      }, admit);
       if (!outcome.replayed) {
         deps.metrics.taskTransition(request.model.id, 'queued');
         deps.queue.wake(TASK_QUEUE);
@@ -111,7 +117,8 @@ export function createTaskService(deps: TaskServiceDeps) {
         if (!ended) {
           throw new ApiError('invalid_state', `Task ${id} has already ended (${current.status}); only queued or running tasks can be canceled.`);
         }
-        return { status: 200, body: await present(ended) };
+        // Not through the view cache: this transaction may still roll back.
+        return { status: 200, body: await presentTask(ended, deps.stores, resultUrlExpiry(new Date(), deps.resultUrlTtlSeconds)) };
       });
       if (!outcome.replayed) {
         const view = outcome.body as TaskView;

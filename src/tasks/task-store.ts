@@ -138,6 +138,19 @@ export async function endTask(
   return rows[0] ? toTask(rows[0]) : null;
 }
 
+/**
+ * Lets a lease go, inside `runner` (a transaction that also enqueues the task's next job, when an
+ * attempt hands the task over to a later poll). Returns false if the lease was no longer held.
+ */
+export async function releaseLease(runner: Queryable, id: string, lease: string): Promise<boolean> {
+  const { rowCount } = await runner.query(
+    `UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+      WHERE id = $1 AND status = 'running' AND lease_owner = $2`,
+    [id, lease],
+  );
+  return rowCount > 0;
+}
+
 export interface TaskListFilter {
   limit: number;
   cursor?: string | undefined;
@@ -180,40 +193,56 @@ export function createTaskStore(db: Database) {
     },
 
     /**
-     * Claims a task for `workerId` for `leaseSeconds`: queued → running, or a running task whose
-     * lease expired (its worker died). Returns null if the task ended or another worker holds it.
+     * Claims a task under `lease` (a token unique to this attempt) for `leaseSeconds`: queued →
+     * running, or a running task whose lease expired or was released. Returns null if the task
+     * ended or another attempt holds a live lease.
      */
-    async claim(id: string, workerId: string, leaseSeconds: number): Promise<TaskRecord | null> {
-      const { rows } = await db.query<TaskRow>('SELECT * FROM rivya_claim_task($1, $2, $3)', [id, workerId, leaseSeconds]);
+    async claim(id: string, lease: string, leaseSeconds: number): Promise<TaskRecord | null> {
+      const { rows } = await db.query<TaskRow>('SELECT * FROM rivya_claim_task($1, $2, $3)', [id, lease, leaseSeconds]);
       return rows[0] ? toTask(rows[0]) : null;
     },
 
     /**
      * Records progress and renews the lease. Returns false when the task is no longer this
-     * worker's to run (canceled, timed out, or taken over): the worker must stop.
+     * attempt's to run (canceled, timed out, or taken over): the attempt must stop.
      */
-    async heartbeat(id: string, workerId: string, progress: number | null, leaseSeconds: number): Promise<boolean> {
+    async heartbeat(id: string, lease: string, progress: number | null, leaseSeconds: number): Promise<boolean> {
       const { rowCount } = await db.query(
         `UPDATE tasks SET progress = coalesce($3, progress), updated_at = now(),
                 lease_expires_at = now() + make_interval(secs => $4)
           WHERE id = $1 AND status = 'running' AND lease_owner = $2`,
-        [id, workerId, progress, leaseSeconds],
+        [id, lease, progress, leaseSeconds],
       );
       return rowCount > 0;
     },
 
-    /** Remembers which provider (and upstream job) runs the task, so a resumed worker polls it instead of submitting again. */
-    async recordUpstream(id: string, workerId: string, provider: string, upstreamId: string | null): Promise<boolean> {
+    /**
+     * Ends the attempt's lease now (it failed, or its process stops): the sweeper resumes the task
+     * at its next pass, and any pending retry of its job may claim it at once.
+     */
+    async expireLease(id: string, lease: string): Promise<void> {
+      await db.query(
+        `UPDATE tasks SET lease_expires_at = now() - interval '1 millisecond', updated_at = now()
+          WHERE id = $1 AND status = 'running' AND lease_owner = $2`,
+        [id, lease],
+      );
+    },
+
+    /**
+     * Remembers the upstream job, so a resumed attempt polls it instead of submitting again.
+     * Returns false if the attempt no longer holds the task.
+     */
+    async recordUpstream(id: string, lease: string, provider: string, upstreamId: string | null): Promise<boolean> {
       const { rowCount } = await db.query(
         `UPDATE tasks SET provider = $3, upstream_id = $4, updated_at = now()
           WHERE id = $1 AND status = 'running' AND lease_owner = $2`,
-        [id, workerId, provider, upstreamId],
+        [id, lease, provider, upstreamId],
       );
       return rowCount > 0;
     },
 
-    /** Ends a running task that this worker holds; null if it is no longer this worker's (see `endTask`). */
-    endLeased: (id: string, workerId: string, ending: TaskEnding) => endTask(db, id, ending, ['running'], workerId),
+    /** Ends a running task under this attempt's lease; null if it is no longer the attempt's (see `endTask`). */
+    endLeased: (id: string, lease: string, ending: TaskEnding) => endTask(db, id, ending, ['running'], lease),
 
     /** Ends a task from `from` statuses whoever runs it (cancel, deadline). */
     end: (id: string, ending: TaskEnding, from: readonly TaskStatus[]) => endTask(db, id, ending, from),
@@ -228,17 +257,21 @@ export function createTaskStore(db: Database) {
     },
 
     /**
-     * Running tasks whose worker stopped renewing its lease. Marks them as handed to recovery
-     * (lease cleared) and returns their ids, so each is re-enqueued once per expiry.
+     * Running tasks whose attempt stopped renewing its lease: each one's lease is cleared and
+     * `resume` (which enqueues its next job) runs in the same transaction, so a task is never left
+     * without both a lease and a job. Returns the ids resumed.
      */
-    async takeOrphans(limit: number): Promise<string[]> {
-      const { rows } = await db.query<{ id: string }>(
-        `UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
-          WHERE id IN (SELECT id FROM tasks WHERE status = 'running' AND lease_expires_at < now() LIMIT $1 FOR UPDATE SKIP LOCKED)
-          RETURNING id`,
-        [limit],
-      );
-      return rows.map((row) => row.id);
+    async resumeOrphans(limit: number, resume: (tx: Queryable, taskId: string) => Promise<void>): Promise<string[]> {
+      return db.transaction(async (tx) => {
+        const { rows } = await tx.query<{ id: string }>(
+          `UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+            WHERE id IN (SELECT id FROM tasks WHERE status = 'running' AND lease_expires_at < now() LIMIT $1 FOR UPDATE SKIP LOCKED)
+            RETURNING id`,
+          [limit],
+        );
+        for (const row of rows) await resume(tx, row.id);
+        return rows.map((row) => row.id);
+      });
     },
 
     /** Expires every lease now: used at start by the only process of an embedded store, whose other workers are all gone. */

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { Queryable } from '../db/port.js';
 import type { TaskRecord } from '../domain.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import type { TaskStore } from '../tasks/task-store.js';
@@ -7,8 +8,8 @@ export interface SweeperDeps {
   tasks: TaskStore;
   idempotency: IdempotencyStore;
   logger: FastifyBaseLogger;
-  /** Re-enqueues the job of a task whose worker died. */
-  resume(taskId: string): Promise<void>;
+  /** Enqueues the job of a task whose worker died, inside the transaction that clears its lease. */
+  resume: (tx: Queryable, taskId: string) => Promise<void>;
   /** Called for each task the sweeper ended. */
   onEnded(task: TaskRecord): void;
   intervalMs: number;
@@ -35,9 +36,8 @@ export function createSweeper(deps: SweeperDeps) {
         deps.onEnded(ended);
       }
     }
-    for (const id of await deps.tasks.takeOrphans(100)) {
-      deps.logger.warn({ task_id: id }, 'resuming a task whose worker stopped');
-      await deps.resume(id);
+    for (const id of await deps.tasks.resumeOrphans(100, deps.resume)) {
+      deps.logger.warn({ task_id: id }, 'resumed a task whose worker stopped');
     }
     await deps.idempotency.purgeExpired();
   }

@@ -10,6 +10,7 @@ import { probeVideo } from '../media/probe-video.js';
 import type { Provider, ProviderStep } from '../providers/port.js';
 import type { ObjectStore } from '../storage/port.js';
 import type { TaskStore } from '../tasks/task-store.js';
+import { randomBase62 } from '../ids.js';
 
 export const TASK_QUEUE = 'task.run';
 
@@ -26,7 +27,7 @@ export interface TaskRunnerDeps {
   events: TaskEvents;
   metrics: Metrics;
   logger: FastifyBaseLogger;
-  /** Unique per worker process; owns the leases it takes. */
+  /** Unique per worker process; each attempt's lease token starts with it. */
   workerId: string;
   leaseSeconds: number;
   /** Where attempts keep their files (one directory each, removed after the attempt). */
@@ -36,8 +37,11 @@ export interface TaskRunnerDeps {
   ffmpegPath: string;
   /** Aborted when the process shuts down: running attempts stop and leave their tasks to be resumed. */
   shutdown: AbortSignal;
-  /** Re-enqueues the task's job to poll its upstream after a delay. */
-  schedulePoll(taskId: string, afterSeconds: number): Promise<void>;
+  /**
+   * Releases the attempt's lease and enqueues the task's next job (a poll, after `afterSeconds`)
+   * in one transaction, so the task always has either a live lease or a job.
+   */
+  handOver: (taskId: string, lease: string, afterSeconds: number) => Promise<void>;
 }
 
 class LeaseLost extends Error {}
@@ -50,8 +54,8 @@ class ShuttingDown extends Error {}
  * status guard decide who may act.
  */
 export function createTaskRunner(deps: TaskRunnerDeps) {
-  async function fail(task: TaskRecord, error: TaskError): Promise<void> {
-    const ended = await deps.tasks.endLeased(task.id, deps.workerId, { status: 'failed', error });
+  async function fail(task: TaskRecord, lease: string, error: TaskError): Promise<void> {
+    const ended = await deps.tasks.endLeased(task.id, lease, { status: 'failed', error });
     if (ended) announce(ended);
   }
 
@@ -66,7 +70,8 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     if (!store) throw new Error(`No object store is configured for target ${target}.`);
     const info = await probeVideo(videoPath, deps.ffmpegPath);
     const name = `${task.id}.mp4`;
-    const key = `results/${task.id}/${name}`;
+    // Each attempt writes its own object, so an attempt that lost the task deletes only its own.
+    const key = `results/${task.id}/${task.attempts}/${name}`;
     const { sizeBytes } = await store.put(key, createReadStream(videoPath), { contentType: 'video/mp4' });
     return {
       target, key, kind: 'video', name, mimeType: 'video/mp4',
@@ -87,44 +92,47 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
   }
 
   async function handle(job: TaskJob): Promise<void> {
-    const claimed = await deps.tasks.claim(job.taskId, deps.workerId, deps.leaseSeconds);
-    if (!claimed) return;
-    const task = claimed;
-    if (task.attempts === 1) announce(task);
+    // Not after shutdown began: the job fails and pg-boss runs it again later.
+    deps.shutdown.throwIfAborted();
+    const lease = `${deps.workerId}:${randomBase62(8)}`;
+    const task = await deps.tasks.claim(job.taskId, lease, deps.leaseSeconds);
+    if (!task) return;
+    if (task.attempts === 1 && task.upstreamId === null) announce(task);
     if (task.attempts > deps.maxAttempts) {
-      await fail(task, { code: 'internal_error', message: 'The task could not be completed; its credits were released.' });
+      await fail(task, lease, { code: 'internal_error', message: 'The task could not be completed; its credits were released.' });
       return;
     }
     const log = deps.logger.child({ task_id: task.id, attempt: task.attempts });
     const abort = new AbortController();
     const onShutdown = () => abort.abort(new ShuttingDown('The worker is shutting down.'));
     deps.shutdown.addEventListener('abort', onShutdown, { once: true });
-    let progress: number | null = null;
-    let reported = task.progress;
-    const beat = async (): Promise<void> => {
-      const next = progress !== null && progress > reported ? progress : null;
-      const mine = await deps.tasks.heartbeat(task.id, deps.workerId, next, deps.leaseSeconds);
-      if (next !== null) reported = next;
-      if (!mine) abort.abort(new LeaseLost('The task is no longer this worker\'s to run.'));
-    };
-    // Renew the lease a few times per lease period, and at once when the task changes (a cancel).
     const finished = new AbortController();
-    const beatsEnd = AbortSignal.any([abort.signal, finished.signal]);
-    const heartbeats = (async () => {
-      while (!beatsEnd.aborted) {
-        await deps.events.next(task.id, Math.max(250, (deps.leaseSeconds * 1000) / 4), beatsEnd);
-        if (!beatsEnd.aborted) await beat().catch(() => {});
-      }
-    })();
-    let lastProgressWrite = 0;
-    const workDir = await mkdtemp(join(deps.workRoot, `${task.id}-`));
+    let heartbeats: Promise<void> = Promise.resolve();
+    let workDir: string | null = null;
     try {
+      workDir = await mkdtemp(join(deps.workRoot, `${task.id}-`));
+      let progress: number | null = null;
+      let reported = task.progress;
+      const beat = async (): Promise<void> => {
+        const next = progress !== null && progress > reported ? progress : null;
+        const mine = await deps.tasks.heartbeat(task.id, lease, next, deps.leaseSeconds);
+        if (next !== null) reported = next;
+        if (!mine) abort.abort(new LeaseLost("The task is no longer this attempt's to run."));
+      };
+      // Renew the lease a few times per lease period, and at once when the task changes (a cancel).
+      const beatsEnd = AbortSignal.any([abort.signal, finished.signal]);
+      heartbeats = (async () => {
+        while (!beatsEnd.aborted) {
+          await deps.events.next(task.id, Math.max(250, (deps.leaseSeconds * 1000) / 4), beatsEnd);
+          if (!beatsEnd.aborted) await beat().catch(() => {});
+        }
+      })();
+      let lastProgressWrite = 0;
       const provider = deps.providerFor(task);
-      const referencePaths = await downloadReferences(task, workDir);
       const context = {
         signal: abort.signal,
         workDir,
-        referencePaths,
+        referencePaths: await downloadReferences(task, workDir),
         reportProgress(percent: number) {
           progress = Math.max(0, Math.min(99, Math.round(percent)));
           const now = Date.now();
@@ -134,33 +142,31 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
           }
         },
       };
-      let step: ProviderStep;
-      if (task.upstreamId && task.provider === provider.name) {
-        step = await provider.poll({ ...task, upstreamId: task.upstreamId }, context);
-      } else {
-        step = await provider.submit(task, context);
-      }
+      const step: ProviderStep =
+        task.upstreamId && task.provider === provider.name
+          ? await provider.poll({ ...task, upstreamId: task.upstreamId }, context)
+          : await provider.submit(task, context);
       switch (step.state) {
         case 'submitted':
-          await deps.tasks.recordUpstream(task.id, deps.workerId, provider.name, step.upstreamId);
-          await deps.schedulePoll(task.id, step.pollAfterSeconds);
+          if (!(await deps.tasks.recordUpstream(task.id, lease, provider.name, step.upstreamId))) return;
+          await deps.handOver(task.id, lease, step.pollAfterSeconds);
           return;
         case 'running':
           if (step.progress !== null) progress = step.progress;
           await beat();
-          await deps.schedulePoll(task.id, step.pollAfterSeconds);
+          await deps.handOver(task.id, lease, step.pollAfterSeconds);
           return;
         case 'failed':
           log.info({ code: step.code, reason: step.message }, 'task failed at its provider');
-          await fail(task, { code: step.code, message: step.message });
+          await fail(task, lease, { code: step.code, message: step.message });
           return;
         case 'succeeded': {
           const media = await storeResult(task, step.videoPath);
-          const ended = await deps.tasks.endLeased(task.id, deps.workerId, { status: 'succeeded', media: [media] });
+          const ended = await deps.tasks.endLeased(task.id, lease, { status: 'succeeded', media: [media] });
           if (ended) {
             announce(ended);
           } else {
-            // Canceled or timed out while we rendered: nothing is charged, and the video is not kept.
+            // Canceled, timed out or taken over meanwhile: nothing is charged, and this attempt's video is not kept.
             await deps.stores.get(media.target)?.delete(media.key);
           }
           return;
@@ -173,22 +179,21 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
       }
       if (abort.signal.aborted && abort.signal.reason instanceof ShuttingDown) {
         log.info('task left to be resumed after restart');
-        await deps.tasks.heartbeat(task.id, deps.workerId, null, 0).catch(() => {});
+        await deps.tasks.expireLease(task.id, lease).catch(() => {});
         return;
       }
-      const taskError = (error as { taskError?: TaskError['code'] }).taskError;
-      if (taskError === 'invalid_reference') {
-        await fail(task, { code: 'invalid_reference', message: 'A reference file is no longer available.' });
+      if ((error as { taskError?: TaskError['code'] }).taskError === 'invalid_reference') {
+        await fail(task, lease, { code: 'invalid_reference', message: 'A reference file is no longer available.' });
         return;
       }
       log.error({ err: error }, 'task attempt failed; it will be retried');
-      await deps.tasks.heartbeat(task.id, deps.workerId, null, 0).catch(() => {});
+      await deps.tasks.expireLease(task.id, lease).catch(() => {});
       throw error;
     } finally {
       finished.abort();
       await heartbeats;
       deps.shutdown.removeEventListener('abort', onShutdown);
-      await rm(workDir, { recursive: true, force: true }).catch(() => {});
+      if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => {});
     }
   }
 

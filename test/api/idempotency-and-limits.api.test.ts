@@ -58,8 +58,8 @@ describe.each(BACKENDS)('idempotency, concurrency and rate limits on $name', (ba
     // A key whose first request is still being processed (as another process would hold it).
     const body = { model: 'sora-2', prompt: 'a' };
     await ctx.service.runtime.db.query(
-      `INSERT INTO idempotency_keys (scope, key, fingerprint, state, locked_until, expires_at)
-       VALUES ($1, 'busy', $2, 'in_flight', now() + interval '1 minute', now() + interval '1 day')`,
+      `INSERT INTO idempotency_keys (scope, key, fingerprint, state, owner, locked_until, expires_at)
+       VALUES ($1, 'busy', $2, 'in_flight', 'another-process', now() + interval '1 minute', now() + interval '1 day')`,
       [accountId, requestFingerprint('POST', '/api/v1/tasks', body)],
     );
     const response = await create(auth, { model: 'sora-2', prompt: 'a' }, { 'idempotency-key': 'busy' });
@@ -106,6 +106,9 @@ describe.each(BACKENDS)('idempotency, concurrency and rate limits on $name', (ba
     const limited = responses[3];
     expect(Number(limited?.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect(limited?.json().error).toMatchObject({ code: 'rate_limited', details: { scope: 'creates', limit: 3, window_s: 60 } });
+    // A replay is not a create: it is answered even when the create budget is spent.
+    const replayed = await create(auth, { model: 'sora-2', prompt: 'n0' }, { 'idempotency-key': 'first' });
+    expect(replayed.statusCode).toBe(429);
     // Reads are a separate budget.
     expect((await ctx.app.inject({ url: '/api/v1/account', headers: auth })).statusCode).toBe(200);
   });

@@ -143,6 +143,15 @@ describe.each(BACKENDS)('tasks API on $name', (backend) => {
     expect(list.data).toEqual([]);
   });
 
+  it('refuses NUL characters, which text cannot store, as validation_failed', async () => {
+    const { auth } = await ctx.service.newAccount(100);
+    const response = await create(auth, { model: 'sora-2', prompt: 'a\u0000b' });
+    expect(response.statusCode).toBe(400);
+    expect(response.json().error.details).toEqual([{ path: 'prompt', message: expect.stringContaining('NUL') }]);
+    const list = await ctx.app.inject({ url: '/api/v1/tasks?client_request_id=a%00b', headers: auth });
+    expect(list.statusCode).toBe(400);
+  });
+
   it('answers 413 payload_too_large for a JSON body over 1 MiB', async () => {
     const { auth } = await ctx.service.newAccount(100);
     const response = await create(auth, { model: 'sora-2', prompt: 'x'.repeat(1024 * 1024) });

@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/port.js';
 import { createPgBossQueue } from '../../src/jobs/pg-boss-queue.js';
@@ -15,7 +16,7 @@ describe.each(BACKENDS)('JobQueue port contract on $name', (backend) => {
   beforeAll(async () => {
     ({ db, drop } = await backend.create());
     await db.exec('CREATE TABLE things (id text PRIMARY KEY)');
-    queue = createPgBossQueue({ db, queues: ['contract'], pollingIntervalSeconds: 0.5 });
+    queue = createPgBossQueue({ db, logger: pino({ level: 'silent' }), queues: ['contract'], pollingIntervalSeconds: 0.5 });
     await queue.start();
     await queue.work<{ id: string; failTimes?: number }>('contract', 2, async (job) => {
       const count = (attempts.get(job.data.id) ?? 0) + 1;

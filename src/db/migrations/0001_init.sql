@@ -87,6 +87,8 @@ CREATE TABLE idempotency_keys (
   key              text NOT NULL,
   fingerprint      text NOT NULL,
   state            text NOT NULL CHECK (state IN ('in_flight', 'completed')),
+  -- The request that holds the key: only it may complete or release it.
+  owner            text NOT NULL,
   response_status  integer,
   response_body    jsonb,
   locked_until     timestamptz,

@@ -37,12 +37,15 @@ BEGIN
   RETURN NEXT v_task;
 END $$;
 
--- A worker claims a task: queued → running, or a running task whose lease expired (its worker died).
-CREATE FUNCTION rivya_claim_task(p_id text, p_worker text, p_lease_seconds double precision)
+-- A worker claims a task with a lease token of its own (new for every attempt): queued → running,
+-- or a running task whose lease expired or was released (its worker died, or handed it over to a
+-- poll job). An attempt counts only when it submits anew, not when it polls a stored upstream job.
+CREATE FUNCTION rivya_claim_task(p_id text, p_lease text, p_lease_seconds double precision)
 RETURNS SETOF tasks LANGUAGE sql AS $$
   UPDATE tasks SET status = 'running', started_at = coalesce(started_at, now()), updated_at = now(),
-         attempts = attempts + 1, lease_owner = p_worker, lease_expires_at = now() + make_interval(secs => p_lease_seconds)
+         attempts = attempts + CASE WHEN upstream_id IS NULL THEN 1 ELSE 0 END,
+         lease_owner = p_lease, lease_expires_at = now() + make_interval(secs => p_lease_seconds)
    WHERE id = p_id AND status IN ('queued', 'running')
-     AND (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = p_worker)
+     AND (lease_expires_at IS NULL OR lease_expires_at < now())
   RETURNING *;
 $$;

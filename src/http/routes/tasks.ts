@@ -28,10 +28,13 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): 
 
   app.post('/api/v1/tasks', { preHandler: onRequest }, async (request, reply) => {
     const { account, keyId } = callerOf(request);
-    const decision = await deps.rateLimiter.consume(`creates:${keyId}`, account.limits.creates_per_minute, 60);
-    setRateLimitHeaders(reply, decision);
-    if (!decision.allowed) throw rateLimited('creates', decision);
-    const outcome = await deps.tasks.create(account, request.body, idempotencyOf(request, account.id));
+    // A replay is not a create: the create limit applies only to requests that would make a task.
+    const admit = async () => {
+      const decision = await deps.rateLimiter.consume(`creates:${keyId}`, account.limits.creates_per_minute, 60);
+      setRateLimitHeaders(reply, decision);
+      if (!decision.allowed) throw rateLimited('creates', decision);
+    };
+    const outcome = await deps.tasks.create(account, request.body, idempotencyOf(request, account.id), admit);
     const id = (outcome.body as { id?: string }).id;
     if (id) void reply.header('location', `/api/v1/tasks/${id}`);
     return sendOutcome(reply, outcome);
