@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
+import { DEFAULT_FILE_LIMITS, type FileLimits } from './files/media-types.js';
 
 /** Which parts of the service a process runs. */
 export type Role = 'all' | 'api' | 'worker';
@@ -29,6 +30,12 @@ export interface Config {
   resultUrlTtlSeconds: number;
   authFailuresPerMinute: number;
   shutdownTimeoutMs: number;
+  /** How long uploaded files live. */
+  fileRetentionSeconds: number;
+  /** Upload size limits per kind of file. */
+  fileLimits: FileLimits;
+  /** The object store target uploads are kept on. */
+  uploadTarget: 's3' | 'oss';
 }
 
 export class ConfigError extends Error {
@@ -92,6 +99,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: { role?: string | unde
       problems.push('No ffmpeg found: reinstall with `npm ci`, or set RIVYA_FFMPEG_PATH to an ffmpeg binary.');
     }
   }
+  const uploadTarget = env['RIVYA_UPLOAD_TARGET'] || 's3';
+  if (uploadTarget !== 's3' && uploadTarget !== 'oss') problems.push(`RIVYA_UPLOAD_TARGET="${uploadTarget}" must be s3 or oss.`);
   const config: Config = {
     role,
     host,
@@ -112,6 +121,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: { role?: string | unde
     resultUrlTtlSeconds: int('RIVYA_RESULT_URL_TTL_SECONDS', 86_400, 60, 7 * 86_400),
     authFailuresPerMinute: int('RIVYA_AUTH_FAILURES_PER_MINUTE', 30, 1, 1_000_000),
     shutdownTimeoutMs: int('RIVYA_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    fileRetentionSeconds: int('RIVYA_FILE_RETENTION_SECONDS', 7 * 86_400, 60, 365 * 86_400),
+    fileLimits: {
+      image: int('RIVYA_MAX_IMAGE_BYTES', DEFAULT_FILE_LIMITS.image, 1, 5_000_000_000),
+      video: int('RIVYA_MAX_VIDEO_BYTES', DEFAULT_FILE_LIMITS.video, 1, 5_000_000_000),
+      audio: int('RIVYA_MAX_AUDIO_BYTES', DEFAULT_FILE_LIMITS.audio, 1, 5_000_000_000),
+    },
+    uploadTarget: uploadTarget as 's3' | 'oss',
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -26,8 +26,10 @@ import { createMemoryRateLimiter } from './rate-limit/memory-rate-limiter.js';
 import { createLocalObjectStore } from './storage/local-object-store.js';
 import type { ObjectStore } from './storage/port.js';
 import { createUrlSigner } from './storage/url-signer.js';
-import { refuseUnknownReferences } from './tasks/reference-resolver.js';
 import { createTaskService } from './tasks/task-service.js';
+import { createDurationTokens } from './files/duration-token.js';
+import { createFileService } from './files/file-service.js';
+import { createFileStore } from './files/file-store.js';
 import { createTaskStore, releaseLease } from './tasks/task-store.js';
 import { createSweeper } from './worker/sweeper.js';
 import { createTaskRunner, TASK_QUEUE, type TaskJob } from './worker/task-runner.js';
@@ -106,9 +108,18 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       ? createInstantProvider({ ffmpegPath: config.ffmpegPath, cacheDir: join(config.dataDir, 'cache', 'instant') })
       : createLocalProvider({ ffmpegPath: config.ffmpegPath }));
 
+  const fileService = createFileService({
+    files: createFileStore(db),
+    stores,
+    uploadTarget: config.uploadTarget,
+    limits: config.fileLimits,
+    retentionSeconds: config.fileRetentionSeconds,
+    tokens: createDurationTokens(secret),
+    ffmpegPath: config.ffmpegPath,
+  });
   const taskService = createTaskService({
     tasks, idempotency, queue, events, metrics, stores,
-    resolveReferences: refuseUnknownReferences,
+    resolveReferences: fileService.resolveReferences,
     taskTimeoutSeconds: config.taskTimeoutSeconds,
     resultUrlTtlSeconds: config.resultUrlTtlSeconds,
   });
@@ -125,7 +136,9 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       : createApp({
           publicUrl: config.publicUrl, adminToken: config.adminToken, authFailuresPerMinute: config.authFailuresPerMinute,
           logger, trustProxy: false,
-          accounts, ledger, idempotency, tasks: taskService, rateLimiter, metrics, stores, signer, readiness,
+          accounts, ledger, idempotency, tasks: taskService, files: fileService,
+          maxUploadBytes: Math.max(...Object.values(config.fileLimits)),
+          rateLimiter, metrics, stores, signer, readiness,
           shutdown: shutdown.signal,
         });
 
@@ -150,6 +163,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const sweeper = createSweeper({
     tasks, idempotency, logger,
     resume: (tx, taskId) => enqueueIn(tx, taskId),
+    purgeExpiredFiles: () => fileService.purgeExpired(),
     onEnded: (task) => {
       metrics.taskTransition(task.model, task.status);
       events.publish(task.id);
@@ -159,7 +173,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
 
   let listening: string | null = null;
   return {
-    config, db, app, accounts, ledger, tasks, taskService, idempotency, queue, stores, signer, sweeper, runner, logger,
+    config, db, app, accounts, ledger, tasks, taskService, fileService, idempotency, queue, stores, signer, sweeper, runner, logger,
 
     /** Starts serving (api role) and working (worker role). Resolves with the listening URL, if any. */
     async start(options: { listen?: boolean } = {}): Promise<string | null> {

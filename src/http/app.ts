@@ -1,3 +1,4 @@
+import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AccountStore } from '../accounts/account-store.js';
 import { ApiError } from '../errors.js';
@@ -8,7 +9,9 @@ import type { Metrics } from '../metrics.js';
 import type { RateLimiter } from '../rate-limit/port.js';
 import type { ObjectStore } from '../storage/port.js';
 import type { UrlSigner } from '../storage/url-signer.js';
+import type { FileService } from '../files/file-service.js';
 import type { TaskService } from '../tasks/task-service.js';
+import { registerFileRoutes } from './routes/files.js';
 import { createAuthenticator } from './auth.js';
 import { sendError } from './error-envelope.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -32,6 +35,8 @@ export interface AppDeps {
   ledger: CreditLedger;
   idempotency: IdempotencyStore;
   tasks: TaskService;
+  files: FileService;
+  maxUploadBytes: number;
   rateLimiter: RateLimiter;
   metrics: Metrics;
   stores: ReadonlyMap<string, ObjectStore>;
@@ -75,6 +80,8 @@ export function createApp(deps: AppDeps): FastifyInstance {
     forceCloseConnections: 'idle',
   });
   app.decorateRequest('auth', null);
+  // Multipart bodies stream: parts are read by the Files API route as they arrive.
+  void app.register(multipart, { limits: { fileSize: deps.maxUploadBytes + 1, files: 1 } });
 
   // JSON bodies: an empty body reads as no body; anything unparsable is validation_failed.
   app.removeContentTypeParser('application/json');
@@ -123,6 +130,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   const authenticate = createAuthenticator(deps);
   registerModelRoutes(app);
   registerTaskRoutes(app, { tasks: deps.tasks, rateLimiter: deps.rateLimiter, authenticate, shutdown: deps.shutdown });
+  registerFileRoutes(app, { files: deps.files, maxUploadBytes: deps.maxUploadBytes, authenticate });
   registerAccountRoutes(app, { ledger: deps.ledger, accounts: deps.accounts, authenticate });
   registerObjectRoutes(app, { stores: deps.stores, signer: deps.signer });
   registerOperationsRoutes(app, { metrics: deps.metrics, readiness: deps.readiness, isShuttingDown: () => deps.shutdown.aborted });

@@ -30,6 +30,15 @@ export function toApiError(error: unknown): ApiError {
       return new ApiError('validation_failed', 'Send the body as JSON with "Content-Type: application/json".', {
         details: [{ path: '', message: 'Unsupported Content-Type.' }],
       });
+    case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
+    case 'FST_FILES_LIMIT':
+    case 'FST_PARTS_LIMIT':
+    case 'FST_FIELDS_LIMIT':
+      return new ApiError('validation_failed', 'Send one part named "file" as multipart/form-data.', {
+        details: [{ path: 'file', message: fastifyError.message ?? 'Bad multipart body.' }],
+      });
+    case 'FST_REQ_FILE_TOO_LARGE':
+      return new ApiError('payload_too_large', 'The file is larger than any kind of file may be.');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new ApiError('validation_failed', 'The Content-Length does not match the body.');
     default:

@@ -189,3 +189,34 @@ function runFfmpeg(ffmpegPath: string, args: string[], mustSucceed: boolean): Pr
     });
   });
 }
+
+/** What ffmpeg reads from any image, video or audio file; a field is absent when the file has none. */
+export interface MediaInfo {
+  width?: number;
+  height?: number;
+  durationSeconds?: number;
+}
+
+/**
+ * Reads the dimensions (first video or image stream) and the duration of a media file with
+ * `ffmpeg -i`. Throws if ffmpeg finds no stream at all.
+ */
+export async function probeMedia(filePath: string, ffmpegPath: string): Promise<MediaInfo> {
+  const { stderr } = await runFfmpeg(ffmpegPath, ['-hide_banner', '-nostdin', '-i', `file:${filePath}`], false);
+  if (!/Stream #/.test(stderr)) {
+    throw new Error(`probeMedia: ${filePath} has no readable stream: ${stderr.trim().split('\n').slice(-1)[0] ?? ''}`);
+  }
+  const info: MediaInfo = {};
+  const duration = /Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)/.exec(stderr);
+  if (duration) {
+    const [hours, minutes, seconds] = [duration[1], duration[2], duration[3]].map(Number) as [number, number, number];
+    info.durationSeconds = round2(hours * 3600 + minutes * 60 + seconds);
+  }
+  const videoLine = /Stream #[^\n]*?Video:[^\n]*/.exec(stderr);
+  const size = videoLine && /,\s*(\d{1,5})x(\d{1,5})[\s,[]/.exec(`${videoLine[0]} `);
+  if (size) {
+    info.width = Number(size[1]);
+    info.height = Number(size[2]);
+  }
+  return info;
+}

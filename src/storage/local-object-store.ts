@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, mkdir, rename, stat, unlink } from 'node:fs/promises';
+import { access, mkdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -39,6 +39,19 @@ function byteLimit(maxBytes: number | undefined, onBytes: (total: number) => voi
   });
 }
 
+/** Removes `dir` and its parents while they are empty, up to (not including) the store's root. */
+async function pruneEmptyDirs(dir: string, root = ''): Promise<void> {
+  let current = dir;
+  while (current !== root && current.length > 1) {
+    try {
+      await rmdir(current);
+    } catch {
+      return;
+    }
+    current = dirname(current);
+  }
+}
+
 /** Objects as files under a local directory, served by the API at `/objects/{target}/{key}` with signed URLs. */
 export function createLocalObjectStore(config: LocalObjectStoreConfig): ObjectStore {
   const root = resolve(config.rootDir);
@@ -59,6 +72,7 @@ export function createLocalObjectStore(config: LocalObjectStoreConfig): ObjectSt
         await rename(temp, path);
       } catch (error) {
         await unlink(temp).catch(() => {});
+        await pruneEmptyDirs(dirname(path), root);
         throw error;
       }
       return { sizeBytes };
@@ -79,10 +93,24 @@ export function createLocalObjectStore(config: LocalObjectStoreConfig): ObjectSt
       const query = config.signer.sign(config.target, key, expiresAt);
       return `${config.publicUrl}/objects/${config.target}/${key}?${query}`;
     },
+    keyFromUrl(url) {
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        return null;
+      }
+      const base = new URL(`${config.publicUrl}/objects/${config.target}/`);
+      if (parsed.origin !== base.origin || !parsed.pathname.startsWith(base.pathname)) return null;
+      const key = decodeURIComponent(parsed.pathname.slice(base.pathname.length));
+      return isValidObjectKey(key) ? key : null;
+    },
     async delete(key) {
-      await unlink(pathOf(key)).catch((error: NodeJS.ErrnoException) => {
+      const path = pathOf(key);
+      await unlink(path).catch((error: NodeJS.ErrnoException) => {
         if (error.code !== 'ENOENT') throw error;
       });
+      await pruneEmptyDirs(dirname(path), root);
     },
     async ping() {
       try {

@@ -30,6 +30,11 @@ export interface ObjectStore {
   get(key: string): Promise<StoredObject | null>;
   /** A URL anyone can GET until `expiresAt`; altering any part of it makes it invalid. */
   signedUrl(key: string, expiresAt: Date): Promise<string>;
+  /**
+   * The key of the object a URL of this store names, if the URL has the shape this store's
+   * `signedUrl` gives (its signature and expiry are not checked); null otherwise.
+   */
+  keyFromUrl(url: string): string | null;
   /** Deletes `key`; deleting a missing object is not an error. */
   delete(key: string): Promise<void>;
   /** True when the store can be written to now. */

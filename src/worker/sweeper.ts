@@ -10,6 +10,8 @@ export interface SweeperDeps {
   logger: FastifyBaseLogger;
   /** Enqueues the job of a task whose worker died, inside the transaction that clears its lease. */
   resume: (tx: Queryable, taskId: string) => Promise<void>;
+  /** Deletes expired uploaded files (bytes and rows); returns how many. */
+  purgeExpiredFiles: () => Promise<number>;
   /** Called for each task the sweeper ended. */
   onEnded(task: TaskRecord): void;
   intervalMs: number;
@@ -17,7 +19,8 @@ export interface SweeperDeps {
 
 /**
  * Periodic housekeeping of a worker process: fails tasks past their deadline (`timeout`, hold
- * released), resumes tasks whose worker died (lease expired), and drops expired idempotency keys.
+ * released), resumes tasks whose worker died (lease expired), drops expired idempotency keys, and
+ * deletes expired uploaded files.
  * Every action is a guarded, idempotent statement, so several sweepers may run at once.
  */
 export function createSweeper(deps: SweeperDeps) {
@@ -40,6 +43,7 @@ export function createSweeper(deps: SweeperDeps) {
       deps.logger.warn({ task_id: id }, 'resumed a task whose worker stopped');
     }
     await deps.idempotency.purgeExpired();
+    await deps.purgeExpiredFiles();
   }
 
   return {

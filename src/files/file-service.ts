@@ -1,0 +1,246 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileTypeStream } from 'file-type';
+import pLimit from 'p-limit';
+import type { ReferenceMediaItem } from '../catalog/validate-task-request.js';
+import type { Account, TaskReferenceFile } from '../domain.js';
+import { ApiError, validationFailed, type ValidationIssue } from '../errors.js';
+import { newId } from '../ids.js';
+import { probeMedia } from '../media/probe-video.js';
+import type { Page } from '../pagination.js';
+import { ObjectTooLargeError, type ObjectStore } from '../storage/port.js';
+import type { DurationTokens } from './duration-token.js';
+import type { FileRecord, FileStore } from './file-store.js';
+import { canonicalMimeType, EXTENSIONS, kindOf, SUPPORTED_TYPES, type FileLimits } from './media-types.js';
+
+/** The public File object. */
+export interface FileView {
+  id: string;
+  url: string;
+  kind: FileRecord['kind'];
+  name: string;
+  mimeType: string;
+  sizeBytes: number;
+  width?: number;
+  height?: number;
+  durationSeconds?: number;
+  durationToken?: string;
+  created_at: string;
+  expires_at: string;
+}
+
+export interface FileServiceDeps {
+  files: FileStore;
+  /** Every upload target; uploads go to `uploadTarget`. */
+  stores: ReadonlyMap<string, ObjectStore>;
+  uploadTarget: string;
+  limits: FileLimits;
+  retentionSeconds: number;
+  tokens: DurationTokens;
+  ffmpegPath: string;
+}
+
+export interface IncomingFile {
+  stream: Readable;
+  filename: string;
+  /** The part's declared Content-Type, if any. */
+  declaredType: string | undefined;
+}
+
+// Types that declare nothing about media. A part without a Content-Type header reads as
+// text/plain (RFC 7578's default), so that one cannot count as a declaration either.
+const UNDECLARED = new Set(['', 'application/octet-stream', 'binary/octet-stream', 'text/plain']);
+
+/** A file name safe as the last segment of an object key. */
+function safeName(name: string, extension: string): string {
+  const base = name.replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80);
+  return `${base || 'file'}.${extension}`;
+}
+
+/** Reads a stream to its end, so the client's request is consumed and it gets our answer. */
+async function drain(stream: Readable): Promise<void> {
+  stream.resume();
+  await new Promise<void>((resolve) => {
+    if (stream.readableEnded || stream.destroyed) return resolve();
+    stream.once('end', resolve).once('close', resolve).once('error', () => resolve());
+  });
+}
+
+/** The Files API: streaming uploads with sniffed types, reads, deletes, and reference resolution for tasks. */
+export function createFileService(deps: FileServiceDeps) {
+  // ffmpeg probes run a few at a time, so a burst of uploads cannot start dozens of processes.
+  const probeSlots = pLimit(4);
+  const store = (target: string): ObjectStore => {
+    const found = deps.stores.get(target);
+    if (!found) throw new Error(`No object store for target ${target}.`);
+    return found;
+  };
+
+  async function present(file: FileRecord): Promise<FileView> {
+    return {
+      id: file.id,
+      url: await store(file.target).signedUrl(file.key, file.expiresAt),
+      kind: file.kind,
+      name: file.name,
+      mimeType: file.mimeType,
+      sizeBytes: file.sizeBytes,
+      ...(file.width !== null ? { width: file.width } : {}),
+      ...(file.height !== null ? { height: file.height } : {}),
+      ...(file.durationSeconds !== null && file.kind !== 'image'
+        ? {
+            durationSeconds: file.durationSeconds,
+            durationToken: deps.tokens.issue({ fileId: file.id, accountId: file.accountId, durationSeconds: file.durationSeconds }),
+          }
+        : {}),
+      created_at: file.createdAt.toISOString(),
+      expires_at: file.expiresAt.toISOString(),
+    };
+  }
+
+  /** Measures a stored object with ffmpeg, from a private temporary copy. */
+  async function measure(target: string, key: string): Promise<Awaited<ReturnType<typeof probeMedia>>> {
+    return probeSlots(async () => {
+      const object = await store(target).get(key);
+      if (!object) throw new Error(`The object ${key} vanished before it was measured.`);
+      const dir = await mkdtemp(join(tmpdir(), 'rivya-probe-'));
+      try {
+        const path = join(dir, 'media');
+        await pipeline(object.body, createWriteStream(path));
+        return await probeMedia(path, deps.ffmpegPath);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  return {
+    present,
+
+    /**
+     * Streams an upload to the object store. The type comes from the bytes; a declared type
+     * that disagrees, or an unsupported one, is `validation_failed`; past the kind's limit the
+     * upload is cut off with `payload_too_large`. On any failure nothing is left: no bytes, no row.
+     */
+    async upload(account: Account, incoming: IncomingFile): Promise<FileView> {
+      const sniffing = await fileTypeStream(incoming.stream, { sampleSize: 4100 });
+      const sniffed = sniffing.fileType ? canonicalMimeType(sniffing.fileType.mime) : null;
+      const kind = sniffed ? kindOf(sniffed) : null;
+      const declared = incoming.declaredType ? canonicalMimeType(incoming.declaredType) : '';
+      if (!sniffed || !kind) {
+        await drain(sniffing);
+        throw validationFailed([{
+          path: 'file',
+          message: `Unsupported file type${sniffed ? ` ${sniffed}` : ''} (judged from its bytes). Supported: ${SUPPORTED_TYPES.join(', ')}.`,
+        }]);
+      }
+      if (!UNDECLARED.has(declared) && declared !== sniffed) {
+        await drain(sniffing);
+        throw validationFailed([{ path: 'file', message: `The file is declared as ${declared} but its bytes are ${sniffed}.` }]);
+      }
+      const id = newId('file');
+      const extension = EXTENSIONS[sniffed] ?? 'bin';
+      const key = `uploads/${account.id}/${id}/${safeName(incoming.filename, extension)}`;
+      const target = deps.uploadTarget;
+      let sizeBytes: number;
+      try {
+        ({ sizeBytes } = await store(target).put(key, sniffing, { contentType: sniffed, maxBytes: deps.limits[kind] }));
+      } catch (error) {
+        await drain(sniffing);
+        if (error instanceof ObjectTooLargeError) {
+          throw new ApiError('payload_too_large', `${kind === 'image' ? 'An' : 'A'} ${kind} may be at most ${deps.limits[kind]} bytes.`, {
+            details: { kind, max_bytes: deps.limits[kind] },
+          });
+        }
+        throw error;
+      }
+      try {
+        const info = await measure(target, key).catch(() => null);
+        const needsDuration = kind === 'video' || kind === 'audio';
+        if (!info || (needsDuration && info.durationSeconds === undefined) || (kind === 'image' && info.width === undefined)) {
+          throw validationFailed([{ path: 'file', message: `The ${kind} could not be read; it may be damaged.` }]);
+        }
+        const file = await deps.files.insert(
+          {
+            id, accountId: account.id, kind, name: incoming.filename.slice(0, 255) || `file.${extension}`, mimeType: sniffed,
+            sizeBytes, width: info.width ?? null, height: info.height ?? null,
+            durationSeconds: needsDuration ? (info.durationSeconds ?? null) : null, target, key,
+          },
+          deps.retentionSeconds,
+        );
+        return await present(file);
+      } catch (error) {
+        await store(target).delete(key).catch(() => {});
+        throw error;
+      }
+    },
+
+    async get(account: Account, id: string): Promise<FileView> {
+      const file = await deps.files.get(account.id, id);
+      if (!file) throw new ApiError('not_found', `File ${id} not found.`);
+      return present(file);
+    },
+
+    async list(account: Account, limit: number, cursor: string | undefined): Promise<Page<FileView>> {
+      const page = await deps.files.list(account.id, limit, cursor);
+      return { ...page, data: await Promise.all(page.data.map(present)) };
+    },
+
+    /** Deletes the file's row and bytes; its URL and duration token stop working. */
+    async delete(account: Account, id: string): Promise<{ id: string; deleted: true }> {
+      const file = await deps.files.delete(account.id, id);
+      if (!file) throw new ApiError('not_found', `File ${id} not found.`);
+      await store(file.target).delete(file.key);
+      return { id, deleted: true };
+    },
+
+    /** Deletes expired files, bytes first. Returns how many. */
+    async purgeExpired(): Promise<number> {
+      const expired = await deps.files.deleteExpired(100);
+      for (const file of expired) await store(file.target).delete(file.key).catch(() => {});
+      return expired.length;
+    },
+
+    /**
+     * Resolves a task's reference items to the caller's live files (API.md, referenceMediaItems):
+     * each URL must be one this server's Files API issued for a live file of `account`; kind and
+     * MIME type must be the file's; video and audio need the file's duration token.
+     */
+    async resolveReferences(account: Account, items: ReferenceMediaItem[]): Promise<TaskReferenceFile[]> {
+      const issues: ValidationIssue[] = [];
+      const resolved: TaskReferenceFile[] = [];
+      for (const [index, item] of items.entries()) {
+        const path = `params.referenceMediaItems[${index}]`;
+        let file: FileRecord | null = null;
+        for (const candidate of deps.stores.values()) {
+          const key = candidate.keyFromUrl(item.url);
+          if (key) file = await deps.files.findByObject(candidate.target, key);
+          if (file) break;
+        }
+        if (!file || file.accountId !== account.id) {
+          issues.push({ path: `${path}.url`, message: 'Must be the url of one of your live files, returned by POST /api/v1/files.' });
+          continue;
+        }
+        if (item.kind !== file.kind) issues.push({ path: `${path}.kind`, message: `The file is a ${file.kind}, not a ${item.kind}.` });
+        if (canonicalMimeType(item.mimeType) !== file.mimeType) {
+          issues.push({ path: `${path}.mimeType`, message: `The file is ${file.mimeType}, not ${item.mimeType}.` });
+        }
+        if (file.kind === 'video' || file.kind === 'audio') {
+          const claim = item.durationToken ? deps.tokens.read(item.durationToken) : null;
+          if (!claim || claim.fileId !== file.id || claim.accountId !== account.id || claim.durationSeconds !== file.durationSeconds) {
+            issues.push({ path: `${path}.durationToken`, message: 'Must be the durationToken issued for this file by /api/v1/files.' });
+          }
+        }
+        resolved.push({ fileId: file.id, kind: file.kind, name: item.name, mimeType: file.mimeType, target: file.target, key: file.key });
+      }
+      if (issues.length > 0) throw validationFailed(issues);
+      return resolved;
+    },
+  };
+}
+
+export type FileService = ReturnType<typeof createFileService>;
+

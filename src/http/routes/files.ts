@@ -1,0 +1,48 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, validationFailed } from '../../errors.js';
+import type { FileService } from '../../files/file-service.js';
+import { callerOf } from '../auth.js';
+import { queryReader } from '../query.js';
+
+export interface FileRoutesDeps {
+  files: FileService;
+  /** The largest upload of any kind: the multipart parser stops reading past it. */
+  maxUploadBytes: number;
+  authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+}
+
+/** The Files API: `POST /api/v1/files` (multipart, one part `file`), get, list, delete. */
+export function registerFileRoutes(app: FastifyInstance, deps: FileRoutesDeps): void {
+  app.post('/api/v1/files', { preHandler: deps.authenticate }, async (request, reply) => {
+    const { account } = callerOf(request);
+    if (!request.isMultipart()) {
+      throw validationFailed([{ path: '', message: 'Send the file as multipart/form-data with one part named "file".' }]);
+    }
+    const part = await request.file({ limits: { files: 1, fileSize: deps.maxUploadBytes + 1, fields: 10 } });
+    if (!part) throw validationFailed([{ path: 'file', message: 'Required: a part named "file" holding the file.' }]);
+    if (part.fieldname !== 'file') {
+      part.file.resume();
+      throw validationFailed([{ path: part.fieldname, message: 'Unknown part; send the file in a part named "file".' }]);
+    }
+    const view = await deps.files.upload(account, { stream: part.file, filename: part.filename, declaredType: part.mimetype });
+    return reply.code(201).header('location', `/api/v1/files/${view.id}`).send(view);
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/files/:id', { preHandler: deps.authenticate }, async (request) =>
+    deps.files.get(callerOf(request).account, request.params.id),
+  );
+
+  app.get('/api/v1/files', { preHandler: deps.authenticate }, async (request) => {
+    const query = queryReader(request.query, ['limit', 'cursor']);
+    const limit = query.limit();
+    const cursor = query.cursor();
+    query.done();
+    return deps.files.list(callerOf(request).account, limit, cursor);
+  });
+
+  app.delete<{ Params: { id: string } }>('/api/v1/files/:id', { preHandler: deps.authenticate }, async (request) => {
+    const deleted = await deps.files.delete(callerOf(request).account, request.params.id);
+    if (!deleted) throw new ApiError('not_found', `File ${request.params.id} not found.`);
+    return deleted;
+  });
+}
