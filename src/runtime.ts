@@ -119,7 +119,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   });
   const taskService = createTaskService({
     tasks, idempotency, queue, events, metrics, stores,
-    resolveReferences: fileService.resolveReferences,
+    resolveReferences: (account, items) => fileService.resolveReferences(account, items),
     taskTimeoutSeconds: config.taskTimeoutSeconds,
     resultUrlTtlSeconds: config.resultUrlTtlSeconds,
   });
