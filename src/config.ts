@@ -36,6 +36,19 @@ export interface Config {
   fileLimits: FileLimits;
   /** The object store target uploads are kept on. */
   uploadTarget: 's3' | 'oss';
+  /** Redis for rate limits shared by every API process; memory when absent. */
+  redisUrl: string | null;
+  /** An S3-API bucket per upload target; a target without one is a local directory. */
+  buckets: { s3: BucketConfig | null; oss: BucketConfig | null };
+}
+
+export interface BucketConfig {
+  bucket: string;
+  region: string;
+  endpoint: string | undefined;
+  forcePathStyle: boolean;
+  accessKeyId: string | undefined;
+  secretAccessKey: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -99,6 +112,38 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: { role?: string | unde
       problems.push('No ffmpeg found: reinstall with `npm ci`, or set RIVYA_FFMPEG_PATH to an ffmpeg binary.');
     }
   }
+  const redisUrl = env['REDIS_URL'] || null;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must be a redis:// or rediss:// URL.');
+  const bucket = (prefix: string): BucketConfig | null => {
+    const name = env[`${prefix}_BUCKET`];
+    const related = Object.keys(env).filter((key) => key.startsWith(`${prefix}_`) && env[key]);
+    if (!name) {
+      if (related.length > 0) problems.push(`${related.join(', ')} set without ${prefix}_BUCKET: name the bucket too.`);
+      return null;
+    }
+    const endpoint = env[`${prefix}_ENDPOINT`] || undefined;
+    if (endpoint) {
+      try {
+        new URL(endpoint);
+      } catch {
+        problems.push(`${prefix}_ENDPOINT="${endpoint}" must be a URL such as https://s3.eu-west-1.amazonaws.com.`);
+      }
+    }
+    const accessKeyId = env[`${prefix}_ACCESS_KEY_ID`] || undefined;
+    const secretAccessKey = env[`${prefix}_SECRET_ACCESS_KEY`] || undefined;
+    if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) {
+      problems.push(`${prefix}_ACCESS_KEY_ID and ${prefix}_SECRET_ACCESS_KEY go together: set both or neither.`);
+    }
+    return {
+      bucket: name,
+      region: env[`${prefix}_REGION`] || 'us-east-1',
+      endpoint,
+      forcePathStyle: ['1', 'true', 'yes'].includes((env[`${prefix}_FORCE_PATH_STYLE`] ?? '').toLowerCase()),
+      accessKeyId,
+      secretAccessKey,
+    };
+  };
+  const buckets = { s3: bucket('RIVYA_S3'), oss: bucket('RIVYA_OSS') };
   const uploadTarget = env['RIVYA_UPLOAD_TARGET'] || 's3';
   if (uploadTarget !== 's3' && uploadTarget !== 'oss') problems.push(`RIVYA_UPLOAD_TARGET="${uploadTarget}" must be s3 or oss.`);
   const config: Config = {
@@ -128,6 +173,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: { role?: string | unde
       audio: int('RIVYA_MAX_AUDIO_BYTES', DEFAULT_FILE_LIMITS.audio, 1, 5_000_000_000),
     },
     uploadTarget: uploadTarget as 's3' | 'oss',
+    redisUrl,
+    buckets,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -43,6 +43,17 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * A backing service (database, cache, object store) cannot be reached now. Answered as
+ * `503 service_unavailable` with `Retry-After`; the service recovers when the dependency does.
+ */
+export class DependencyUnavailableError extends Error {
+  constructor(readonly dependency: string, options: { cause?: unknown } = {}) {
+    super(`${dependency} is unavailable`, options);
+    this.name = 'DependencyUnavailableError';
+  }
+}
+
 export function validationFailed(issues: readonly ValidationIssue[]): ApiError {
   const first = issues[0];
   const message =

@@ -23,6 +23,8 @@ import { createInstantProvider } from './providers/instant-provider.js';
 import { createLocalProvider } from './providers/local-provider.js';
 import type { Provider } from './providers/port.js';
 import { createMemoryRateLimiter } from './rate-limit/memory-rate-limiter.js';
+import { createRedisRateLimiter } from './rate-limit/redis-rate-limiter.js';
+import { createPostgresTaskEvents } from './events/postgres-task-events.js';
 import { createLocalObjectStore } from './storage/local-object-store.js';
 import type { ObjectStore } from './storage/port.js';
 import { createUrlSigner } from './storage/url-signer.js';
@@ -99,9 +101,11 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const ledger = createCreditLedger(db);
   const tasks = createTaskStore(db);
   const idempotency = createIdempotencyStore(db, { retentionSeconds: 86_400, inFlightTimeoutSeconds: 60 });
-  const events = createMemoryTaskEvents();
+  const events = config.databaseUrl
+    ? createPostgresTaskEvents({ connectionString: config.databaseUrl, logger })
+    : createMemoryTaskEvents();
   const metrics = createMetrics({ db, queue });
-  const rateLimiter = createMemoryRateLimiter();
+  const rateLimiter = config.redisUrl ? createRedisRateLimiter({ url: config.redisUrl }) : createMemoryRateLimiter();
   const provider =
     options.provider ??
     (config.provider === 'instant'
@@ -202,6 +206,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       if (app) await app.close();
       await sweeper.stop();
       await queue.stop(config.shutdownTimeoutMs);
+      await rateLimiter.close();
       await db.close();
       await lock?.release();
     },

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, ERROR_CODES, type ErrorCode } from '../errors.js';
+import { ApiError, DependencyUnavailableError, ERROR_CODES, type ErrorCode } from '../errors.js';
 
 /** The contract's error body. */
 export function errorBody(code: ErrorCode, message: string, details: unknown, requestId: string) {
@@ -44,7 +44,7 @@ export function toApiError(error: unknown): ApiError {
     default:
       break;
   }
-  if (isUnavailableError(error)) {
+  if (error instanceof DependencyUnavailableError || isUnavailableError(error)) {
     return new ApiError('service_unavailable', 'The service cannot reach its store right now; retry shortly.', {
       headers: { 'retry-after': '5' },
     });

@@ -1,4 +1,5 @@
 import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { DependencyUnavailableError } from '../errors.js';
 import type { RateLimitDecision, RateLimiter } from './port.js';
 
 /** Builds one rate-limiter-flexible limiter for a (points, window) pair. */
@@ -35,14 +36,19 @@ export function createFlexibleRateLimiter(factory: LimiterFactory, ping: () => P
         return decide(res, limit, true);
       } catch (error) {
         if (error instanceof RateLimiterRes) return decide(error, limit, false);
-        throw error;
+        throw new DependencyUnavailableError('rate limiter', { cause: error });
       }
     },
     async peek(key, limit, windowSeconds) {
-      const res = await limiterFor(limit, windowSeconds).get(key);
+      const res = await limiterFor(limit, windowSeconds)
+        .get(key)
+        .catch((error: unknown) => {
+          throw new DependencyUnavailableError('rate limiter', { cause: error });
+        });
       if (!res) return { allowed: true, limit, remaining: limit, resetSeconds: windowSeconds };
       return decide(res, limit, res.consumedPoints < limit);
     },
     ping,
+    async close() {},
   };
 }

@@ -22,4 +22,6 @@ export interface RateLimiter {
   peek(key: string, limit: number, windowSeconds: number): Promise<RateLimitDecision>;
   /** True when the backend answers. */
   ping(): Promise<boolean>;
+  /** Releases connections. */
+  close(): Promise<void>;
 }

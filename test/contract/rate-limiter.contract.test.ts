@@ -1,8 +1,26 @@
-import { describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createMemoryRateLimiter } from '../../src/rate-limit/memory-rate-limiter.js';
 import type { RateLimiter } from '../../src/rate-limit/port.js';
+import { createRedisRateLimiter } from '../../src/rate-limit/redis-rate-limiter.js';
+import { DependencyUnavailableError } from '../../src/errors.js';
+import { REDIS_AVAILABLE, TEST_REDIS_URL } from '../helpers/backends.js';
 
-const LIMITERS: { name: string; create(): RateLimiter }[] = [{ name: 'memory', create: createMemoryRateLimiter }];
+const opened: RateLimiter[] = [];
+const redisLimiter = (keyPrefix: string) => {
+  const limiter = createRedisRateLimiter({ url: TEST_REDIS_URL, keyPrefix });
+  opened.push(limiter);
+  return limiter;
+};
+const LIMITERS: { name: string; create(): RateLimiter }[] = [
+  { name: 'memory', create: createMemoryRateLimiter },
+  // A fresh key space per limiter: Redis keeps keys between runs.
+  ...(REDIS_AVAILABLE ? [{ name: 'redis', create: () => redisLimiter(`rivya-test-${randomBytes(6).toString('hex')}`) }] : []),
+];
+
+afterAll(async () => {
+  await Promise.all(opened.map((limiter) => limiter.close()));
+});
 
 describe.each(LIMITERS)('RateLimiter port contract on $name', ({ create }) => {
   it('allows `limit` points per window, then refuses with the time to wait', async () => {
@@ -39,5 +57,23 @@ describe.each(LIMITERS)('RateLimiter port contract on $name', ({ create }) => {
     const limiter = create();
     const decisions = await Promise.all(Array.from({ length: 50 }, () => limiter.consume('burst', 10, 60)));
     expect(decisions.filter((d) => d.allowed)).toHaveLength(10);
+  });
+});
+
+describe.runIf(REDIS_AVAILABLE)('Redis rate limiter', () => {
+  it('shares buckets between processes (two clients, one key space)', async () => {
+    const prefix = `rivya-test-${randomBytes(6).toString('hex')}`;
+    const [a, b] = [redisLimiter(prefix), redisLimiter(prefix)];
+    const decisions = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).consume('shared', 4, 60)));
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(4);
+  });
+
+  it('fails fast with DependencyUnavailableError when Redis cannot be reached', async () => {
+    const limiter = createRedisRateLimiter({ url: 'redis://127.0.0.1:1', keyPrefix: 'rivya-test-down' });
+    opened.push(limiter);
+    const started = Date.now();
+    await expect(limiter.consume('k', 1, 60)).rejects.toBeInstanceOf(DependencyUnavailableError);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(await limiter.ping()).toBe(false);
   });
 });

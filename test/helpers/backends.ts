@@ -86,3 +86,27 @@ if (!hasServer) {
 export const BACKENDS: TestBackend[] = hasServer ? [pglite, postgres] : [pglite];
 export const POSTGRES_AVAILABLE = hasServer;
 export const POSTGRES_URL = SERVER_URL;
+
+const REDIS_URL = process.env['RIVYA_TEST_REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+
+async function redisAvailable(): Promise<boolean> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(REDIS_URL, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return (await client.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
+const hasRedis = await redisAvailable();
+if (!hasRedis) {
+  if (process.env['CI']) throw new Error(`CI requires Redis at ${REDIS_URL} (set RIVYA_TEST_REDIS_URL); it did not answer.`);
+  console.warn(`[rivya tests] Redis at ${REDIS_URL} did not answer: the redis backend suites are SKIPPED.`);
+}
+export const REDIS_AVAILABLE = hasRedis;
+export const TEST_REDIS_URL = REDIS_URL;
