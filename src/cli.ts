@@ -1,7 +1,10 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
+import pino from 'pino';
 import { migrate } from './db/migrate.js';
+import { createPgBossQueue } from './jobs/pg-boss-queue.js';
+import { TASK_QUEUE } from './worker/task-runner.js';
 import { createPostgresDatabase } from './db/postgres-database.js';
 import { bootstrapDevAccount, createRuntime } from './runtime.js';
 
@@ -35,6 +38,7 @@ async function serve(role: string | undefined): Promise<number> {
     );
   }
   runtime.logger.info({ url, role: config.role, database: runtime.db.kind, provider: config.provider }, 'rivya is running');
+  process.stdout.write(`rivya is running: role ${config.role}${url ? ` at ${url}` : ''}, ${runtime.db.kind} database\n`);
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {
@@ -64,6 +68,10 @@ async function migrateCommand(): Promise<number> {
   const db = await createPostgresDatabase({ connectionString: config.databaseUrl });
   try {
     const applied = await migrate(db);
+    // The job queue's own schema too (pg-boss migrates under its own advisory lock).
+    const queue = createPgBossQueue({ db, logger: pino({ level: 'warn' }), queues: [TASK_QUEUE] });
+    await queue.start();
+    await queue.stop(1000);
     process.stdout.write(applied.length ? `Applied migrations ${applied.join(', ')}.\n` : 'The database is up to date.\n');
     return 0;
   } finally {

@@ -26,6 +26,7 @@ import { createMemoryRateLimiter } from './rate-limit/memory-rate-limiter.js';
 import { createRedisRateLimiter } from './rate-limit/redis-rate-limiter.js';
 import { createPostgresTaskEvents } from './events/postgres-task-events.js';
 import { createLocalObjectStore } from './storage/local-object-store.js';
+import { createS3ObjectStore } from './storage/s3-object-store.js';
 import type { ObjectStore } from './storage/port.js';
 import { createUrlSigner } from './storage/url-signer.js';
 import { createTaskService } from './tasks/task-service.js';
@@ -82,11 +83,17 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   await migrate(db);
   const secret = config.secret ?? (await loadOrCreateSecret(config.dataDir));
   const signer = createUrlSigner(secret);
+  // Each target is an S3-API bucket when one is configured for it, else a directory of the data dir.
   const stores = new Map<string, ObjectStore>(
-    UPLOAD_TARGETS.map((target) => [
-      target,
-      createLocalObjectStore({ target, rootDir: join(config.dataDir, 'objects', target), publicUrl: config.publicUrl, signer }),
-    ]),
+    UPLOAD_TARGETS.map((target) => {
+      const bucket = config.buckets[target];
+      return [
+        target,
+        bucket
+          ? createS3ObjectStore({ target, ...bucket })
+          : createLocalObjectStore({ target, rootDir: join(config.dataDir, 'objects', target), publicUrl: config.publicUrl, signer }),
+      ];
+    }),
   );
   // A job whose worker vanished after fetching it is retried once it expires: well before the task's deadline.
   const queue = createPgBossQueue({
@@ -227,11 +234,19 @@ async function removeDeadWorkDirs(root: string): Promise<void> {
   }
 }
 
-/** On an empty store: creates the `dev` account with 1000 credits and an API key, saved in the data dir. */
+/**
+ * On an empty store: creates the `dev` account with 1000 credits and an API key, saved in the
+ * data dir. Of several processes starting at once on one database, only one does it.
+ */
 export async function bootstrapDevAccount(runtime: Runtime): Promise<{ key: string; path: string } | null> {
   if ((await runtime.accounts.countAccounts()) > 0) return null;
+  const { rows } = await runtime.db.query(
+    `INSERT INTO service_settings (name, value) VALUES ('dev_account', 'creating') ON CONFLICT (name) DO NOTHING RETURNING name`,
+  );
+  if (rows.length === 0) return null;
   const account = await runtime.accounts.createAccount('dev', 1000);
   const created = await runtime.accounts.createApiKey(account.id, 'dev');
+  await runtime.db.query(`UPDATE service_settings SET value = $1 WHERE name = 'dev_account'`, [account.id]);
   const path = join(runtime.config.dataDir, 'dev-api-key');
   await writeFile(path, `${created.key}\n`, { mode: 0o600 });
   return { key: created.key, path };

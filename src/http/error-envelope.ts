@@ -11,10 +11,14 @@ const UNREACHABLE_STORE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOU
 /** True for errors that mean a backing service (database, cache, object store) cannot be reached now. */
 export function isUnavailableError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
+  const name = (error as { name?: unknown }).name;
+  const httpStatus = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   const rawMessage = (error as { message?: unknown }).message;
   const message = typeof rawMessage === 'string' ? rawMessage : '';
   return (
     (typeof code === 'string' && UNREACHABLE_STORE_CODES.has(code)) ||
+    // AWS SDK: the object store timed out, could not be reached, or answered 5xx.
+    name === 'TimeoutError' || name === 'RequestTimeout' || (typeof httpStatus === 'number' && httpStatus >= 500) ||
     /timeout exceeded when trying to connect|Connection terminated|PGlite is closed|Cannot use a pool after calling end/i.test(message)
   );
 }

@@ -24,7 +24,7 @@ function adapter(runner: Queryable & Partial<Pick<Database, 'exec'>>): PgBoss.Db
   };
 }
 
-const ENQUEUE_FUNCTION_LOCK = 4_801_337_2026;
+const SET_UP_LOCK = 4_801_337_2026;
 
 /**
  * Inserts the row pg-boss 10's send() writes for a job without options of its own, taking the
@@ -142,6 +142,20 @@ class BatchWorker<Data> {
   }
 }
 
+/**
+ * Runs the queue's set-up (schema, pg-boss install, queues) in one process at a time: processes
+ * starting together otherwise race on CREATE SCHEMA and deadlock creating the same queue. On a
+ * server, a transaction on its own connection holds an advisory lock while the set-up runs on
+ * others; the embedded database is one process, and one connection, so it needs none.
+ */
+async function setUpOnce(db: Database, setUp: () => Promise<void>): Promise<void> {
+  if (db.kind !== 'postgres') return setUp();
+  await db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [SET_UP_LOCK]);
+    await setUp();
+  });
+}
+
 /** The job queue on pg-boss 10, in the `pgboss` schema of the same database. */
 export function createPgBossQueue(config: PgBossQueueConfig): JobQueue {
   const boss = new PgBoss({
@@ -158,17 +172,17 @@ export function createPgBossQueue(config: PgBossQueueConfig): JobQueue {
 
   return {
     async start() {
-      await boss.start();
-      await config.db.transaction(async (tx) => {
-        await tx.query('SELECT pg_advisory_xact_lock($1)', [ENQUEUE_FUNCTION_LOCK]);
-        await tx.exec(ENQUEUE_FUNCTION);
+      await setUpOnce(config.db, async () => {
+        await config.db.exec('CREATE SCHEMA IF NOT EXISTS pgboss');
+        await boss.start();
+        await config.db.exec(ENQUEUE_FUNCTION);
+        const existing = new Set((await boss.getQueues()).map((queue) => queue.name));
+        for (const name of config.queues) {
+          const settings = { name, retryLimit: 20, retryDelay: 2, retryBackoff: true, expireInSeconds };
+          if (existing.has(name)) await boss.updateQueue(name, settings);
+          else await boss.createQueue(name, settings);
+        }
       });
-      const existing = new Set((await boss.getQueues()).map((queue) => queue.name));
-      for (const name of config.queues) {
-        const settings = { name, retryLimit: 20, retryDelay: 2, retryBackoff: true, expireInSeconds };
-        if (existing.has(name)) await boss.updateQueue(name, settings);
-        else await boss.createQueue(name, settings);
-      }
     },
     async enqueue(tx, name, data, spec: JobSpec = {}) {
       const { rows } = await tx.query<{ ok: boolean }>('SELECT rivya_enqueue_job($1, $2::jsonb, $3) AS ok', [
