@@ -2,12 +2,12 @@
 //   npm run bench                 (BENCH_SECONDS=10 BENCH_CONNECTIONS=64 by default)
 // The service runs as `rivya serve` on the embedded default with the instant provider, so the
 // numbers are the API's own: auth, validation, the create transaction (hold + task + job), reads.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import { freePort } from '../test/helpers/serve-process.js';
+import { load as loadWith, startProcess, type Result } from './bench-kit.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 64);
@@ -15,35 +15,8 @@ const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 64);
 // at 500 req/s queue for 128 ms on average whatever the server does. POST is measured at both.
 const POST_CONNECTIONS = Number(process.env['BENCH_POST_CONNECTIONS'] ?? 8);
 const ADMIN = 'bench-admin-token';
-const root = new URL('..', import.meta.url).pathname;
 
-async function startProcess(args: string[], env: Record<string, string>, readyText: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes(readyText)) resolve();
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}:\n${output}`)));
-  });
-  return child;
-}
-
-interface Result { rps: number; p50: number; p99: number; errors: number; non2xx: number }
-
-async function load(options: autocannon.Options): Promise<Result> {
-  const result = await autocannon({ connections: CONNECTIONS, duration: SECONDS, ...options });
-  return {
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-  };
-}
+const load = (options: Parameters<typeof loadWith>[0]) => loadWith({ connections: CONNECTIONS, duration: SECONDS, ...options });
 
 async function main(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'rivya-bench-'));
