@@ -1,11 +1,12 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { access, mkdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
-import { dirname, extname, join, resolve, sep } from 'node:path';
-import { Transform } from 'node:stream';
+import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
-import { isValidObjectKey, ObjectTooLargeError, type ObjectStore, type PutOptions } from './port.js';
+import { contentTypeOf } from './content-types.js';
+import { isValidObjectKey, type ObjectStore, type PutOptions } from './port.js';
 import type { UrlSigner } from './url-signer.js';
+import { byteLimit } from './byte-limit.js';
 
 export interface LocalObjectStoreConfig {
   target: string;
@@ -14,29 +15,6 @@ export interface LocalObjectStoreConfig {
   /** Public base URL of the API, e.g. `http://localhost:8080`; objects are served under `/objects/…`. */
   publicUrl: string;
   signer: UrlSigner;
-}
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.mp4': 'video/mp4', '.webm': 'video/webm', '.mov': 'video/quicktime',
-  '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp',
-  '.mp3': 'audio/mpeg', '.wav': 'audio/wav', '.m4a': 'audio/mp4', '.ogg': 'audio/ogg',
-};
-
-export function contentTypeOf(key: string): string {
-  return CONTENT_TYPES[extname(key).toLowerCase()] ?? 'application/octet-stream';
-}
-
-/** Counts bytes going through and fails the stream past `maxBytes`. */
-function byteLimit(maxBytes: number | undefined, onBytes: (total: number) => void): Transform {
-  let total = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      total += chunk.length;
-      onBytes(total);
-      if (maxBytes !== undefined && total > maxBytes) callback(new ObjectTooLargeError(maxBytes));
-      else callback(null, chunk);
-    },
-  });
 }
 
 /** Removes `dir` and its parents while they are empty, up to (not including) the store's root. */

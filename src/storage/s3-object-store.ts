@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { pipeline, Readable, Transform } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
@@ -11,8 +11,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { contentTypeOf } from './local-object-store.js';
-import { isValidObjectKey, ObjectTooLargeError, type ObjectStore, type PutOptions } from './port.js';
+import { contentTypeOf } from './content-types.js';
+import { isValidObjectKey, type ObjectStore, type PutOptions } from './port.js';
+import { byteLimit } from './byte-limit.js';
 
 export interface S3ObjectStoreConfig {
   /** The upload target this store serves: `s3` or `oss`. */
@@ -42,19 +43,6 @@ const REQUEST_TIMEOUT_MS = 120_000;
 /** The same for requests without a body to send (get, delete, abort). */
 const SMALL_REQUEST_TIMEOUT_MS = 15_000;
 const PING_TIMEOUT_MS = 2000;
-
-/** Counts bytes going through and fails the stream past `maxBytes`. */
-function byteLimit(maxBytes: number | undefined, onBytes: (total: number) => void): Transform {
-  let total = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      total += chunk.length;
-      onBytes(total);
-      if (maxBytes !== undefined && total > maxBytes) callback(new ObjectTooLargeError(maxBytes));
-      else callback(null, chunk);
-    },
-  });
-}
 
 function isMissing(error: unknown): boolean {
   return error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.name === 'NotFound');
