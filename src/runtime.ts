@@ -174,6 +174,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const sweeper = createSweeper({
     tasks, idempotency, logger,
     resume: (tx, taskId) => enqueueIn(tx, taskId),
+    strandedTasks: (ids) => queue.withoutLiveJob(TASK_QUEUE, 'taskId', ids, config.leaseSeconds * 2),
+    strandedAfterSeconds: config.leaseSeconds * 2,
     purgeExpiredFiles: () => fileService.purgeExpired(),
     onEnded: (task) => {
       metrics.taskTransition(task.model, task.status);
@@ -210,7 +212,15 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     async stop(): Promise<void> {
       shutdown.abort();
       await events.close();
-      if (app) await app.close();
+      if (app) {
+        // In-flight requests get the shutdown timeout to finish; then their connections are cut.
+        const closed = app.close();
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([closed, new Promise((resolve) => (timer = setTimeout(resolve, config.shutdownTimeoutMs)))]);
+        clearTimeout(timer);
+        app.server.closeAllConnections();
+        await closed;
+      }
       await sweeper.stop();
       await queue.stop(config.shutdownTimeoutMs);
       await rateLimiter.close();

@@ -38,6 +38,10 @@ export function createPostgresTaskEvents(config: PostgresTaskEventsConfig): Task
     try {
       await client.connect();
       await client.query(`LISTEN ${CHANNEL}`);
+      if (closed) {
+        await client.end().catch(() => {});
+        return;
+      }
       listener = client;
     } catch (error) {
       config.logger.warn({ err: error }, 'task events: cannot listen; retrying');

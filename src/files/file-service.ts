@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileTypeStream } from 'file-type';
+import { fileTypeFromBuffer } from 'file-type';
 import pLimit from 'p-limit';
 import type { ReferenceMediaItem } from '../catalog/validate-task-request.js';
 import type { Account, TaskReferenceFile } from '../domain.js';
@@ -53,12 +53,53 @@ export interface IncomingFile {
 
 // Types that declare nothing about media. A part without a Content-Type header reads as
 // text/plain (RFC 7578's default), so that one cannot count as a declaration either.
+/** ffmpeg could not read the file: the upload is damaged or not what it claims (not a store failure). */
+class ProbeError extends Error {
+  constructor(cause: unknown) {
+    super('The file could not be read.', { cause });
+  }
+}
+
 const UNDECLARED = new Set(['', 'application/octet-stream', 'binary/octet-stream', 'text/plain']);
+
+/** The client's file name as shown back: control characters removed, at most 255 characters. */
+function cleanName(name: string): string {
+  return name.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 255);
+}
 
 /** A file name safe as the last segment of an object key. */
 function safeName(name: string, extension: string): string {
   const base = name.replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 80);
   return `${base || 'file'}.${extension}`;
+}
+
+const SNIFF_BYTES = 4100;
+
+/** Reads the first `bytes` bytes of a stream (fewer if it ends sooner) without ending it. */
+async function readHead(stream: Readable, bytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  while (size < bytes) {
+    const chunk = stream.read() as Buffer | null;
+    if (chunk !== null) {
+      chunks.push(chunk);
+      size += chunk.length;
+      continue;
+    }
+    if (stream.readableEnded || stream.destroyed) break;
+    await new Promise<void>((resolve, reject) => {
+      const done = () => {
+        stream.off('readable', done).off('end', done).off('error', fail);
+        resolve();
+      };
+      const fail = (error: Error) => {
+        stream.off('readable', done).off('end', done);
+        reject(error);
+      };
+      stream.once('readable', done).once('end', done).once('error', fail);
+    });
+  }
+  return Buffer.concat(chunks);
 }
 
 /** Reads a stream to its end, so the client's request is consumed and it gets our answer. */
@@ -110,7 +151,9 @@ export function createFileService(deps: FileServiceDeps) {
       try {
         const path = join(dir, 'media');
         await pipeline(object.body, createWriteStream(path));
-        return await probeMedia(path, deps.ffmpegPath);
+        return await probeMedia(path, deps.ffmpegPath).catch((error: unknown) => {
+          throw new ProbeError(error);
+        });
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
@@ -126,19 +169,23 @@ export function createFileService(deps: FileServiceDeps) {
      * upload is cut off with `payload_too_large`. On any failure nothing is left: no bytes, no row.
      */
     async upload(account: Account, incoming: IncomingFile): Promise<FileView> {
-      const sniffing = await fileTypeStream(incoming.stream, { sampleSize: 4100 });
-      const sniffed = sniffing.fileType ? canonicalMimeType(sniffing.fileType.mime) : null;
+      // Sniff from the first bytes, however the network split them, then put them back in front.
+      const { stream: body } = incoming;
+      const head = await readHead(body, SNIFF_BYTES);
+      const detected = await fileTypeFromBuffer(head);
+      if (head.length > 0) body.unshift(head);
+      const sniffed = detected ? canonicalMimeType(detected.mime) : null;
       const kind = sniffed ? kindOf(sniffed) : null;
       const declared = incoming.declaredType ? canonicalMimeType(incoming.declaredType) : '';
       if (!sniffed || !kind) {
-        await drain(sniffing);
+        await drain(body);
         throw validationFailed([{
           path: 'file',
           message: `Unsupported file type${sniffed ? ` ${sniffed}` : ''} (judged from its bytes). Supported: ${SUPPORTED_TYPES.join(', ')}.`,
         }]);
       }
       if (!UNDECLARED.has(declared) && declared !== sniffed) {
-        await drain(sniffing);
+        await drain(body);
         throw validationFailed([{ path: 'file', message: `The file is declared as ${declared} but its bytes are ${sniffed}.` }]);
       }
       const id = newId('file');
@@ -147,9 +194,9 @@ export function createFileService(deps: FileServiceDeps) {
       const target = deps.uploadTarget;
       let sizeBytes: number;
       try {
-        ({ sizeBytes } = await store(target).put(key, sniffing, { contentType: sniffed, maxBytes: deps.limits[kind] }));
+        ({ sizeBytes } = await store(target).put(key, body, { contentType: sniffed, maxBytes: deps.limits[kind] }));
       } catch (error) {
-        await drain(sniffing);
+        await drain(body);
         if (error instanceof ObjectTooLargeError) {
           throw new ApiError('payload_too_large', `${kind === 'image' ? 'An' : 'A'} ${kind} may be at most ${deps.limits[kind]} bytes.`, {
             details: { kind, max_bytes: deps.limits[kind] },
@@ -158,14 +205,17 @@ export function createFileService(deps: FileServiceDeps) {
         throw error;
       }
       try {
-        const info = await measure(target, key).catch(() => null);
+        const info = await measure(target, key).catch((error: unknown) => {
+          if (error instanceof ProbeError) return null;
+          throw error;
+        });
         const needsDuration = kind === 'video' || kind === 'audio';
         if (!info || (needsDuration && info.durationSeconds === undefined) || (kind === 'image' && info.width === undefined)) {
           throw validationFailed([{ path: 'file', message: `The ${kind} could not be read; it may be damaged.` }]);
         }
         const file = await deps.files.insert(
           {
-            id, accountId: account.id, kind, name: incoming.filename.slice(0, 255) || `file.${extension}`, mimeType: sniffed,
+            id, accountId: account.id, kind, name: cleanName(incoming.filename) || `file.${extension}`, mimeType: sniffed,
             sizeBytes, width: info.width ?? null, height: info.height ?? null,
             durationSeconds: needsDuration ? (info.durationSeconds ?? null) : null, target, key,
           },
@@ -191,17 +241,26 @@ export function createFileService(deps: FileServiceDeps) {
 
     /** Deletes the file's row and bytes; its URL and duration token stop working. */
     async delete(account: Account, id: string): Promise<{ id: string; deleted: true }> {
-      const file = await deps.files.delete(account.id, id);
-      if (!file) throw new ApiError('not_found', `File ${id} not found.`);
+      const file = await deps.files.find(account.id, id);
+      if (!file || file.expiresAt <= new Date()) throw new ApiError('not_found', `File ${id} not found.`);
+      // Bytes first: if the store fails, the row (and the file) stays, and the client may retry.
       await store(file.target).delete(file.key);
+      await deps.files.delete(file.id);
       return { id, deleted: true };
     },
 
-    /** Deletes expired files, bytes first. Returns how many. */
+    /** Deletes expired files, bytes first (a file whose bytes cannot be deleted now is retried next time). Returns how many. */
     async purgeExpired(): Promise<number> {
-      const expired = await deps.files.deleteExpired(100);
-      for (const file of expired) await store(file.target).delete(file.key).catch(() => {});
-      return expired.length;
+      let deleted = 0;
+      for (const file of await deps.files.expired(100)) {
+        try {
+          await store(file.target).delete(file.key);
+          if (await deps.files.delete(file.id)) deleted++;
+        } catch {
+          // The store is unreachable: the next sweep tries again.
+        }
+      }
+      return deleted;
     },
 
     /**

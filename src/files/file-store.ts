@@ -84,18 +84,21 @@ export function createFileStore(db: Database) {
       return toPage(rows, limit, toFile);
     },
 
-    /** Deletes the row; returns it (so its bytes can be deleted), or null if there was none. */
-    async delete(accountId: string, id: string): Promise<FileRecord | null> {
-      const { rows } = await db.query<FileRow>('DELETE FROM files WHERE id = $1 AND account_id = $2 RETURNING *', [id, accountId]);
+    /** The file if it belongs to `accountId`, live or expired (for deletion). */
+    async find(accountId: string, id: string): Promise<FileRecord | null> {
+      const { rows } = await db.query<FileRow>('SELECT * FROM files WHERE id = $1 AND account_id = $2', [id, accountId]);
       return rows[0] ? toFile(rows[0]) : null;
     },
 
-    /** Deletes up to `limit` expired rows and returns them. */
-    async deleteExpired(limit: number): Promise<FileRecord[]> {
-      const { rows } = await db.query<FileRow>(
-        `DELETE FROM files WHERE id IN (SELECT id FROM files WHERE expires_at <= now() ORDER BY expires_at LIMIT $1) RETURNING *`,
-        [limit],
-      );
+    /** Deletes the row (its bytes must be gone first); false if there was none. */
+    async delete(id: string): Promise<boolean> {
+      const { rowCount } = await db.query('DELETE FROM files WHERE id = $1', [id]);
+      return rowCount > 0;
+    },
+
+    /** Up to `limit` expired files, oldest first. */
+    async expired(limit: number): Promise<FileRecord[]> {
+      const { rows } = await db.query<FileRow>('SELECT * FROM files WHERE expires_at <= now() ORDER BY expires_at LIMIT $1', [limit]);
       return rows.map(toFile);
     },
   };

@@ -47,21 +47,21 @@ export interface AppDeps {
 }
 
 /** The path of the first string (or key) holding U+0000, which PostgreSQL text cannot store; null if none. */
-function findNulCharacter(value: unknown, path: string): string | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
-  if (Array.isArray(value)) {
-    for (const [index, item] of value.entries()) {
-      const found = findNulCharacter(item, `${path}[${index}]`);
-      if (found !== null) return found;
-    }
-    return null;
-  }
-  if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      const at = path ? `${path}.${key}` : key;
-      if (key.includes('\u0000')) return at;
-      const found = findNulCharacter(item, at);
-      if (found !== null) return found;
+function findNulCharacter(root: unknown, rootPath: string): string | null {
+  // Iterative, so a deeply nested body cannot exhaust the stack.
+  const pending: [unknown, string][] = [[root, rootPath]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [value, path] = next;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) return path;
+    } else if (Array.isArray(value)) {
+      value.forEach((item, index) => pending.push([item, `${path}[${index}]`]));
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) {
+        const at = path ? `${path}.${key}` : key;
+        if (key.includes('\u0000')) return at;
+        pending.push([item, at]);
+      }
     }
   }
   return null;
@@ -78,6 +78,10 @@ export function createApp(deps: AppDeps): FastifyInstance {
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // A request may take this long in all (long-polls wait up to 60 s; large uploads stream):
+    // past it the connection is cut, so a stalled client cannot hold a request open for ever.
+    requestTimeout: 300_000,
+    connectionTimeout: 300_000,
   });
   app.decorateRequest('auth', null);
   // Multipart bodies stream: parts are read by the Files API route as they arrive.

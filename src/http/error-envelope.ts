@@ -6,7 +6,7 @@ export function errorBody(code: ErrorCode, message: string, details: unknown, re
   return { error: { code, message, details: details ?? null, request_id: requestId } };
 }
 
-const UNREACHABLE_STORE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '08000', '08001', '08003', '08006']);
+const UNREACHABLE_STORE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', '57P01', '57P03', '08000', '08001', '08003', '08006']);
 
 /** True for errors that mean a backing service (database, cache, object store) cannot be reached now. */
 export function isUnavailableError(error: unknown): boolean {

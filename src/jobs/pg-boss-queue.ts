@@ -209,6 +209,18 @@ export function createPgBossQueue(config: PgBossQueueConfig): JobQueue {
       );
       return config.queues.map((name) => rows.find((row) => row.name === name) ?? { name, queued: 0, active: 0 });
     },
+    async withoutLiveJob(name, field, values, staleSeconds) {
+      if (values.length === 0) return [];
+      const { rows } = await config.db.query<{ value: string }>(
+        `SELECT v.value FROM unnest($3::text[]) AS v(value)
+          WHERE NOT EXISTS (
+            SELECT 1 FROM pgboss.job j
+             WHERE j.name = $1 AND j.data->>$2 = v.value
+               AND (j.state IN ('created', 'retry') OR (j.state = 'active' AND j.started_on > now() - make_interval(secs => $4))))`,
+        [name, field, values, staleSeconds],
+      );
+      return rows.map((row) => row.value);
+    },
     async stop(timeoutMs) {
       await Promise.all(workers.map((worker) => worker.stop(timeoutMs)));
       await boss.stop({ graceful: true, wait: true, close: false, timeout: Math.max(1000, timeoutMs) });

@@ -38,6 +38,11 @@ export interface JobQueue {
   /** Wakes this process's idle workers of `name` now instead of at their next poll. */
   wake(name: string): void;
   depth(): Promise<QueueDepth[]>;
+  /**
+   * Of the given values of `data[field]`, those with no live job in `name`: none waiting, and
+   * none a worker took more than `staleSeconds` ago (its worker likely died before acting on it).
+   */
+  withoutLiveJob(name: string, field: string, values: readonly string[], staleSeconds: number): Promise<string[]>;
   /** Stops fetching; waits up to `timeoutMs` for running handlers to finish. */
   stop(timeoutMs: number): Promise<void>;
 }

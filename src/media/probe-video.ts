@@ -178,7 +178,7 @@ function round2(value: number): number {
 /** Runs ffmpeg to completion; `mustSucceed` false tolerates the non-zero exit of `ffmpeg -i` without output. */
 function runFfmpeg(ffmpegPath: string, args: string[], mustSucceed: boolean): Promise<{ stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(ffmpegPath, args, { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
+    execFile(ffmpegPath, args, { encoding: 'buffer', maxBuffer: 256 * 1024 * 1024, timeout: 60_000, killSignal: 'SIGKILL' }, (error, stdout, stderr) => {
       const stderrText = stderr.toString('utf8');
       // A string `code` (ENOENT, EACCES…) means ffmpeg could not be started at all.
       if (error !== null && (mustSucceed || typeof error.code === 'string')) {

@@ -30,10 +30,14 @@ export function createRedisRateLimiter(config: RedisRateLimiterConfig): RateLimi
     (points, duration) =>
       new RateLimiterRedis({ storeClient: redis, points, duration, keyPrefix: `${prefix}:rl${points}_${duration}` }),
     async () => {
+      let timer: NodeJS.Timeout | undefined;
       try {
-        return (await Promise.race([redis.ping(), new Promise<string>((resolve) => setTimeout(() => resolve('timeout'), 1000))])) === 'PONG';
+        const timeout = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('timeout'), 1000)));
+        return (await Promise.race([redis.ping(), timeout])) === 'PONG';
       } catch {
         return false;
+      } finally {
+        clearTimeout(timer);
       }
     },
   );

@@ -80,7 +80,12 @@ export function createLocalObjectStore(config: LocalObjectStoreConfig): ObjectSt
       }
       const base = new URL(`${config.publicUrl}/objects/${config.target}/`);
       if (parsed.origin !== base.origin || !parsed.pathname.startsWith(base.pathname)) return null;
-      const key = decodeURIComponent(parsed.pathname.slice(base.pathname.length));
+      let key: string;
+      try {
+        key = decodeURIComponent(parsed.pathname.slice(base.pathname.length));
+      } catch {
+        return null;
+      }
       return isValidObjectKey(key) ? key : null;
     },
     async delete(key) {

@@ -33,12 +33,12 @@ export interface S3ObjectStoreConfig {
 }
 
 /** Multipart part size; memory per put is about `PART_SIZE * (QUEUE_SIZE + 1)`. */
-const PART_SIZE = 8 * 1024 * 1024;
-const QUEUE_SIZE = 2;
+const PART_SIZE = 5 * 1024 * 1024;
+const QUEUE_SIZE = 1;
 /** S3 refuses presigned URLs valid for more than 7 days. */
 const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
 const CONNECT_TIMEOUT_MS = 2000;
-/** Sending one part (8 MiB) and getting the response headers; bodies read afterwards are not timed. */
+/** Sending one part (5 MiB) and getting the response headers; bodies read afterwards are not timed. */
 const REQUEST_TIMEOUT_MS = 120_000;
 /** The same for requests without a body to send (get, delete, abort). */
 const SMALL_REQUEST_TIMEOUT_MS = 15_000;

@@ -274,6 +274,32 @@ export function createTaskStore(db: Database) {
       });
     },
 
+    /**
+     * Queued tasks untouched for `idleSeconds` whose job `isStranded` says is gone (its worker died
+     * between taking the job and claiming the task): each gets a new job via `resume`, in the
+     * transaction that marks it touched, so it is not resumed again before another `idleSeconds`.
+     */
+    async resumeStranded(
+      idleSeconds: number,
+      isStranded: (ids: string[]) => Promise<string[]>,
+      resume: (tx: Queryable, taskId: string) => Promise<void>,
+    ): Promise<string[]> {
+      const { rows } = await db.query<{ id: string }>(
+        `SELECT id FROM tasks WHERE status = 'queued' AND updated_at < now() - make_interval(secs => $1) ORDER BY updated_at LIMIT 100`,
+        [idleSeconds],
+      );
+      const stranded = await isStranded(rows.map((row) => row.id));
+      if (stranded.length === 0) return [];
+      return db.transaction(async (tx) => {
+        const { rows: touched } = await tx.query<{ id: string }>(
+          `UPDATE tasks SET updated_at = now() WHERE id = ANY($1::text[]) AND status = 'queued' RETURNING id`,
+          [stranded],
+        );
+        for (const row of touched) await resume(tx, row.id);
+        return touched.map((row) => row.id);
+      });
+    },
+
     /** Expires every lease now: used at start by the only process of an embedded store, whose other workers are all gone. */
     async expireAllLeases(): Promise<number> {
       const { rowCount } = await db.query(

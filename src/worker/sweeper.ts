@@ -10,6 +10,10 @@ export interface SweeperDeps {
   logger: FastifyBaseLogger;
   /** Enqueues the job of a task whose worker died, inside the transaction that clears its lease. */
   resume: (tx: Queryable, taskId: string) => Promise<void>;
+  /** Of these queued task ids, those whose job was lost (see `JobQueue.withoutLiveJob`). */
+  strandedTasks: (ids: string[]) => Promise<string[]>;
+  /** How long a queued task may sit untouched before its job is checked. */
+  strandedAfterSeconds: number;
   /** Deletes expired uploaded files (bytes and rows); returns how many. */
   purgeExpiredFiles: () => Promise<number>;
   /** Called for each task the sweeper ended. */
@@ -41,6 +45,9 @@ export function createSweeper(deps: SweeperDeps) {
     }
     for (const id of await deps.tasks.resumeOrphans(100, deps.resume)) {
       deps.logger.warn({ task_id: id }, 'resumed a task whose worker stopped');
+    }
+    for (const id of await deps.tasks.resumeStranded(deps.strandedAfterSeconds, deps.strandedTasks, deps.resume)) {
+      deps.logger.warn({ task_id: id }, 'requeued a task whose job was taken by a worker that stopped');
     }
     await deps.idempotency.purgeExpired();
     await deps.purgeExpiredFiles();

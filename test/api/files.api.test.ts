@@ -1,6 +1,7 @@
 import { readdir, readFile, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
 import { makeMedia } from '../helpers/media.js';
@@ -63,6 +64,20 @@ describe.each(BACKENDS)('Files API on $name', (backend) => {
     expect((await ctx.app.inject({ url: `/api/v1/files/${file.id}`, headers: auth })).json()).toMatchObject({ id: file.id, width: 640 });
   });
 
+  it('sniffs the type however the bytes arrive (the first few alone)', async () => {
+    const { accountId } = await ctx.service.newAccount(100);
+    const account = (await ctx.service.runtime.accounts.getAccount(accountId))!;
+    const png = samples['png']!;
+    const stream = Readable.from((async function* () {
+      yield png.subarray(0, 6);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      yield png.subarray(6, 100);
+      yield png.subarray(100);
+    })());
+    const view = await ctx.service.runtime.fileService.upload(account, { stream, filename: 'split.png', declaredType: 'image/png' });
+    expect(view).toMatchObject({ mimeType: 'image/png', sizeBytes: png.length, width: 640 });
+  });
+
   it('accepts an undeclared type, judging by the bytes', async () => {
     const { auth } = await ctx.service.newAccount(100);
     const response = await upload(auth, 'photo.bin', 'application/octet-stream', samples['jpg']!);
@@ -88,6 +103,8 @@ describe.each(BACKENDS)('Files API on $name', (backend) => {
     const response = await upload(auth, 'big.png', 'image/png', big);
     expect(response.statusCode).toBe(413);
     expect(response.json().error).toMatchObject({ code: 'payload_too_large', details: { kind: 'image', max_bytes: 10_000_000 } });
+    // The rest of the body is not read: the connection closes after the answer.
+    expect(response.headers['connection']).toBe('close');
     expect((await uploadsOnDisk()).filter((path) => path.includes(accountId))).toEqual([]);
     const { rows } = await ctx.service.runtime.db.query('SELECT 1 FROM files WHERE account_id = $1', [accountId]);
     expect(rows).toEqual([]);

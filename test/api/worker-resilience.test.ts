@@ -103,6 +103,30 @@ describe.each(BACKENDS)('worker resilience on $name', (backend) => {
     }
   });
 
+  it('requeues a queued task whose job a vanished worker had taken', async () => {
+    const service = await startTestService(backend);
+    try {
+      const { auth } = await service.newAccount(100);
+      const app = service.runtime.app!;
+      await service.runtime.queue.stop(1000);
+      const { id } = (await app.inject({ method: 'POST', url: '/api/v1/tasks', headers: auth, payload: { model: 'sora-2', prompt: 'stranded' } })).json();
+      const db = service.runtime.db;
+      const live = async () =>
+        (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pgboss.job WHERE data->>'taskId' = $1 AND state = 'created'`, [id])).rows[0]?.n;
+      // A worker took the job an hour ago and died before claiming the task.
+      await db.query(`UPDATE pgboss.job SET state = 'active', started_on = now() - interval '1 hour' WHERE data->>'taskId' = $1`, [id]);
+      await service.runtime.sweeper.sweepOnce();
+      expect(await live()).toBe(0); // the task is still fresh: nothing yet
+      await db.query(`UPDATE tasks SET updated_at = now() - interval '1 hour' WHERE id = $1`, [id]);
+      await service.runtime.sweeper.sweepOnce();
+      expect(await live()).toBe(1);
+      await service.runtime.sweeper.sweepOnce();
+      expect(await live()).toBe(1); // once per idle period, not once per sweep
+    } finally {
+      await service.close();
+    }
+  });
+
   it('rolls an idempotent request back when its key was taken over meanwhile', async () => {
     const service = await startTestService(backend, { worker: false });
     try {

@@ -84,6 +84,7 @@ describe.runIf(POSTGRES_AVAILABLE && REDIS_AVAILABLE)('a fleet: 2 API and 2 work
     let next = 1;
     let killed = false;
     const pg2 = new pg.Client({ connectionString: database.url });
+    pg2.on('error', () => {});
     await pg2.connect();
     const client = async () => {
       while (next < TASKS) {
@@ -126,7 +127,7 @@ describe.runIf(POSTGRES_AVAILABLE && REDIS_AVAILABLE)('a fleet: 2 API and 2 work
     const video = await fetch(done.result.media[0]!.url);
     expect(video.status).toBe(200);
     expect((await video.arrayBuffer()).byteLength).toBe(done.result.media[0]!.sizeBytes);
-  });
+  }, 180_000);
 
   it('holds per-key rate limits across both API processes', async () => {
     const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, validationFailed } from '../../errors.js';
+import { validationFailed } from '../../errors.js';
 import type { FileService } from '../../files/file-service.js';
 import { callerOf } from '../auth.js';
 import { queryReader } from '../query.js';
@@ -24,8 +24,15 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRoutesDeps): 
       part.file.resume();
       throw validationFailed([{ path: part.fieldname, message: 'Unknown part; send the file in a part named "file".' }]);
     }
-    const view = await deps.files.upload(account, { stream: part.file, filename: part.filename, declaredType: part.mimetype });
-    return reply.code(201).header('location', `/api/v1/files/${view.id}`).send(view);
+    try {
+      const view = await deps.files.upload(account, { stream: part.file, filename: part.filename, declaredType: part.mimetype });
+      return await reply.code(201).header('location', `/api/v1/files/${view.id}`).send(view);
+    } catch (error) {
+      // The rest of a refused upload may never be read: close the connection after the answer,
+      // so the client is not left sending into a socket nobody reads.
+      void reply.header('connection', 'close');
+      throw error;
+    }
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/files/:id', { preHandler: deps.authenticate }, async (request) =>
@@ -41,8 +48,6 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRoutesDeps): 
   });
 
   app.delete<{ Params: { id: string } }>('/api/v1/files/:id', { preHandler: deps.authenticate }, async (request) => {
-    const deleted = await deps.files.delete(callerOf(request).account, request.params.id);
-    if (!deleted) throw new ApiError('not_found', `File ${request.params.id} not found.`);
-    return deleted;
+    return deps.files.delete(callerOf(request).account, request.params.id);
   });
 }
