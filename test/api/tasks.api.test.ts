@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
 import { useGatedService } from '../helpers/test-service.js';
-import { waitFor } from '../helpers/wait-for.js';
+import { alterSignature, waitFor } from '../helpers/wait-for.js';
 
 const SEED_CREATE_FIELDS = ['id', 'status', 'model', 'reserved_credits', 'final_credits', 'created_at', 'updated_at', 'result', 'error'];
 
@@ -34,7 +34,11 @@ describe.each(BACKENDS)('tasks API on $name', (backend) => {
     const { auth } = await ctx.service.newAccount(100);
     const task = (await create(auth, { model: 'sora-2-pro', prompt: 'A ship', params: { size: 'high', aspect_ratio: 'portrait' } })).json();
     await waitFor(() => gated.waiting.has(task.id), 10_000, 'the task to start');
-    const running = (await ctx.app.inject({ url: `/api/v1/tasks/${task.id}`, headers: auth })).json();
+    // The provider reported 10%; the worker stores it a moment later.
+    const running = await waitFor(async () => {
+      const current = (await ctx.app.inject({ url: `/api/v1/tasks/${task.id}`, headers: auth })).json();
+      return current.progress === 10 ? current : null;
+    }, 10_000, 'the progress to be stored');
     expect(running).toMatchObject({ status: 'running', progress: 10 });
     expect(running.started_at).not.toBeNull();
     const started = Date.now();
@@ -54,7 +58,7 @@ describe.each(BACKENDS)('tasks API on $name', (backend) => {
     expect(video.rawPayload.subarray(4, 8).toString()).toBe('ftyp');
     // An altered signature, expiry or path answers like a missing file.
     for (const bad of [
-      url.pathname + url.search.replace(/sig=./, 'sig=A'),
+      url.pathname + alterSignature(url.search),
       url.pathname + url.search.replace(/expires=\d+/, 'expires=9999999999'),
       url.pathname.replace('.mp4', '.mp5') + url.search,
       `/objects/s3/../../secret${url.search}`,

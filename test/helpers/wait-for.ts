@@ -8,3 +8,8 @@ export async function waitFor<T>(check: () => Promise<T | null | undefined | fal
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
+
+/** The query string of a signed URL with its signature altered in its first character. */
+export function alterSignature(search: string): string {
+  return search.replace(/sig=(.)/, (_match, first: string) => `sig=${first === 'A' ? 'B' : 'A'}`);
+}
