@@ -20,6 +20,8 @@ export interface Config {
   /** Signs URLs and tokens; generated into the data dir when not given. */
   secret: string | null;
   ffmpegPath: string;
+  /** Font of the local renderer's prompt text (RIVYA_FONT_PATH); system fonts otherwise. */
+  fontPath: string | undefined;
   provider: ProviderKind;
   logLevel: string;
   taskTimeoutSeconds: number;
@@ -156,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: { role?: string | unde
     adminToken: env['RIVYA_ADMIN_TOKEN'] || null,
     secret,
     ffmpegPath,
+    fontPath: env['RIVYA_FONT_PATH'] || undefined,
     provider,
     logLevel: env['RIVYA_LOG_LEVEL'] || 'info',
     taskTimeoutSeconds: int('RIVYA_TASK_TIMEOUT_SECONDS', 1800, 10, 86_400),

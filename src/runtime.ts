@@ -117,7 +117,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     options.provider ??
     (config.provider === 'instant'
       ? createInstantProvider({ ffmpegPath: config.ffmpegPath, cacheDir: join(config.dataDir, 'cache', 'instant') })
-      : createLocalProvider({ ffmpegPath: config.ffmpegPath }));
+      : createLocalProvider({ ffmpegPath: config.ffmpegPath, fontPath: config.fontPath }));
 
   const fileService = createFileService({
     files: createFileStore(db),

@@ -28,6 +28,8 @@ export interface RenderOptions {
   signal?: AbortSignal | undefined;
   /** Monotonic progress in 0..1, reported roughly every 0.5 s while ffmpeg runs and 1 at the end. */
   onProgress?: ((fraction: number) => void) | undefined;
+  /** A TrueType font for the prompt text, tried before the usual system fonts. */
+  fontPath?: string | undefined;
 }
 
 const FPS = 24;
@@ -81,7 +83,7 @@ export async function renderVideo(spec: RenderSpec, options: RenderOptions): Pro
       inputs.push('-i', `file:${spec.referenceImagePath}`); // `file:` so no other protocol (http:, concat:…) is used
       graph = `[0:v]${referenceChain(spec, frames)}`;
     } else {
-      const font = await findFont();
+      const font = await findFont(options.fontPath);
       const textFile = font === undefined ? undefined : join(workDir, 'prompt.txt');
       if (textFile !== undefined) await writeFile(textFile, wrapPrompt(spec), 'utf8');
       graph = promptChain(spec, frames, font !== undefined && textFile !== undefined ? { font, textFile } : undefined);
@@ -239,8 +241,7 @@ function quote(value: string): string {
   return argumentLevel.replace(/[\\'[\],;]/g, '\\$&');
 }
 
-async function findFont(): Promise<string | undefined> {
-  const configured = process.env['RIVYA_FONT_PATH'];
+async function findFont(configured: string | undefined): Promise<string | undefined> {
   for (const candidate of configured ? [configured, ...FONT_CANDIDATES] : FONT_CANDIDATES) {
     try {
       await access(candidate);

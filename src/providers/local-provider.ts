@@ -5,6 +5,8 @@ import type { Provider } from './port.js';
 
 export interface LocalProviderConfig {
   ffmpegPath: string;
+  /** Font for the prompt text; the usual system fonts otherwise. */
+  fontPath?: string | undefined;
 }
 
 /**
@@ -28,6 +30,7 @@ export function createLocalProvider(config: LocalProviderConfig): Provider {
         },
         {
           ffmpegPath: config.ffmpegPath,
+          fontPath: config.fontPath,
           outputPath: videoPath,
           signal: context.signal,
           onProgress: (fraction) => context.reportProgress(Math.min(99, Math.floor(fraction * 100))),
