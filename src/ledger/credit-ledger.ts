@@ -15,16 +15,7 @@ export interface LedgerEntry {
   created_at: Date;
 }
 
-interface LedgerRow {
-  seq: number;
-  id: string;
-  type: LedgerEntryType;
-  amount: number;
-  task_id: string | null;
-  balance_after: number;
-  reason: string | null;
-  created_at: Date;
-}
+type LedgerRow = LedgerEntry & { seq: number };
 
 /**
  * Adds credits to (amount > 0: `grant`) or removes them from (amount < 0: `adjust`) an account,

@@ -4,7 +4,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { contentTypeOf } from './content-types.js';
-import { isValidObjectKey, type ObjectStore, type PutOptions } from './port.js';
+import { isValidObjectKey, keyUnder, type ObjectStore, type PutOptions } from './port.js';
 import type { UrlSigner } from './url-signer.js';
 import { byteLimit } from './byte-limit.js';
 
@@ -72,21 +72,7 @@ export function createLocalObjectStore(config: LocalObjectStoreConfig): ObjectSt
       return `${config.publicUrl}/objects/${config.target}/${key}?${query}`;
     },
     keyFromUrl(url) {
-      let parsed: URL;
-      try {
-        parsed = new URL(url);
-      } catch {
-        return null;
-      }
-      const base = new URL(`${config.publicUrl}/objects/${config.target}/`);
-      if (parsed.origin !== base.origin || !parsed.pathname.startsWith(base.pathname)) return null;
-      let key: string;
-      try {
-        key = decodeURIComponent(parsed.pathname.slice(base.pathname.length));
-      } catch {
-        return null;
-      }
-      return isValidObjectKey(key) ? key : null;
+      return keyUnder(url, new URL(`${config.publicUrl}/objects/${config.target}/`));
     },
     async delete(key) {
       const path = pathOf(key);

@@ -57,3 +57,20 @@ export function isValidObjectKey(key: string): boolean {
     key.split('/').every((segment) => segment.length > 0 && segment !== '.' && segment !== '..')
   );
 }
+
+/**
+ * The object key a URL names under `base` (same origin, path below `base`'s), decoded and
+ * checked; null for anything else. How each backend implements `keyFromUrl`.
+ */
+export function keyUnder(url: string, base: URL): string | null {
+  let parsed: URL;
+  let key: string;
+  try {
+    parsed = new URL(url);
+    if (parsed.origin !== base.origin || !parsed.pathname.startsWith(base.pathname)) return null;
+    key = decodeURIComponent(parsed.pathname.slice(base.pathname.length));
+  } catch {
+    return null;
+  }
+  return isValidObjectKey(key) ? key : null;
+}

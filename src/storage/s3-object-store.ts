@@ -12,7 +12,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { contentTypeOf } from './content-types.js';
-import { isValidObjectKey, type ObjectStore, type PutOptions } from './port.js';
+import { isValidObjectKey, keyUnder, type ObjectStore, type PutOptions } from './port.js';
 import { byteLimit } from './byte-limit.js';
 
 export interface S3ObjectStoreConfig {
@@ -170,20 +170,7 @@ export function createS3ObjectStore(config: S3ObjectStoreConfig): ObjectStore {
       return getSignedUrl(client, new GetObjectCommand({ Bucket, Key: key }), { expiresIn, signingDate });
     },
     keyFromUrl(url) {
-      let parsed: URL;
-      try {
-        parsed = new URL(url);
-      } catch {
-        return null;
-      }
-      if (parsed.origin !== base.origin || !parsed.pathname.startsWith(base.pathname)) return null;
-      let key: string;
-      try {
-        key = decodeURIComponent(parsed.pathname.slice(base.pathname.length));
-      } catch {
-        return null;
-      }
-      return isValidObjectKey(key) ? key : null;
+      return keyUnder(url, base);
     },
     async delete(key) {
       checkKey(key);
