@@ -1,10 +1,10 @@
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { DEFAULT_FILE_LIMITS, type FileLimits } from './files/media-types.js';
+import { loadProviderSettings, type ProviderSettings } from './providers/provider-settings.js';
 
 /** Which parts of the service a process runs. */
 export type Role = 'all' | 'api' | 'worker';
-export type ProviderKind = 'local' | 'instant';
 
 export interface Config {
   role: Role;
@@ -22,7 +22,8 @@ export interface Config {
   ffmpegPath: string;
   /** Font of the local renderer's prompt text (RIVYA_FONT_PATH); system fonts otherwise. */
   fontPath: string | undefined;
-  provider: ProviderKind;
+  /** Provider accounts and the routes of each model over them (RIVYA_CONFIG, or the one-upstream variables). */
+  providers: ProviderSettings;
   logLevel: string;
   taskTimeoutSeconds: number;
   leaseSeconds: number;
@@ -104,8 +105,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: { role?: string | unde
   if (databaseUrl && secret === null) {
     problems.push('RIVYA_SECRET is required with DATABASE_URL: every process must sign URLs with the same secret.');
   }
-  const provider = (env['RIVYA_PROVIDER'] || 'local') as ProviderKind;
-  if (!['local', 'instant'].includes(provider)) problems.push(`RIVYA_PROVIDER="${provider}" must be local or instant.`);
+  const localKind = env['RIVYA_PROVIDER'] || 'local';
+  if (localKind !== 'local' && localKind !== 'instant') problems.push(`RIVYA_PROVIDER="${localKind}" must be local or instant.`);
+  const providers = loadProviderSettings(env, localKind === 'instant' ? 'instant' : 'local', problems);
   let ffmpegPath = env['RIVYA_FFMPEG_PATH'] || '';
   if (!ffmpegPath) {
     try {
@@ -159,7 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: { role?: string | unde
     secret,
     ffmpegPath,
     fontPath: env['RIVYA_FONT_PATH'] || undefined,
-    provider,
+    providers,
     logLevel: env['RIVYA_LOG_LEVEL'] || 'info',
     taskTimeoutSeconds: int('RIVYA_TASK_TIMEOUT_SECONDS', 1800, 10, 86_400),
     leaseSeconds: int('RIVYA_LEASE_SECONDS', 30, 2, 3600),

@@ -66,8 +66,50 @@ export function createMetrics(sources: MetricsSources) {
       for (const row of rows) this.set({ status: row.status }, row.n);
     },
   });
+  const providerCalls = new Counter({
+    name: 'rivya_provider_calls_total',
+    help: 'Calls to provider accounts, by account, operation (submit, poll) and outcome (ok, or the failure reason).',
+    labelNames: ['account', 'operation', 'outcome'],
+    registers: [registry],
+  });
+  const providerFailovers = new Counter({
+    name: 'rivya_provider_failovers_total',
+    help: 'Submissions passed on to the next account of a route, by model and the account that failed.',
+    labelNames: ['model', 'from'],
+    registers: [registry],
+  });
+  const providerCoolDowns = new Counter({
+    name: 'rivya_provider_cool_downs_total',
+    help: 'Times a provider account was taken out of rotation after repeated failures.',
+    labelNames: ['account'],
+    registers: [registry],
+  });
+  let providerAvailability: () => { account: string; available: boolean }[] = () => [];
+  new Gauge({
+    name: 'rivya_provider_available',
+    help: 'Whether a provider account is in rotation (1) or cooling down (0), as this process sees it.',
+    labelNames: ['account'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { account, available } of providerAvailability()) this.set({ account }, available ? 1 : 0);
+    },
+  });
   return {
     registry,
+    providerCall(account: string, operation: string, outcome: string): void {
+      providerCalls.inc({ account, operation, outcome });
+    },
+    providerFailover(model: string, from: string): void {
+      providerFailovers.inc({ model, from });
+    },
+    providerCoolDown(account: string): void {
+      providerCoolDowns.inc({ account });
+    },
+    /** Where the availability gauge reads each account's state. */
+    watchProviders(read: () => { account: string; available: boolean }[]): void {
+      providerAvailability = read;
+    },
     observeRequest(method: string, route: string, status: number, seconds: number): void {
       httpRequests.inc({ method, route, status: String(status) });
       httpDuration.observe({ method, route }, seconds);

@@ -19,9 +19,11 @@ import { newId } from './ids.js';
 import { createPgBossQueue } from './jobs/pg-boss-queue.js';
 import { createCreditLedger } from './ledger/credit-ledger.js';
 import { createMetrics } from './metrics.js';
-import { createInstantProvider } from './providers/instant-provider.js';
-import { createLocalProvider } from './providers/local-provider.js';
+import { createProviders } from './providers/create-providers.js';
 import type { Provider } from './providers/port.js';
+import { createProviderRouter } from './providers/provider-router.js';
+import { MODEL_IDS } from './catalog/models.js';
+import { callbackUrl } from './http/routes/provider-callbacks.js';
 import { createMemoryRateLimiter } from './rate-limit/memory-rate-limiter.js';
 import { createRedisRateLimiter } from './rate-limit/redis-rate-limiter.js';
 import { createPostgresTaskEvents } from './events/postgres-task-events.js';
@@ -44,7 +46,7 @@ export interface RuntimeOptions {
   /** Keep the embedded database in memory (tests); the data dir still holds objects. */
   inMemoryDatabase?: boolean;
   logger?: Logger;
-  /** Replaces the configured provider (tests of faults and timing). */
+  /** Replaces the configured providers with this one for every model (tests of faults and timing). */
   provider?: Provider;
 }
 
@@ -113,11 +115,32 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     : createMemoryTaskEvents();
   const metrics = createMetrics({ db, queue });
   const rateLimiter = config.redisUrl ? createRedisRateLimiter({ url: config.redisUrl }) : createMemoryRateLimiter();
-  const provider =
-    options.provider ??
-    (config.provider === 'instant'
-      ? createInstantProvider({ ffmpegPath: config.ffmpegPath, cacheDir: join(config.dataDir, 'cache', 'instant') })
-      : createLocalProvider({ ffmpegPath: config.ffmpegPath, fontPath: config.fontPath }));
+  const routerEvents = {
+    call: (account: string, operation: string, outcome: string) => metrics.providerCall(account, operation, outcome),
+    failover: (model: string, from: string) => metrics.providerFailover(model, from),
+    coolDown: (account: string) => {
+      metrics.providerCoolDown(account);
+      logger.warn({ provider: account, cool_down_s: config.providers.coolDown.coolDownSeconds }, 'provider account taken out of rotation');
+    },
+  };
+  // Upstreams call back until a day after the task's deadline at the latest.
+  const callbackExpiry = () => new Date(Date.now() + (config.taskTimeoutSeconds + 86_400) * 1000);
+  const router = options.provider
+    ? createProviderRouter({
+        accounts: [options.provider],
+        routes: new Map(MODEL_IDS.map((id) => [id, [{ account: options.provider!.name, weight: 1, priority: 1 }]])),
+        coolDown: config.providers.coolDown,
+        events: routerEvents,
+      })
+    : createProviders(
+        config.providers,
+        {
+          ffmpegPath: config.ffmpegPath, fontPath: config.fontPath, dataDir: config.dataDir,
+          callbackUrl: (taskId) => callbackUrl(config.publicUrl, signer, taskId, callbackExpiry()),
+        },
+        routerEvents,
+      );
+  metrics.watchProviders(() => router.availability());
 
   const fileService = createFileService({
     files: createFileStore(db),
@@ -133,6 +156,11 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     resolveReferences: (account, items) => fileService.resolveReferences(account, items),
     taskTimeoutSeconds: config.taskTimeoutSeconds,
     resultUrlTtlSeconds: config.resultUrlTtlSeconds,
+    refuseParams: (model, params) => router.refuses(model, params),
+    cancelUpstream: async (task) => {
+      const account = task.provider === null ? undefined : router.account(task.provider);
+      if (account && task.upstreamId) await account.cancel({ ...task, upstreamId: task.upstreamId });
+    },
   });
 
   const readiness = async () => [
@@ -150,25 +178,33 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
           accounts, ledger, idempotency, tasks: taskService, files: fileService,
           maxUploadBytes: Math.max(...Object.values(config.fileLimits)),
           rateLimiter, metrics, stores, signer, readiness,
+          wakeTask: (taskId) =>
+            db.transaction(async (tx) => {
+              if (!(await tasks.wakeHandedOver(tx, taskId))) return false;
+              await enqueueIn(tx, taskId);
+              return true;
+            }),
           shutdown: shutdown.signal,
         });
 
   // Each worker process has its own scratch directory; what a killed process left behind is removed at start.
   const workRoot = join(config.dataDir, 'work', `${hostname()}-${process.pid}`);
-  const enqueueIn = (tx: Queryable, taskId: string, afterSeconds = 0) =>
-    queue.enqueue(tx, TASK_QUEUE, { taskId }, { startAfterSeconds: afterSeconds });
+  const enqueueIn = (tx: Queryable, taskId: string, afterSeconds = 0, job: TaskJob = { taskId }) =>
+    queue.enqueue(tx, TASK_QUEUE, job, { startAfterSeconds: afterSeconds });
   const runner = createTaskRunner({
     tasks, stores, events, metrics, logger,
-    providerFor: () => provider,
+    router,
+    poll: config.providers.poll,
+    submitRounds: config.providers.submitRounds,
     workerId: `${hostname()}:${process.pid}:${newId('req').slice(4, 12)}`,
     leaseSeconds: config.leaseSeconds,
     workRoot,
     maxAttempts: config.maxAttempts,
     ffmpegPath: config.ffmpegPath,
     shutdown: shutdown.signal,
-    handOver: (taskId, lease, afterSeconds) =>
+    handOver: (job, lease, afterSeconds) =>
       db.transaction(async (tx) => {
-        if (await releaseLease(tx, taskId, lease)) await enqueueIn(tx, taskId, afterSeconds);
+        if (await releaseLease(tx, job.taskId, lease)) await enqueueIn(tx, job.taskId, afterSeconds, job);
       }),
   });
   const sweeper = createSweeper({

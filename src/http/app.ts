@@ -20,6 +20,7 @@ import { registerAdminRoutes } from './routes/admin.js';
 import { registerModelRoutes } from './routes/models.js';
 import { registerObjectRoutes } from './routes/objects.js';
 import { registerOperationsRoutes, type ReadinessCheck } from './routes/operations.js';
+import { registerProviderCallbackRoutes } from './routes/provider-callbacks.js';
 import { registerTaskRoutes } from './routes/tasks.js';
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
@@ -42,6 +43,8 @@ export interface AppDeps {
   stores: ReadonlyMap<string, ObjectStore>;
   signer: UrlSigner;
   readiness: () => Promise<ReadinessCheck[]>;
+  /** Makes a task's next upstream status check happen now (a provider's callback). */
+  wakeTask: (taskId: string) => Promise<boolean>;
   /** Aborted when the process begins to shut down. */
   shutdown: AbortSignal;
 }
@@ -137,6 +140,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   registerFileRoutes(app, { files: deps.files, maxUploadBytes: deps.maxUploadBytes, authenticate });
   registerAccountRoutes(app, { ledger: deps.ledger, accounts: deps.accounts, authenticate });
   registerObjectRoutes(app, { stores: deps.stores, signer: deps.signer });
+  registerProviderCallbackRoutes(app, { signer: deps.signer, wake: deps.wakeTask });
   registerOperationsRoutes(app, { metrics: deps.metrics, readiness: deps.readiness, isShuttingDown: () => deps.shutdown.aborted });
   if (deps.adminToken) {
     registerAdminRoutes(app, { adminToken: deps.adminToken, accounts: deps.accounts, idempotency: deps.idempotency });

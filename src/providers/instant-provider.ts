@@ -42,6 +42,9 @@ export function createInstantProvider(config: InstantProviderConfig): Provider {
   };
   return {
     name: 'instant',
+    kind: 'instant',
+    dedupesSubmissions: true,
+    refuses: () => null,
     async submit(task) {
       const { width, height } = outputDimensions(task.params);
       return { state: 'succeeded', videoPath: await clipFor(width, height, outputDurationSeconds(task.params)) };

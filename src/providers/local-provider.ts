@@ -16,6 +16,9 @@ export interface LocalProviderConfig {
 export function createLocalProvider(config: LocalProviderConfig): Provider {
   return {
     name: 'local',
+    kind: 'local',
+    dedupesSubmissions: true,
+    refuses: () => null,
     async submit(task, context) {
       const { width, height } = outputDimensions(task.params);
       const videoPath = join(context.workDir, 'video.mp4');

@@ -1,9 +1,14 @@
 import type { TaskErrorCode, TaskRecord } from '../domain.js';
 
 /**
- * The `Provider` port: what turns a task into a video. The worker calls `submit` once per task
- * (or again after a crash when no upstream id was stored) and `poll` while the provider works.
- * Local renderers finish inside `submit`; upstreams return `submitted` and are polled.
+ * The `Provider` port: what turns a task into a video. A provider is one *account*: the local
+ * renderer, or one set of credentials at an upstream (Kie.ai, an OpenAI-style `/v1/videos`
+ * gateway). The worker, through the router, calls `submit` once per task (again only where the
+ * upstream can tell a repeat from a new job) and `poll` while the upstream works; local renderers
+ * finish inside `submit`.
+ *
+ * Transport and HTTP failures are thrown as `UpstreamError` (./upstream-error.ts); a job the
+ * upstream ran and refused or failed comes back as a `failed` step.
  */
 
 export interface ProviderContext {
@@ -15,22 +20,36 @@ export interface ProviderContext {
   workDir: string;
   /** Local paths of the task's reference files, in the order of its `referenceFiles`. */
   referencePaths: readonly string[];
+  /** Signed, publicly fetchable URLs of the same files, for upstreams that download them. */
+  referenceUrls: readonly string[];
 }
 
 export type ProviderStep =
-  | { state: 'submitted'; upstreamId: string; pollAfterSeconds: number }
-  | { state: 'running'; progress: number | null; pollAfterSeconds: number }
+  /** The upstream accepted the job: the worker stores `upstreamId` before anything else. */
+  | { state: 'submitted'; upstreamId: string; pollAfterSeconds?: number }
+  /** Still working; `pollAfterSeconds` overrides the worker's backoff when the upstream asked for it. */
+  | { state: 'running'; progress: number | null; pollAfterSeconds?: number }
   /** The finished video, as an MP4 file on local disk. */
   | { state: 'succeeded'; videoPath: string }
   | { state: 'failed'; code: TaskErrorCode; message: string };
 
+export type ProviderKind = 'local' | 'instant' | 'kie' | 'openai-videos';
+
 export interface Provider {
-  /** The provider account's name, stored with each task it runs. */
+  /** The account's name, stored with each task it accepted (that account alone polls it). */
   readonly name: string;
-  /** Starts the task; the worker records `upstreamId` before anything else happens. */
+  readonly kind: ProviderKind;
+  /**
+   * True when submitting the same task twice yields one upstream job (an idempotency key the
+   * upstream honours), so a submission whose answer was lost may simply be sent again.
+   */
+  readonly dedupesSubmissions: boolean;
+  /** Why this account cannot run `model` with exactly these `params`, or null if it can. */
+  refuses(model: string, params: Readonly<Record<string, string>>): string | null;
+  /** Starts the task. */
   submit(task: TaskRecord, context: ProviderContext): Promise<ProviderStep>;
-  /** Checks a submitted task. */
+  /** Checks a job this account accepted; downloads the video when it is done. */
   poll(task: TaskRecord & { upstreamId: string }, context: ProviderContext): Promise<ProviderStep>;
   /** Best-effort cancel upstream. */
-  cancel(task: TaskRecord): Promise<void>;
+  cancel(task: TaskRecord & { upstreamId: string }): Promise<void>;
 }

@@ -25,6 +25,10 @@ export interface TaskServiceDeps {
   resolveReferences(account: Account, items: ReferenceMediaItem[]): Promise<TaskReferenceFile[]>;
   taskTimeoutSeconds: number;
   resultUrlTtlSeconds: number;
+  /** Why no configured provider can run this model with these params (null: one can). */
+  refuseParams(model: string, params: Readonly<Record<string, string>>): string | null;
+  /** Best-effort cancel of the upstream job of a task that was just canceled. */
+  cancelUpstream(task: TaskRecord): Promise<void>;
 }
 
 /** What the API does with tasks: create (hold + job in one transaction), read, wait, list, cancel. */
@@ -59,6 +63,8 @@ export function createTaskService(deps: TaskServiceDeps) {
       const validation = validateTaskRequest(body);
       if (!validation.ok) throw validationFailed(validation.issues);
       const request = validation.request;
+      const refusal = deps.refuseParams(request.model.id, request.params);
+      if (refusal) throw validationFailed([{ path: 'params', message: refusal }]);
       const referenceFiles = await deps.resolveReferences(account, request.referenceMediaItems);
       const outcome = await deps.idempotency.run(idempotency, async (tx: Queryable) => {
         const task = await insertTaskWithHold(tx, {
@@ -103,6 +109,7 @@ export function createTaskService(deps: TaskServiceDeps) {
 
     /** Cancels a queued or running task and releases its credits; an ended task is `invalid_state`. */
     async cancel(account: Account, id: string, idempotency: IdempotentRequest | null): Promise<IdempotencyOutcome> {
+      let canceled: TaskRecord | null = null;
       const outcome = await deps.idempotency.run(idempotency, async (tx) => {
         const { rows } = await tx.query<{ status: TaskRecord['status'] }>(
           'SELECT status FROM tasks WHERE id = $1 AND account_id = $2',
@@ -118,8 +125,13 @@ export function createTaskService(deps: TaskServiceDeps) {
           throw new ApiError('invalid_state', `Task ${id} has already ended (${current.status}); only queued or running tasks can be canceled.`);
         }
         // Not through the view cache: this transaction may still roll back.
+        canceled = ended;
         return { status: 200, body: await presentTask(ended, deps.stores, resultUrlExpiry(new Date(), deps.resultUrlTtlSeconds)) };
       });
+      if (canceled) {
+        const task: TaskRecord = canceled;
+        void deps.cancelUpstream(task).catch(() => {});
+      }
       if (!outcome.replayed) {
         const view = outcome.body as TaskView;
         deps.metrics.taskTransition(view.model, 'canceled');

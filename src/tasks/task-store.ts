@@ -144,7 +144,7 @@ export async function endTask(
  */
 export async function releaseLease(runner: Queryable, id: string, lease: string): Promise<boolean> {
   const { rowCount } = await runner.query(
-    `UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+    `UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL, handed_over = true, updated_at = now()
       WHERE id = $1 AND status = 'running' AND lease_owner = $2`,
     [id, lease],
   );
@@ -237,6 +237,31 @@ export function createTaskStore(db: Database) {
         `UPDATE tasks SET provider = $3, upstream_id = $4, updated_at = now()
           WHERE id = $1 AND status = 'running' AND lease_owner = $2`,
         [id, lease, provider, upstreamId],
+      );
+      return rowCount > 0;
+    },
+
+    /**
+     * Records which provider account this attempt is about to ask (null: none, after it refused
+     * cleanly), before the request is sent. Returns false if the attempt no longer holds the task.
+     */
+    async recordIntent(id: string, lease: string, provider: string | null): Promise<boolean> {
+      const { rowCount } = await db.query(
+        `UPDATE tasks SET provider = $3, updated_at = now()
+          WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND upstream_id IS NULL`,
+        [id, lease, provider],
+      );
+      return rowCount > 0;
+    },
+
+    /**
+     * Wakes a running task at once (an upstream's callback): clears its lease only if it was handed
+     * over (no attempt runs it), inside `runner`, with the new job. Returns false if not applicable.
+     */
+    async wakeHandedOver(runner: Queryable, id: string): Promise<boolean> {
+      const { rowCount } = await runner.query(
+        `UPDATE tasks SET updated_at = now() WHERE id = $1 AND status = 'running' AND handed_over AND lease_owner IS NULL`,
+        [id],
       );
       return rowCount > 0;
     },

@@ -7,7 +7,9 @@ import type { StoredMedia, TaskError, TaskRecord } from '../domain.js';
 import type { TaskEvents } from '../events/port.js';
 import type { Metrics } from '../metrics.js';
 import { probeVideo } from '../media/probe-video.js';
-import type { Provider, ProviderStep } from '../providers/port.js';
+import type { Provider, ProviderContext, ProviderStep } from '../providers/port.js';
+import { IntentNotRecorded, type ProviderRouter } from '../providers/provider-router.js';
+import { UpstreamError } from '../providers/upstream-error.js';
 import type { ObjectStore } from '../storage/port.js';
 import type { TaskStore } from '../tasks/task-store.js';
 import { randomBase62 } from '../ids.js';
@@ -16,12 +18,26 @@ export const TASK_QUEUE = 'task.run';
 
 export interface TaskJob {
   taskId: string;
+  /** Polls of the upstream job so far (the backoff grows with it). */
+  polls?: number;
+  /** Consecutive rounds that ended in a retryable upstream error. */
+  retries?: number;
+}
+
+/** The wait before the next poll: exponential from `minSeconds` to `maxSeconds`, with ±20% jitter. */
+export function pollDelaySeconds(polls: number, bounds: { minSeconds: number; maxSeconds: number }, random = Math.random): number {
+  const base = Math.min(bounds.maxSeconds, bounds.minSeconds * Math.pow(1.5, polls));
+  return base * (0.8 + 0.4 * random());
 }
 
 export interface TaskRunnerDeps {
   tasks: TaskStore;
-  /** Picks the provider for a task's model. */
-  providerFor(task: TaskRecord): Provider;
+  /** The provider accounts and the routes over them. */
+  router: ProviderRouter;
+  /** Polling backoff bounds. */
+  poll: { minSeconds: number; maxSeconds: number };
+  /** Rounds of failed submission (every account refused, retryably) before the task fails. */
+  submitRounds: number;
   /** The object store of each upload target. */
   stores: ReadonlyMap<string, ObjectStore>;
   events: TaskEvents;
@@ -41,7 +57,7 @@ export interface TaskRunnerDeps {
    * Releases the attempt's lease and enqueues the task's next job (a poll, after `afterSeconds`)
    * in one transaction, so the task always has either a live lease or a job.
    */
-  handOver: (taskId: string, lease: string, afterSeconds: number) => Promise<void>;
+  handOver: (job: TaskJob, lease: string, afterSeconds: number) => Promise<void>;
 }
 
 class LeaseLost extends Error {}
@@ -64,14 +80,20 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     deps.events.publish(task.id);
   }
 
-  async function storeResult(task: TaskRecord, videoPath: string): Promise<StoredMedia> {
+  async function storeResult(task: TaskRecord, videoPath: string, attemptToken: string): Promise<StoredMedia> {
     const target = task.params['upload_method'] ?? 's3';
     const store = deps.stores.get(target);
     if (!store) throw new Error(`No object store is configured for target ${target}.`);
-    const info = await probeVideo(videoPath, deps.ffmpegPath);
+    const info = await probeVideo(videoPath, deps.ffmpegPath).catch((error: unknown) => {
+      // A provider's file that ffmpeg cannot read is the provider's failure, not a reason to retry.
+      throw new UpstreamError({
+        message: 'The provider delivered a video that could not be read.', reason: 'unreadable_video', retryable: false,
+        detail: error instanceof Error ? error.message : String(error),
+      });
+    });
     const name = `${task.id}.mp4`;
     // Each attempt writes its own object, so an attempt that lost the task deletes only its own.
-    const key = `results/${task.id}/${task.attempts}/${name}`;
+    const key = `results/${task.id}/${attemptToken}/${name}`;
     const { sizeBytes } = await store.put(key, createReadStream(videoPath), { contentType: 'video/mp4' });
     return {
       target, key, kind: 'video', name, mimeType: 'video/mp4',
@@ -79,25 +101,48 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     };
   }
 
-  async function downloadReferences(task: TaskRecord, workDir: string): Promise<string[]> {
+  async function downloadReferences(task: TaskRecord, workDir: string): Promise<{ paths: string[]; urls: string[] }> {
     const paths: string[] = [];
+    const urls: string[] = [];
+    // Upstreams fetch references from these links while they work: valid until the task's deadline.
+    const expiresAt = new Date(Math.max(task.deadlineAt.getTime(), Date.now()) + 3_600_000);
     for (const [index, file] of task.referenceFiles.entries()) {
-      const object = await deps.stores.get(file.target)?.get(file.key);
-      if (!object) throw Object.assign(new Error('reference missing'), { taskError: 'invalid_reference' as const });
+      const store = deps.stores.get(file.target);
+      const object = await store?.get(file.key);
+      if (!store || !object) throw Object.assign(new Error('reference missing'), { taskError: 'invalid_reference' as const });
       const path = join(workDir, `reference-${index}`);
       await pipeline(object.body, createWriteStream(path));
       paths.push(path);
+      urls.push(await store.signedUrl(file.key, expiresAt));
     }
-    return paths;
+    return { paths, urls };
+  }
+
+  /** Submits through the router (which records each account it asks first), or polls the account that accepted. */
+  async function step(task: TaskRecord, lease: string, context: ProviderContext): Promise<{ account: Provider; step: ProviderStep }> {
+    if (task.upstreamId !== null) {
+      const account = task.provider === null ? undefined : deps.router.account(task.provider);
+      if (!account) {
+        throw new UpstreamError({
+          message: 'The provider that accepted this task is no longer configured.', reason: 'account_removed', retryable: false,
+          detail: `account ${task.provider ?? 'unknown'}`,
+        });
+      }
+      return { account, step: await deps.router.poll(account, { ...task, upstreamId: task.upstreamId }, context) };
+    }
+    return deps.router.submit(task, context, {
+      recordIntent: (account) => deps.tasks.recordIntent(task.id, lease, account),
+    });
   }
 
   async function handle(job: TaskJob): Promise<void> {
     // Not after shutdown began: the job fails and pg-boss runs it again later.
     deps.shutdown.throwIfAborted();
-    const lease = `${deps.workerId}:${randomBase62(8)}`;
+    const attemptToken = randomBase62(8);
+    const lease = `${deps.workerId}:${attemptToken}`;
     const task = await deps.tasks.claim(job.taskId, lease, deps.leaseSeconds);
     if (!task) return;
-    if (task.attempts === 1 && task.upstreamId === null) announce(task);
+    if (task.attempts === 1 && task.upstreamId === null && (job.retries ?? 0) === 0) announce(task);
     if (task.attempts > deps.maxAttempts) {
       await fail(task, lease, { code: 'internal_error', message: 'The task could not be completed; its credits were released.' });
       return;
@@ -109,6 +154,8 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     const finished = new AbortController();
     let heartbeats: Promise<void> = Promise.resolve();
     let workDir: string | null = null;
+    const polls = job.polls ?? 0;
+    const retries = job.retries ?? 0;
     try {
       workDir = await mkdtemp(join(deps.workRoot, `${task.id}-`));
       let progress: number | null = null;
@@ -128,11 +175,12 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
         }
       })();
       let lastProgressWrite = 0;
-      const provider = deps.providerFor(task);
-      const context = {
+      const references = await downloadReferences(task, workDir);
+      const context: ProviderContext = {
         signal: abort.signal,
         workDir,
-        referencePaths: await downloadReferences(task, workDir),
+        referencePaths: references.paths,
+        referenceUrls: references.urls,
         reportProgress(percent: number) {
           progress = Math.max(0, Math.min(99, Math.round(percent)));
           const now = Date.now();
@@ -142,26 +190,24 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
           }
         },
       };
-      const step: ProviderStep =
-        task.upstreamId && task.provider === provider.name
-          ? await provider.poll({ ...task, upstreamId: task.upstreamId }, context)
-          : await provider.submit(task, context);
-      switch (step.state) {
+      const { account, step: next } = await step(task, lease, context);
+      switch (next.state) {
         case 'submitted':
-          if (!(await deps.tasks.recordUpstream(task.id, lease, provider.name, step.upstreamId))) return;
-          await deps.handOver(task.id, lease, step.pollAfterSeconds);
+          if (!(await deps.tasks.recordUpstream(task.id, lease, account.name, next.upstreamId))) return;
+          log.info({ provider: account.name, upstream_id: next.upstreamId }, 'task accepted upstream');
+          await deps.handOver({ taskId: task.id, polls: 0 }, lease, next.pollAfterSeconds ?? pollDelaySeconds(0, deps.poll));
           return;
         case 'running':
-          if (step.progress !== null) progress = step.progress;
+          if (next.progress !== null) progress = Math.max(0, Math.min(99, Math.round(next.progress)));
           await beat();
-          await deps.handOver(task.id, lease, step.pollAfterSeconds);
+          await deps.handOver({ taskId: task.id, polls: polls + 1 }, lease, next.pollAfterSeconds ?? pollDelaySeconds(polls + 1, deps.poll));
           return;
         case 'failed':
-          log.info({ code: step.code, reason: step.message }, 'task failed at its provider');
-          await fail(task, lease, { code: step.code, message: step.message });
+          log.info({ provider: account.name, code: next.code, reason: next.message }, 'task failed at its provider');
+          await fail(task, lease, { code: next.code, message: next.message });
           return;
         case 'succeeded': {
-          const media = await storeResult(task, step.videoPath);
+          const media = await storeResult(task, next.videoPath, attemptToken);
           const ended = await deps.tasks.endLeased(task.id, lease, { status: 'succeeded', media: [media] });
           if (ended) {
             announce(ended);
@@ -182,8 +228,13 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
         await deps.tasks.expireLease(task.id, lease).catch(() => {});
         return;
       }
+      if (error instanceof IntentNotRecorded) return;
       if ((error as { taskError?: TaskError['code'] }).taskError === 'invalid_reference') {
         await fail(task, lease, { code: 'invalid_reference', message: 'A reference file is no longer available.' });
+        return;
+      }
+      if (error instanceof UpstreamError) {
+        await upstreamFailed(task, lease, error, { polls, retries }, log);
         return;
       }
       log.error({ err: error }, 'task attempt failed; it will be retried');
@@ -195,6 +246,31 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
       deps.shutdown.removeEventListener('abort', onShutdown);
       if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => {});
     }
+  }
+
+  /**
+   * An upstream call failed. A refusal fails the task (hold released). A retryable error is
+   * tried again after a backoff (or the upstream's `Retry-After`): a poll until the task's
+   * deadline, a submission for `submitRounds` rounds.
+   */
+  async function upstreamFailed(
+    task: TaskRecord,
+    lease: string,
+    error: UpstreamError,
+    job: { polls: number; retries: number },
+    log: FastifyBaseLogger,
+  ): Promise<void> {
+    const context = { provider: task.provider, reason: error.reason, detail: error.detail, ambiguous: error.ambiguous };
+    const submitting = task.upstreamId === null;
+    if (!error.retryable || (submitting && job.retries + 1 >= deps.submitRounds)) {
+      log.warn(context, 'task failed: upstream error');
+      const message = error.retryable ? 'No provider could take the task; its credits were released.' : error.message;
+      await fail(task, lease, { code: error.retryable ? 'upstream_error' : error.taskCode, message });
+      return;
+    }
+    const delay = Math.max(error.retryAfterSeconds ?? 0, pollDelaySeconds(job.retries, deps.poll));
+    log.info({ ...context, retry_in_s: Math.round(delay * 10) / 10 }, 'upstream call failed; trying again later');
+    await deps.handOver({ taskId: task.id, polls: job.polls, retries: job.retries + 1 }, lease, delay);
   }
 
   return { handle };

@@ -15,6 +15,9 @@ function pollingProvider() {
   let submissions = 0;
   const provider: Provider = {
     name: 'polling',
+    kind: 'local',
+    dedupesSubmissions: true,
+    refuses: () => null,
     async submit(task) {
       submissions++;
       return { state: 'submitted', upstreamId: `up-${task.id}`, pollAfterSeconds: 0 };

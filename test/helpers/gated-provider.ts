@@ -15,6 +15,9 @@ export function createGatedProvider() {
   const started: string[] = [];
   const provider: Provider = {
     name: 'gated',
+    kind: 'local',
+    dedupesSubmissions: true,
+    refuses: () => null,
     async submit(task, context) {
       started.push(task.id);
       context.reportProgress(10);

@@ -108,7 +108,9 @@ describe('configuration', () => {
 
   it('has working defaults for the embedded mode', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ role: 'all', port: 8080, publicUrl: 'http://localhost:8080', databaseUrl: null, provider: 'local' });
+    expect(config).toMatchObject({ role: 'all', port: 8080, publicUrl: 'http://localhost:8080', databaseUrl: null });
+    expect(config.providers.accounts).toEqual([{ name: 'local', kind: 'local' }]);
+    expect(config.providers.routes['sora-2']).toEqual([{ account: 'local', weight: 1, priority: 1 }]);
     expect(config.ffmpegPath).toBeTruthy();
   });
 });

@@ -1,0 +1,178 @@
+import { join } from 'node:path';
+import type { TaskRecord } from '../domain.js';
+import type { Provider, ProviderContext, ProviderStep } from './port.js';
+import { callUpstream, downloadVideo, parseUpstreamJson, retryAfterSeconds, type UpstreamResponse } from './upstream-http.js';
+import { redactUpstreamText, UpstreamError } from './upstream-error.js';
+import { classifyUpstreamFailure } from './upstream-outcome.js';
+
+export interface KieProviderConfig {
+  name: string;
+  apiKey: string;
+  /** e.g. https://api.kie.ai */
+  baseUrl: string;
+  /** Per HTTP call. */
+  requestTimeoutMs: number;
+  /** Result downloads may take longer than calls. */
+  downloadTimeoutMs: number;
+  maxResultBytes: number;
+  /** The URL Kie calls when the job ends; null sends none (polling only). */
+  callbackUrl: ((taskId: string) => string) | null;
+}
+
+interface KieEnvelope {
+  code?: unknown;
+  msg?: unknown;
+  data?: unknown;
+}
+
+interface KieRecord {
+  taskId?: unknown;
+  state?: unknown;
+  param?: unknown;
+  resultJson?: unknown;
+  failCode?: unknown;
+  failMsg?: unknown;
+  progress?: unknown;
+}
+
+/** Kie's body codes that mean "not now or not with this account": another account or a later try may work. */
+const RETRYABLE_CODES = new Set([401, 402, 403, 429, 430, 455, 500, 502, 503, 504, 505]);
+
+/** Kie.ai's job API (`/api/v1/jobs/createTask`, `/api/v1/jobs/recordInfo`), one account. */
+export function createKieProvider(config: KieProviderConfig): Provider {
+  const base = config.baseUrl.replace(/\/+$/, '');
+  const headers = { authorization: `Bearer ${config.apiKey}`, 'content-type': 'application/json' };
+
+  /** Reads Kie's `{code, msg, data}` envelope; HTTP and body codes both decide. */
+  function unwrap(response: UpstreamResponse, operation: 'create' | 'status'): unknown {
+    const ambiguous = operation === 'create';
+    if (response.status === 429 || response.status >= 500 || response.status === 401 || response.status === 403) {
+      throw new UpstreamError({
+        message: 'The provider is unavailable.', reason: `http_${response.status}`, retryable: true,
+        retryAfterSeconds: retryAfterSeconds(response.headers), detail: redactUpstreamText(response.text, 200),
+      });
+    }
+    const body = parseUpstreamJson(response, ambiguous) as KieEnvelope | null;
+    const code = typeof body?.code === 'number' ? body.code : response.status;
+    const msg = typeof body?.msg === 'string' ? body.msg : '';
+    if (code === 200 && response.status < 300) return body?.data;
+    if (RETRYABLE_CODES.has(code)) {
+      throw new UpstreamError({
+        message: 'The provider is unavailable.', reason: `code_${code}`, retryable: true,
+        retryAfterSeconds: retryAfterSeconds(response.headers), detail: redactUpstreamText(msg),
+      });
+    }
+    const failure = classifyUpstreamFailure(String(code), msg);
+    throw new UpstreamError({
+      message: failure.message, reason: `code_${code}`, retryable: false, taskCode: failure.code, detail: redactUpstreamText(msg),
+    });
+  }
+
+  function createBody(task: TaskRecord, context: ProviderContext): Record<string, unknown> {
+    const mode = context.referenceUrls.length > 0 ? 'image-to-video' : 'text-to-video';
+    const params = task.params;
+    const input: Record<string, unknown> = {
+      prompt: task.prompt,
+      aspect_ratio: params['aspect_ratio'] ?? 'landscape',
+      n_frames: params['n_frames'] ?? '10',
+      remove_watermark: params['remove_watermark'] === 'true',
+    };
+    if (params['size']) input['size'] = params['size'];
+    if (params['upload_method']) input['upload_method'] = params['upload_method'];
+    if (context.referenceUrls.length > 0) input['image_urls'] = [...context.referenceUrls];
+    return {
+      model: `${task.model}-${mode}`,
+      ...(config.callbackUrl ? { callBackUrl: config.callbackUrl(task.id) } : {}),
+      input,
+    };
+  }
+
+  async function record(upstreamId: string, signal: AbortSignal): Promise<KieRecord> {
+    const response = await callUpstream({
+      method: 'GET', url: `${base}/api/v1/jobs/recordInfo?taskId=${encodeURIComponent(upstreamId)}`,
+      headers, timeoutMs: config.requestTimeoutMs, signal,
+    });
+    const data = unwrap(response, 'status');
+    if (!data || typeof data !== 'object') {
+      throw new UpstreamError({ message: 'The provider sent an unreadable answer.', reason: 'malformed_record', retryable: true });
+    }
+    return data;
+  }
+
+  return {
+    name: config.name,
+    kind: 'kie',
+    dedupesSubmissions: false,
+
+    /** Kie's Sora 2 jobs take every parameter of the catalog as it is. */
+    refuses(model) {
+      return model === 'sora-2' || model === 'sora-2-pro' ? null : `${config.name} (kie) does not offer ${model}.`;
+    },
+
+    async submit(task, context) {
+      const response = await callUpstream({
+        method: 'POST', url: `${base}/api/v1/jobs/createTask`, headers,
+        body: JSON.stringify(createBody(task, context)), timeoutMs: config.requestTimeoutMs, signal: context.signal,
+      });
+      const data = unwrap(response, 'create') as { taskId?: unknown } | null;
+      if (typeof data?.taskId !== 'string' || data.taskId === '') {
+        throw new UpstreamError({
+          message: 'The provider sent an unreadable answer.', reason: 'malformed_response', retryable: true, ambiguous: true,
+        });
+      }
+      return { state: 'submitted', upstreamId: data.taskId };
+    },
+
+    async poll(task, context): Promise<ProviderStep> {
+      const job = await record(task.upstreamId, context.signal);
+      switch (job.state) {
+        case 'waiting':
+        case 'queuing':
+          return { state: 'running', progress: null };
+        case 'generating':
+          return { state: 'running', progress: typeof job.progress === 'number' ? job.progress : null };
+        case 'success': {
+          const url = resultUrl(job.resultJson);
+          if (!url) {
+            throw new UpstreamError({
+              message: 'The provider reported success without a result video.', reason: 'missing_result', retryable: false,
+            });
+          }
+          const videoPath = join(context.workDir, 'result.mp4');
+          await downloadVideo(url, videoPath, {
+            maxBytes: config.maxResultBytes, timeoutMs: config.downloadTimeoutMs, signal: context.signal,
+          });
+          return { state: 'succeeded', videoPath };
+        }
+        case 'fail': {
+          const failure = classifyUpstreamFailure(text(job.failCode), text(job.failMsg));
+          return { state: 'failed', ...failure };
+        }
+        default:
+          throw new UpstreamError({
+            message: 'The provider sent an unreadable answer.', reason: 'unknown_state', retryable: true,
+            detail: redactUpstreamText(String(job.state), 50),
+          });
+      }
+    },
+
+    /** Kie's job API has no cancel: the job runs to its end and is not downloaded. */
+    async cancel() {},
+  };
+}
+
+/** The first URL of Kie's `resultJson` (a JSON string `{"resultUrls": [...]}`), if any. */
+function resultUrl(resultJson: unknown): string | null {
+  try {
+    const parsed = (typeof resultJson === 'string' ? JSON.parse(resultJson) : resultJson) as { resultUrls?: unknown } | null;
+    const first = Array.isArray(parsed?.resultUrls) ? (parsed.resultUrls[0] as unknown) : null;
+    return typeof first === 'string' && /^https?:\/\//.test(first) ? first : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A field that should be text (Kie sends codes as strings or numbers). */
+function text(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : '';
+}

@@ -1,0 +1,159 @@
+import { openAsBlob } from 'node:fs';
+import { join } from 'node:path';
+import { outputDimensions, outputDurationSeconds } from '../catalog/models.js';
+import type { Provider, ProviderStep } from './port.js';
+import { callUpstream, downloadVideo, parseUpstreamJson, retryAfterSeconds, type UpstreamResponse } from './upstream-http.js';
+import { redactUpstreamText, UpstreamError } from './upstream-error.js';
+import { classifyUpstreamFailure } from './upstream-outcome.js';
+
+/** The `seconds` the OpenAI `/v1/videos` contract accepts; gateways may accept others. */
+export const OPENAI_VIDEO_SECONDS = ['4', '8', '12'] as const;
+/** The `size`s of the contract, and the models that may ask for each. */
+const SIZES: Readonly<Record<string, readonly string[]>> = {
+  '1280x720': ['sora-2', 'sora-2-pro'],
+  '720x1280': ['sora-2', 'sora-2-pro'],
+  '1792x1024': ['sora-2-pro'],
+  '1024x1792': ['sora-2-pro'],
+};
+
+export interface OpenAiVideosProviderConfig {
+  name: string;
+  apiKey: string;
+  /** The API base including its version path, e.g. https://example.openai.azure.com/openai/v1 */
+  baseUrl: string;
+  /** `bearer` (Authorization: Bearer) or `api-key` (Azure's `api-key` header). */
+  auth: 'bearer' | 'api-key';
+  /** The `seconds` values this endpoint accepts; a task's `n_frames` must be one of them. */
+  seconds: readonly string[];
+  /** Our model id → the endpoint's model (or Azure deployment) name. */
+  models: Readonly<Record<string, string>>;
+  requestTimeoutMs: number;
+  downloadTimeoutMs: number;
+  maxResultBytes: number;
+}
+
+interface VideoObject {
+  id?: unknown;
+  status?: unknown;
+  progress?: unknown;
+  error?: { code?: unknown; message?: unknown } | null;
+}
+
+/**
+ * An OpenAI-style `/v1/videos` endpoint (Azure OpenAI, or another gateway), one account.
+ * `n_frames` maps to `seconds` and the output dimensions to `size`; what the endpoint cannot
+ * express is refused (`refuses`), never quietly changed. Each task's create carries an
+ * `Idempotency-Key`, so a create whose answer was lost is sent again without a second job.
+ */
+export function createOpenAiVideosProvider(config: OpenAiVideosProviderConfig): Provider {
+  const base = config.baseUrl.replace(/\/+$/, '');
+  const auth: Record<string, string> =
+    config.auth === 'api-key' ? { 'api-key': config.apiKey } : { authorization: `Bearer ${config.apiKey}` };
+
+  function unwrap(response: UpstreamResponse, operation: 'create' | 'status' | 'cancel'): VideoObject {
+    const status = response.status;
+    if (status === 429 || status >= 500 || status === 401 || status === 403) {
+      throw new UpstreamError({
+        message: 'The provider is unavailable.', reason: `http_${status}`, retryable: true,
+        retryAfterSeconds: retryAfterSeconds(response.headers), detail: redactUpstreamText(response.text, 300),
+      });
+    }
+    const body = parseUpstreamJson(response, operation === 'create') as (VideoObject & { error?: { code?: unknown; message?: unknown; param?: unknown } }) | null;
+    if (status >= 200 && status < 300 && body && typeof body === 'object') return body;
+    const error = body?.error ?? null;
+    const code = typeof error?.code === 'string' ? error.code : '';
+    const message = typeof error?.message === 'string' ? error.message : '';
+    const param = typeof (error)?.param === 'string' ? String((error as { param: string }).param) : '';
+    const failure = classifyUpstreamFailure(`${code} ${param}`, message);
+    throw new UpstreamError({
+      message: failure.message, reason: `http_${status}`, retryable: false, taskCode: failure.code,
+      detail: redactUpstreamText(`${code} ${param} ${message}`),
+    });
+  }
+
+  function requestFields(model: string, params: Readonly<Record<string, string>>): { seconds: string; size: string; model: string } {
+    const { width, height } = outputDimensions(params);
+    return { seconds: String(outputDurationSeconds(params)), size: `${width}x${height}`, model: config.models[model] ?? model };
+  }
+
+  return {
+    name: config.name,
+    kind: 'openai-videos',
+    dedupesSubmissions: true,
+
+    refuses(model, params) {
+      if (!(model in config.models)) return `${config.name} (openai-videos) does not offer ${model}.`;
+      const fields = requestFields(model, params);
+      if (!config.seconds.includes(fields.seconds)) {
+        return `${config.name} (openai-videos) accepts durations of ${config.seconds.join(', ')} seconds, not ${fields.seconds} (n_frames).`;
+      }
+      if (!SIZES[fields.size]?.includes(model)) {
+        return `${config.name} (openai-videos) cannot make ${fields.size} videos with ${model}.`;
+      }
+      return null;
+    },
+
+    async submit(task, context) {
+      const fields = requestFields(task.model, task.params);
+      const headers: Record<string, string> = { ...auth, 'idempotency-key': `rivya-${task.id}` };
+      let body: string | FormData;
+      const reference = context.referencePaths[0];
+      if (reference) {
+        const form = new FormData();
+        form.set('model', fields.model);
+        form.set('prompt', task.prompt);
+        form.set('seconds', fields.seconds);
+        form.set('size', fields.size);
+        const file = task.referenceFiles[0];
+        form.set('input_reference', await openAsBlob(reference, { type: file?.mimeType ?? 'image/png' }), file?.name ?? 'reference');
+        body = form;
+      } else {
+        headers['content-type'] = 'application/json';
+        body = JSON.stringify({ model: fields.model, prompt: task.prompt, seconds: fields.seconds, size: fields.size });
+      }
+      const response = await callUpstream({
+        method: 'POST', url: `${base}/videos`, headers, body, timeoutMs: config.requestTimeoutMs, signal: context.signal,
+      });
+      const video = unwrap(response, 'create');
+      if (typeof video.id !== 'string' || video.id === '') {
+        throw new UpstreamError({ message: 'The provider sent an unreadable answer.', reason: 'malformed_response', retryable: true, ambiguous: true });
+      }
+      return { state: 'submitted', upstreamId: video.id };
+    },
+
+    async poll(task, context): Promise<ProviderStep> {
+      const id = encodeURIComponent(task.upstreamId);
+      const video = unwrap(
+        await callUpstream({ method: 'GET', url: `${base}/videos/${id}`, headers: auth, timeoutMs: config.requestTimeoutMs, signal: context.signal }),
+        'status',
+      );
+      switch (video.status) {
+        case 'queued':
+          return { state: 'running', progress: null };
+        case 'in_progress':
+          return { state: 'running', progress: typeof video.progress === 'number' ? video.progress : null };
+        case 'completed': {
+          const videoPath = join(context.workDir, 'result.mp4');
+          await downloadVideo(`${base}/videos/${id}/content?variant=video`, videoPath, {
+            headers: auth, maxBytes: config.maxResultBytes, timeoutMs: config.downloadTimeoutMs, signal: context.signal,
+          });
+          return { state: 'succeeded', videoPath };
+        }
+        case 'failed': {
+          const code = typeof video.error?.code === 'string' ? video.error.code : '';
+          const message = typeof video.error?.message === 'string' ? video.error.message : '';
+          return { state: 'failed', ...classifyUpstreamFailure(code, message) };
+        }
+        default:
+          throw new UpstreamError({ message: 'The provider sent an unreadable answer.', reason: 'unknown_state', retryable: true });
+      }
+    },
+
+    async cancel(task) {
+      await callUpstream({
+        method: 'DELETE', url: `${base}/videos/${encodeURIComponent(task.upstreamId)}`, headers: auth,
+        timeoutMs: config.requestTimeoutMs, signal: new AbortController().signal,
+      });
+    },
+  };
+}

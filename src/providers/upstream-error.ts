@@ -1,0 +1,52 @@
+import type { TaskErrorCode } from '../domain.js';
+
+/**
+ * How an upstream call went wrong, decided by the provider that made it:
+ * - `retryable`: nothing was decided upstream that we know of (5xx, 429, timeout, refused
+ *   connection, an account problem such as a revoked key or an empty upstream balance); another
+ *   account, or a later try, may succeed.
+ * - `ambiguous`: the request may have been accepted (the connection broke or timed out after it
+ *   was sent, or the answer was unreadable). Never failed over: only the same account, and only
+ *   where it deduplicates, may be asked again.
+ * - otherwise the request itself was refused and the task fails with `taskCode`.
+ *
+ * `message` is ours and safe to show; `detail` (the upstream's own words) goes to logs only.
+ */
+export class UpstreamError extends Error {
+  readonly retryable: boolean;
+  readonly ambiguous: boolean;
+  readonly taskCode: TaskErrorCode;
+  /** The upstream's `Retry-After`, in seconds, when it sent one. */
+  readonly retryAfterSeconds: number | null;
+  /** A short machine label for metrics and logs, e.g. `http_503`, `timeout`, `code_455`. */
+  readonly reason: string;
+  readonly detail: string;
+
+  constructor(options: {
+    message: string;
+    reason: string;
+    retryable: boolean;
+    ambiguous?: boolean;
+    taskCode?: TaskErrorCode;
+    retryAfterSeconds?: number | null;
+    detail?: string;
+  }) {
+    super(options.message);
+    this.name = 'UpstreamError';
+    this.reason = options.reason;
+    this.retryable = options.retryable;
+    this.ambiguous = options.ambiguous ?? false;
+    this.taskCode = options.taskCode ?? 'upstream_error';
+    this.retryAfterSeconds = options.retryAfterSeconds ?? null;
+    this.detail = options.detail ?? '';
+  }
+}
+
+/** Upstream text for logs: secrets-looking tokens masked, length bounded. */
+export function redactUpstreamText(text: string, max = 500): string {
+  return text
+    .replace(/(bearer\s+)[\w.~+/=-]+/gi, '$1[redacted]')
+    .replace(/([?&](?:sig|signature|token|key|api[-_]?key|x-amz-signature|x-amz-credential)=)[^&\s"']+/gi, '$1[redacted]')
+    .replace(/\b(sk|kie|key)[-_][\w-]{8,}\b/gi, '[redacted]')
+    .slice(0, max);
+}

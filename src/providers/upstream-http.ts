@@ -1,0 +1,173 @@
+import { createWriteStream } from 'node:fs';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { fileTypeFromFile } from 'file-type';
+import { redactUpstreamText, UpstreamError } from './upstream-error.js';
+
+/** Errors of a connection that never carried the request: safe to send it elsewhere. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+export interface UpstreamRequest {
+  method: 'GET' | 'POST' | 'DELETE';
+  url: string;
+  headers?: Record<string, string>;
+  body?: string | FormData;
+  /** Gives up after this long (connect + answer); a hung upstream is a timeout. */
+  timeoutMs: number;
+  /** The task's signal: cancel, deadline or shutdown abort the call. */
+  signal: AbortSignal;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Headers;
+  /** The body as text (already read). */
+  text: string;
+}
+
+/** `Retry-After` as seconds (delta-seconds or an HTTP date), or null. */
+export function retryAfterSeconds(headers: Headers): number | null {
+  const raw = headers.get('retry-after');
+  if (!raw) return null;
+  const seconds = Number(raw);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds, 3600);
+  const date = Date.parse(raw);
+  return Number.isNaN(date) ? null : Math.max(0, Math.min(3600, Math.ceil((date - Date.now()) / 1000)));
+}
+
+/**
+ * One HTTP call to an upstream. Network failures become `UpstreamError`s: a refused connection
+ * is retryable anywhere; a timeout or a broken connection after a POST was sent is ambiguous
+ * (the upstream may have accepted it). The caller's abort is rethrown as is.
+ */
+export async function callUpstream(request: UpstreamRequest): Promise<UpstreamResponse> {
+  const timeout = AbortSignal.timeout(request.timeoutMs);
+  const signal = AbortSignal.any([request.signal, timeout]);
+  const mayHaveArrived = request.method !== 'GET';
+  try {
+    const response = await fetch(request.url, {
+      method: request.method,
+      headers: request.headers ?? {},
+      ...(request.body === undefined ? {} : { body: request.body }),
+      signal,
+      redirect: 'follow',
+    });
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, text };
+  } catch (error) {
+    if (request.signal.aborted) throw request.signal.reason;
+    if (timeout.aborted) {
+      throw new UpstreamError({
+        message: 'The provider did not answer in time.', reason: 'timeout', retryable: true, ambiguous: mayHaveArrived,
+      });
+    }
+    const code = networkCode(error);
+    const sent = !NOT_SENT_CODES.has(code);
+    throw new UpstreamError({
+      message: 'The provider could not be reached.',
+      reason: code ? `network_${code.toLowerCase()}` : 'network',
+      retryable: true,
+      ambiguous: mayHaveArrived && sent,
+      detail: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+function networkCode(error: unknown): string {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return '';
+}
+
+/** Parses an upstream's JSON answer; anything else is an unreadable (retryable, possibly ambiguous) answer. */
+export function parseUpstreamJson(response: UpstreamResponse, ambiguous: boolean): unknown {
+  try {
+    return JSON.parse(response.text) as unknown;
+  } catch {
+    throw new UpstreamError({
+      message: 'The provider sent an unreadable answer.',
+      reason: 'malformed_response',
+      retryable: true,
+      ambiguous,
+      detail: `HTTP ${response.status}: ${redactUpstreamText(response.text, 200)}`,
+    });
+  }
+}
+
+export interface DownloadOptions {
+  headers?: Record<string, string>;
+  maxBytes: number;
+  timeoutMs: number;
+  signal: AbortSignal;
+}
+
+/**
+ * Streams an upstream's result video to `path`: at most `maxBytes`, and it must be an MP4 by its
+ * bytes. A missing or wrong result fails the task (`upstream_error`); a 5xx or a broken
+ * connection is retryable (the next poll downloads again).
+ */
+export async function downloadVideo(url: string, path: string, options: DownloadOptions): Promise<number> {
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = AbortSignal.any([options.signal, timeout]);
+  let response: Response;
+  try {
+    response = await fetch(url, { headers: options.headers ?? {}, signal, redirect: 'follow' });
+  } catch (error) {
+    if (options.signal.aborted) throw options.signal.reason;
+    throw new UpstreamError({
+      message: 'The result video could not be downloaded.', reason: timeout.aborted ? 'download_timeout' : 'download_network',
+      retryable: true, detail: error instanceof Error ? error.message : String(error),
+    });
+  }
+  if (!response.ok || !response.body) {
+    await response.body?.cancel().catch(() => {});
+    const retryable = response.status >= 500 || response.status === 429;
+    throw new UpstreamError({
+      message: 'The provider did not deliver the result video.', reason: `download_http_${response.status}`, retryable,
+      retryAfterSeconds: retryAfterSeconds(response.headers),
+    });
+  }
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  if (declared > options.maxBytes) {
+    await response.body.cancel().catch(() => {});
+    throw tooLarge(options.maxBytes);
+  }
+  let received = 0;
+  const cap = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      received += chunk.length;
+      if (received > options.maxBytes) done(tooLarge(options.maxBytes));
+      else done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), cap, createWriteStream(path), { signal });
+  } catch (error) {
+    if (options.signal.aborted) throw options.signal.reason;
+    if (error instanceof UpstreamError) throw error;
+    throw new UpstreamError({
+      message: 'The result video could not be downloaded.', reason: timeout.aborted ? 'download_timeout' : 'download_network',
+      retryable: true, detail: error instanceof Error ? error.message : String(error),
+    });
+  }
+  const type = await fileTypeFromFile(path);
+  if (type?.mime !== 'video/mp4') {
+    throw new UpstreamError({
+      message: 'The provider delivered something other than an MP4 video.', reason: 'download_not_mp4', retryable: false,
+      detail: `sniffed ${type?.mime ?? 'unknown'}; declared ${response.headers.get('content-type') ?? 'nothing'}`,
+    });
+  }
+  return received;
+}
+
+function tooLarge(maxBytes: number): UpstreamError {
+  return new UpstreamError({
+    message: 'The provider delivered a result larger than allowed.', reason: 'download_too_large', retryable: false,
+    detail: `over ${maxBytes} bytes`,
+  });
+}
