@@ -41,7 +41,7 @@ export function createProviders(settings: ProviderSettings, environment: Provide
       case 'openai-videos':
         return createOpenAiVideosProvider({
           name: account.name, apiKey: account.apiKey, baseUrl: account.baseUrl, auth: account.auth,
-          seconds: account.seconds, models: account.models, ...timeouts,
+          seconds: account.seconds, models: account.models, ffmpegPath: environment.ffmpegPath, ...timeouts,
         });
     }
   });
@@ -77,7 +77,9 @@ function unservableRoutes(settings: ProviderSettings, accounts: readonly Provide
       const account = accounts.find((candidate) => candidate.name === entry.account);
       if (!account) continue;
       const reasons = combos.map((params) => account.refuses(model.id, params));
-      if (!reasons.includes(null)) problems.push(`${model.id} → ${account.name}: ${reasons.find(Boolean)}`);
+      if (reasons.includes(null)) continue;
+      const hint = account.kind === 'openai-videos' ? ' Set the durations the endpoint accepts (the account\'s "seconds", or RIVYA_OPENAI_VIDEOS_SECONDS), or route the model elsewhere.' : '';
+      problems.push(`${model.id} → ${account.name}: ${reasons.find(Boolean)}${hint}`);
     }
   }
   return problems;

@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { openAsBlob } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { outputDimensions, outputDurationSeconds } from '../catalog/models.js';
 import type { Provider, ProviderStep } from './port.js';
 import { callUpstream, downloadVideo, parseUpstreamJson, retryAfterSeconds, type UpstreamResponse } from './upstream-http.js';
@@ -30,7 +32,11 @@ export interface OpenAiVideosProviderConfig {
   requestTimeoutMs: number;
   downloadTimeoutMs: number;
   maxResultBytes: number;
+  /** Fits reference images to the output size, which the contract requires of `input_reference`. */
+  ffmpegPath: string;
 }
+
+const run = promisify(execFile);
 
 interface VideoObject {
   id?: unknown;
@@ -76,6 +82,28 @@ export function createOpenAiVideosProvider(config: OpenAiVideosProviderConfig): 
     return { seconds: String(outputDurationSeconds(params)), size: `${width}x${height}`, model: config.models[model] ?? model };
   }
 
+  /**
+   * The contract takes a reference only at exactly the output size: the image is scaled to cover
+   * it and centre-cropped (as the local renderer frames references), then sent as PNG.
+   */
+  async function fitReference(path: string, size: string, workDir: string, signal: AbortSignal): Promise<string> {
+    const [width, height] = size.split('x');
+    const fitted = join(workDir, 'reference-fitted.png');
+    try {
+      await run(config.ffmpegPath, [
+        '-hide_banner', '-loglevel', 'error', '-y', '-i', path, '-frames:v', '1',
+        '-vf', `scale=${width}:${height}:force_original_aspect_ratio=increase,crop=${width}:${height}`, fitted,
+      ], { signal, timeout: 60_000 });
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      throw new UpstreamError({
+        message: 'The reference image could not be prepared.', reason: 'reference_unreadable', retryable: false,
+        taskCode: 'invalid_reference', detail: error instanceof Error ? error.message : String(error),
+      });
+    }
+    return fitted;
+  }
+
   return {
     name: config.name,
     kind: 'openai-videos',
@@ -104,8 +132,8 @@ export function createOpenAiVideosProvider(config: OpenAiVideosProviderConfig): 
         form.set('prompt', task.prompt);
         form.set('seconds', fields.seconds);
         form.set('size', fields.size);
-        const file = task.referenceFiles[0];
-        form.set('input_reference', await openAsBlob(reference, { type: file?.mimeType ?? 'image/png' }), file?.name ?? 'reference');
+        const fitted = await fitReference(reference, fields.size, context.workDir, context.signal);
+        form.set('input_reference', await openAsBlob(fitted, { type: 'image/png' }), 'reference.png');
         body = form;
       } else {
         headers['content-type'] = 'application/json';

@@ -9,6 +9,7 @@ import type { Provider } from '../../src/providers/port.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { createServerDatabase, type TestBackend } from './backends.js';
 import { createGatedProvider } from './gated-provider.js';
+import { freePort } from './serve-process.js';
 
 export const ADMIN_TOKEN = 'test-admin-token';
 
@@ -25,10 +26,17 @@ export interface TestService {
  */
 export async function startTestService(
   backend: TestBackend,
-  options: { env?: Record<string, string>; provider?: Provider; worker?: boolean } = {},
+  options: {
+    env?: Record<string, string>;
+    provider?: Provider;
+    worker?: boolean;
+    /** Listen on a free loopback port (its URL is the public URL): for upstreams that call back or fetch. */
+    listen?: boolean;
+  } = {},
 ): Promise<TestService> {
   const dataDir = await mkdtemp(join(tmpdir(), 'rivya-test-'));
   const server = backend.name === 'postgres' ? await createServerDatabase() : null;
+  const port = options.listen ? await freePort() : null;
   const config: Config = loadConfig({
     RIVYA_DATA_DIR: dataDir,
     RIVYA_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -38,6 +46,7 @@ export async function startTestService(
     RIVYA_SWEEP_INTERVAL_MS: '200',
     RIVYA_WORKER_CONCURRENCY: process.env['TEST_WORKER_CONCURRENCY'] ?? '4',
     ...(server ? { DATABASE_URL: server.url } : {}),
+    ...(port ? { HOST: '127.0.0.1', PORT: String(port), RIVYA_PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
     ...options.env,
   });
   const runtime = await createRuntime(config, {
@@ -45,7 +54,7 @@ export async function startTestService(
     logger: pino({ level: process.env['RIVYA_TEST_LOG_LEVEL'] ?? 'silent' }),
     ...(options.provider ? { provider: options.provider } : {}),
   });
-  if (options.worker !== false) await runtime.start({ listen: false });
+  if (options.worker !== false) await runtime.start({ listen: options.listen === true });
   else await runtime.app?.ready();
   return {
     runtime,

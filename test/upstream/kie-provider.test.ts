@@ -1,0 +1,198 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ffmpegPath } from '../helpers/media.js';
+import { startMockKie, type MockKie } from '../helpers/mock-kie.js';
+import { freePort } from '../helpers/serve-process.js';
+import type { TestService } from '../helpers/test-service.js';
+import {
+  client, expectFailedAndReleased, expectSucceededAndCaptured, FAST, startUpstreamService,
+} from './upstream-harness.js';
+
+/**
+ * The `kie` provider against two Kie.ai mocks (`primary`, `spare`) and an address nothing
+ * listens on (`down`). Routes: sora-2 → primary, then spare; sora-2-pro → down, then primary.
+ * Each fault: the task's end state, one hold settled once, and how many upstream jobs were made.
+ */
+describe('kie provider: faults', () => {
+  let primary: MockKie;
+  let spare: MockKie;
+  let service: TestService;
+  let api: ReturnType<typeof client>;
+
+  beforeAll(async () => {
+    [primary, spare] = await Promise.all([startMockKie(), startMockKie()]);
+    const down = `http://127.0.0.1:${await freePort()}`;
+    ({ service } = await startUpstreamService(
+      {
+        ...FAST,
+        accounts: {
+          primary: { kind: 'kie', api_key_env: 'TEST_KIE_PRIMARY', base_url: primary.url },
+          spare: { kind: 'kie', api_key_env: 'TEST_KIE_SPARE', base_url: spare.url },
+          down: { kind: 'kie', api_key_env: 'TEST_KIE_PRIMARY', base_url: down },
+        },
+        routes: { 'sora-2': ['primary', 'spare'], 'sora-2-pro': ['down', 'primary'] },
+      },
+      { TEST_KIE_PRIMARY: 'kie-test-key', TEST_KIE_SPARE: 'kie-test-key' },
+    ));
+    const { auth } = await service.newAccount(10_000);
+    api = client(service.runtime.config.publicUrl, auth);
+  });
+  afterAll(async () => {
+    await service?.close();
+    await Promise.all([primary?.close(), spare?.close()]);
+  });
+
+  /** Creates a sora-2 task and waits for its end, counting the jobs each mock made meanwhile. */
+  async function run(body: Record<string, unknown> = {}) {
+    const before = { primary: primary.createCount(), spare: spare.createCount() };
+    const task = await api.settle((await api.create({ model: 'sora-2', prompt: 'a fox in the snow', ...body })).id);
+    return { task, jobs: { primary: primary.createCount() - before.primary, spare: spare.createCount() - before.spare } };
+  }
+
+  it('maps the params to a text-to-video job, stores the result on our target and captures once', async () => {
+    const { task, jobs } = await run({ params: { n_frames: '15', aspect_ratio: 'portrait', remove_watermark: 'true' } });
+    await expectSucceededAndCaptured(service, task);
+    expect(jobs).toEqual({ primary: 1, spare: 0 });
+    const job = primary.jobs.at(-1)!;
+    expect(job.body).toMatchObject({
+      model: 'sora-2-text-to-video',
+      input: { prompt: 'a fox in the snow', aspect_ratio: 'portrait', n_frames: '15', remove_watermark: true },
+    });
+    // Kie was told where to call back: this service, signed for this task.
+    expect(String((job.body as { callBackUrl: string }).callBackUrl)).toMatch(
+      new RegExp(`^${service.runtime.config.publicUrl}/api/v1/provider-callbacks/${task.id}\\?expires=\\d+&sig=`),
+    );
+    const media = task.result!.media[0]!;
+    expect(media.url.startsWith(service.runtime.config.publicUrl)).toBe(true);
+    expect(media.url).not.toContain(new URL(primary.url).host);
+    expect(media).toMatchObject({ width: 720, height: 1280, durationSeconds: 15 });
+    const video = Buffer.from(await (await fetch(media.url)).arrayBuffer());
+    expect(video.subarray(4, 8).toString('latin1')).toBe('ftyp');
+    expect(video.length).toBe(media.sizeBytes);
+  });
+
+  it('sends an uploaded reference as a signed URL Kie can fetch (image-to-video)', async () => {
+    const url = await api.uploadImage();
+    const { task } = await run({ params: { referenceMediaItems: [{ url, kind: 'image', name: 'reference.png', mimeType: 'image/png' }] } });
+    await expectSucceededAndCaptured(service, task);
+    const job = primary.jobs.at(-1)!;
+    expect(job.model).toBe('sora-2-image-to-video');
+    expect(job.imageFetches).toEqual([expect.objectContaining({ status: 200 })]);
+  });
+
+  it('fails over to the next account on a 500, a 429 with Retry-After, or Kie code 402 and 455', async () => {
+    for (const fault of [
+      { kind: 'http', status: 500, body: '<html>oops</html>' },
+      { kind: 'http', status: 429, headers: { 'retry-after': '1' } },
+      { kind: 'code', code: 402, msg: 'Credits insufficient' },
+      { kind: 'code', code: 455, msg: 'Service unavailable' },
+    ] as const) {
+      primary.inject('create', fault);
+      const { task, jobs } = await run();
+      await expectSucceededAndCaptured(service, task);
+      expect(jobs, fault.kind).toEqual({ primary: 0, spare: 1 });
+    }
+  });
+
+  it('fails over when the first account refuses connections', async () => {
+    const before = primary.createCount();
+    const task = await api.settle((await api.create({ model: 'sora-2-pro', prompt: 'pro', params: { size: 'high' } })).id);
+    await expectSucceededAndCaptured(service, task);
+    expect(primary.createCount() - before).toBe(1);
+    expect(task.result!.media[0]).toMatchObject({ width: 1792, height: 1024 });
+  });
+
+  it('does not fail over when an answer is lost after sending: the task stays with that account', async () => {
+    // A hung create (no job made), a malformed answer (none made), and a reset after the job was made.
+    primary.inject('create', { kind: 'hang' });
+    let outcome = await run();
+    await expectSucceededAndCaptured(service, outcome.task);
+    expect(outcome.jobs).toEqual({ primary: 1, spare: 0 });
+
+    primary.inject('create', { kind: 'malformed' });
+    outcome = await run();
+    await expectSucceededAndCaptured(service, outcome.task);
+    expect(outcome.jobs).toEqual({ primary: 1, spare: 0 });
+
+    // Kie's API has no idempotency key: asking again makes a second job (documented), never a third,
+    // never one at another account, and the client is charged once.
+    primary.inject('create', { kind: 'accept-then-reset' });
+    outcome = await run();
+    await expectSucceededAndCaptured(service, outcome.task);
+    expect(outcome.jobs).toEqual({ primary: 2, spare: 0 });
+  });
+
+  it('fails the task without failover when Kie refuses the request itself (code 422)', async () => {
+    primary.inject('create', { kind: 'code', code: 422, msg: 'input.prompt is invalid' });
+    const { task, jobs } = await run();
+    await expectFailedAndReleased(service, task, 'upstream_error');
+    expect(jobs).toEqual({ primary: 0, spare: 0 });
+    expect(task.error!.message).not.toContain('input.prompt');
+  });
+
+  it('fails with upstream_error after every account failed for the configured rounds', async () => {
+    primary.inject('create', { kind: 'http', status: 503 }, 3);
+    spare.inject('create', { kind: 'http', status: 500 }, 3);
+    const { task, jobs } = await run();
+    await expectFailedAndReleased(service, task, 'upstream_error');
+    expect(jobs).toEqual({ primary: 0, spare: 0 });
+  });
+
+  it('maps a failed job: content policy, and a reference Kie could not use', async () => {
+    primary.nextJobs({ outcome: 'fail', failCode: '400', failMsg: 'Your prompt violates our content policy (sk-secret-value-123456)' });
+    let { task } = await run();
+    await expectFailedAndReleased(service, task, 'content_policy_violation');
+    expect(task.error!.message).not.toContain('sk-secret');
+
+    primary.nextJobs({ outcome: 'fail', failCode: '422', failMsg: 'image could not be downloaded' });
+    ({ task } = await run());
+    await expectFailedAndReleased(service, task, 'invalid_reference');
+  });
+
+  it('keeps polling through status 500s, timeouts and malformed answers, then delivers', async () => {
+    primary.nextJobs({ outcome: 'success', durationMs: 1500 });
+    primary.inject('status', { kind: 'http', status: 500 }, 2);
+    primary.inject('status', { kind: 'hang' });
+    primary.inject('status', { kind: 'malformed' });
+    const { task, jobs } = await run();
+    await expectSucceededAndCaptured(service, task);
+    expect(jobs).toEqual({ primary: 1, spare: 0 });
+  });
+
+  it('fails a result that 404s, is HTML instead of MP4, or exceeds the size cap', async () => {
+    for (const result of ['missing', 'html', 'huge'] as const) {
+      primary.nextJobs({ outcome: 'success', durationMs: 100, result });
+      const { task } = await run();
+      await expectFailedAndReleased(service, task, 'upstream_error');
+    }
+  });
+
+  it('fails a job that never finishes with timeout at its deadline, releasing the hold once', async () => {
+    primary.nextJobs({ outcome: 'stuck' });
+    const created = await api.create({ model: 'sora-2', prompt: 'stuck' });
+    const task = await api.settle(created.id, 40);
+    await expectFailedAndReleased(service, task, 'timeout');
+    const polls = primary.requests.filter((request) => request.route === 'status').length;
+    expect(polls).toBeGreaterThan(3);
+  }, 60_000);
+
+  it('counts calls per account and outcome in /metrics', async () => {
+    const metrics = await (await fetch(`${service.runtime.config.publicUrl}/metrics`)).text();
+    expect(metrics).toMatch(/rivya_provider_calls_total\{account="primary",operation="submit",outcome="http_500"\} \d+/);
+    expect(metrics).toMatch(/rivya_provider_failovers_total\{model="sora-2",from="primary"\} \d+/);
+    expect(metrics).toMatch(/rivya_provider_available\{account="spare"\} 1/);
+  });
+
+  it('checks the delivered file with ffprobe', async () => {
+    const { task } = await run();
+    const video = Buffer.from(await (await fetch(task.result!.media[0]!.url)).arrayBuffer());
+    const { writeFile, mkdtemp } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const path = join(await mkdtemp(join(tmpdir(), 'rivya-probe-')), 'v.mp4');
+    await writeFile(path, video);
+    const { stderr } = await promisify(execFile)(ffmpegPath, ['-hide_banner', '-i', path]).catch((error: { stderr: string }) => error);
+    expect(stderr).toMatch(/Video: h264/);
+  });
+});
