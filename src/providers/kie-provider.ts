@@ -146,7 +146,7 @@ export function createKieProvider(config: KieProviderConfig): Provider {
         }
         case 'fail': {
           const failure = classifyUpstreamFailure(text(job.failCode), text(job.failMsg));
-          return { state: 'failed', ...failure };
+          return { state: 'failed', ...failure, detail: redactUpstreamText(`${text(job.failCode)} ${text(job.failMsg)}`) };
         }
         default:
           throw new UpstreamError({

@@ -170,7 +170,7 @@ export function createOpenAiVideosProvider(config: OpenAiVideosProviderConfig): 
         case 'failed': {
           const code = typeof video.error?.code === 'string' ? video.error.code : '';
           const message = typeof video.error?.message === 'string' ? video.error.message : '';
-          return { state: 'failed', ...classifyUpstreamFailure(code, message) };
+          return { state: 'failed', ...classifyUpstreamFailure(code, message), detail: redactUpstreamText(`${code} ${message}`) };
         }
         default:
           throw new UpstreamError({ message: 'The provider sent an unreadable answer.', reason: 'unknown_state', retryable: true });

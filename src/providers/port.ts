@@ -31,7 +31,8 @@ export type ProviderStep =
   | { state: 'running'; progress: number | null; pollAfterSeconds?: number }
   /** The finished video, as an MP4 file on local disk. */
   | { state: 'succeeded'; videoPath: string }
-  | { state: 'failed'; code: TaskErrorCode; message: string };
+  /** `message` is shown to the client; `detail` (the upstream's own words, masked) goes to logs only. */
+  | { state: 'failed'; code: TaskErrorCode; message: string; detail?: string };
 
 export type ProviderKind = 'local' | 'instant' | 'kie' | 'openai-videos';
 

@@ -203,7 +203,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
           await deps.handOver({ taskId: task.id, polls: polls + 1 }, lease, next.pollAfterSeconds ?? pollDelaySeconds(polls + 1, deps.poll));
           return;
         case 'failed':
-          log.info({ provider: account.name, code: next.code, reason: next.message }, 'task failed at its provider');
+          log.info({ provider: account.name, code: next.code, detail: next.detail }, 'task failed at its provider');
           await fail(task, lease, { code: next.code, message: next.message });
           return;
         case 'succeeded': {
