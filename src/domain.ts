@@ -71,8 +71,11 @@ export interface TaskRecord {
   finalCredits: number;
   result: { media: StoredMedia[] } | null;
   error: TaskError | null;
+  /** The provider account asked last (set before the request is sent), or that accepted the job. */
   provider: string | null;
   upstreamId: string | null;
+  /** When the last submission to `provider` was sent. */
+  submittedAt: Date | null;
   attempts: number;
   deadlineAt: Date;
   createdAt: Date;

@@ -11,6 +11,7 @@ import { lockDataDir, type DataDirLock } from './db/data-dir-lock.js';
 import { migrate } from './db/migrate.js';
 import { createPgliteDatabase } from './db/pglite-database.js';
 import type { Database, Queryable } from './db/port.js';
+import type { TaskRecord } from './domain.js';
 import { createPostgresDatabase } from './db/postgres-database.js';
 import { createMemoryTaskEvents } from './events/memory-task-events.js';
 import { createApp } from './http/app.js';
@@ -35,9 +36,9 @@ import { createTaskService } from './tasks/task-service.js';
 import { createDurationTokens } from './files/duration-token.js';
 import { createFileService } from './files/file-service.js';
 import { createFileStore } from './files/file-store.js';
-import { createTaskStore, releaseLease } from './tasks/task-store.js';
+import { createTaskStore, handOverLease } from './tasks/task-store.js';
 import { createSweeper } from './worker/sweeper.js';
-import { createTaskRunner, TASK_QUEUE, type TaskJob } from './worker/task-runner.js';
+import { cancelQuietly, createTaskRunner, TASK_QUEUE, type TaskJob } from './worker/task-runner.js';
 import { isProcessAlive } from './process-alive.js';
 
 export const UPLOAD_TARGETS = ['s3', 'oss'] as const;
@@ -141,6 +142,11 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         routerEvents,
       );
   metrics.watchProviders(() => router.availability());
+  /** Best-effort cancel of an ended task's upstream job. */
+  const cancelUpstream = async (task: TaskRecord): Promise<void> => {
+    const account = task.provider === null ? undefined : router.account(task.provider);
+    if (account && task.upstreamId) await cancelQuietly(account, { ...task, upstreamId: task.upstreamId }, logger);
+  };
 
   const fileService = createFileService({
     files: createFileStore(db),
@@ -157,10 +163,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     taskTimeoutSeconds: config.taskTimeoutSeconds,
     resultUrlTtlSeconds: config.resultUrlTtlSeconds,
     refuseParams: (model, params) => router.refuses(model, params),
-    cancelUpstream: async (task) => {
-      const account = task.provider === null ? undefined : router.account(task.provider);
-      if (account && task.upstreamId) await account.cancel({ ...task, upstreamId: task.upstreamId });
-    },
+    cancelUpstream: (task) => cancelUpstream(task),
   });
 
   const readiness = async () => [
@@ -178,14 +181,33 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
           accounts, ledger, idempotency, tasks: taskService, files: fileService,
           maxUploadBytes: Math.max(...Object.values(config.fileLimits)),
           rateLimiter, metrics, stores, signer, readiness,
-          wakeTask: (taskId) =>
-            db.transaction(async (tx) => {
-              if (!(await tasks.wakeHandedOver(tx, taskId))) return false;
-              await enqueueIn(tx, taskId);
-              return true;
-            }),
+          wakeTask: (taskId, upstreamHint) => wakeTask(taskId, upstreamHint),
           shutdown: shutdown.signal,
         });
+
+  /**
+   * An upstream's callback for `taskId`. A task whose submission's answer was lost may adopt the
+   * job the callback names (`upstreamHint`), once the upstream's own record confirms it is this
+   * task's; then the task's next status fetch happens now.
+   */
+  async function wakeTask(taskId: string, upstreamHint: string | null): Promise<boolean> {
+    if (upstreamHint) {
+      const task = await tasks.getById(taskId);
+      const account = task?.provider ? router.account(task.provider) : undefined;
+      if (task && account?.adopt && task.status === 'running' && task.upstreamId === null) {
+        const confirmed = await account.adopt(task, upstreamHint, AbortSignal.timeout(30_000)).catch(() => false);
+        if (confirmed && (await tasks.adoptUpstream(task.id, account.name, upstreamHint))) {
+          logger.info({ task_id: task.id, provider: account.name, upstream_id: upstreamHint }, 'adopted the upstream job a callback named');
+        }
+      }
+    }
+    return db.transaction(async (tx) => {
+      const seq = await tasks.wake(tx, taskId);
+      if (seq === null) return false;
+      await enqueueIn(tx, taskId, 0, { taskId, seq });
+      return true;
+    });
+  }
 
   // Each worker process has its own scratch directory; what a killed process left behind is removed at start.
   const workRoot = join(config.dataDir, 'work', `${hostname()}-${process.pid}`);
@@ -204,7 +226,9 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     shutdown: shutdown.signal,
     handOver: (job, lease, afterSeconds) =>
       db.transaction(async (tx) => {
-        if (await releaseLease(tx, job.taskId, lease)) await enqueueIn(tx, job.taskId, afterSeconds, job);
+        const handedOver = await handOverLease(tx, job.taskId, lease);
+        // A callback during the attempt asked for a status fetch: it happens at once.
+        if (handedOver) await enqueueIn(tx, job.taskId, handedOver.wake ? 0 : afterSeconds, { ...job, seq: handedOver.seq });
       }),
   });
   const sweeper = createSweeper({
@@ -216,6 +240,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     onEnded: (task) => {
       metrics.taskTransition(task.model, task.status);
       events.publish(task.id);
+      void cancelUpstream(task);
     },
     intervalMs: config.sweepIntervalMs,
   });

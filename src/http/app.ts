@@ -43,8 +43,8 @@ export interface AppDeps {
   stores: ReadonlyMap<string, ObjectStore>;
   signer: UrlSigner;
   readiness: () => Promise<ReadinessCheck[]>;
-  /** Makes a task's next upstream status check happen now (a provider's callback). */
-  wakeTask: (taskId: string) => Promise<boolean>;
+  /** A provider's callback: the task's next status fetch happens now (`upstreamHint`: the job the body names, unverified). */
+  wakeTask: (taskId: string, upstreamHint: string | null) => Promise<boolean>;
   /** Aborted when the process begins to shut down. */
   shutdown: AbortSignal;
 }

@@ -36,12 +36,13 @@ export function createProviders(settings: ProviderSettings, environment: Provide
       case 'kie':
         return createKieProvider({
           name: account.name, apiKey: account.apiKey, baseUrl: account.baseUrl, ...timeouts,
-          callbackUrl: settings.callbacks ? environment.callbackUrl : null,
+          callbackUrl: settings.callbacks ? environment.callbackUrl : null, resendAfterSeconds: account.resendAfterSeconds,
         });
       case 'openai-videos':
         return createOpenAiVideosProvider({
           name: account.name, apiKey: account.apiKey, baseUrl: account.baseUrl, auth: account.auth,
           seconds: account.seconds, models: account.models, ffmpegPath: environment.ffmpegPath, ...timeouts,
+          idempotency: account.idempotency, resendAfterSeconds: account.resendAfterSeconds,
         });
     }
   });
@@ -76,10 +77,10 @@ function unservableRoutes(settings: ProviderSettings, accounts: readonly Provide
     for (const entry of settings.routes[model.id] ?? []) {
       const account = accounts.find((candidate) => candidate.name === entry.account);
       if (!account) continue;
-      const reasons = combos.map((params) => account.refuses(model.id, params));
-      if (reasons.includes(null)) continue;
+      const refusals = combos.map((params) => account.refuses(model.id, params));
+      if (refusals.includes(null)) continue;
       const hint = account.kind === 'openai-videos' ? ' Set the durations the endpoint accepts (the account\'s "seconds", or RIVYA_OPENAI_VIDEOS_SECONDS), or route the model elsewhere.' : '';
-      problems.push(`${model.id} → ${account.name}: ${reasons.find(Boolean)}${hint}`);
+      problems.push(`${model.id} → ${account.name}: ${refusals.find(Boolean)?.detail ?? ''}${hint}`);
     }
   }
   return problems;

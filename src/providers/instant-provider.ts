@@ -44,6 +44,7 @@ export function createInstantProvider(config: InstantProviderConfig): Provider {
     name: 'instant',
     kind: 'instant',
     dedupesSubmissions: true,
+    resendAfterSeconds: 0,
     refuses: () => null,
     async submit(task) {
       const { width, height } = outputDimensions(task.params);

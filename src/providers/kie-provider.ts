@@ -17,6 +17,8 @@ export interface KieProviderConfig {
   maxResultBytes: number;
   /** The URL Kie calls when the job ends; null sends none (polling only). */
   callbackUrl: ((taskId: string) => string) | null;
+  /** After a create whose answer was lost: how long to wait for its callback before sending it again. */
+  resendAfterSeconds: number;
 }
 
 interface KieEnvelope {
@@ -44,15 +46,14 @@ export function createKieProvider(config: KieProviderConfig): Provider {
   const headers = { authorization: `Bearer ${config.apiKey}`, 'content-type': 'application/json' };
 
   /** Reads Kie's `{code, msg, data}` envelope; HTTP and body codes both decide. */
-  function unwrap(response: UpstreamResponse, operation: 'create' | 'status'): unknown {
-    const ambiguous = operation === 'create';
+  function unwrap(response: UpstreamResponse, operation: 'create' | 'status', hasReference: boolean): unknown {
     if (response.status === 429 || response.status >= 500 || response.status === 401 || response.status === 403) {
       throw new UpstreamError({
         message: 'The provider is unavailable.', reason: `http_${response.status}`, retryable: true,
         retryAfterSeconds: retryAfterSeconds(response.headers), detail: redactUpstreamText(response.text, 200),
       });
     }
-    const body = parseUpstreamJson(response, ambiguous) as KieEnvelope | null;
+    const body = parseUpstreamJson(response, operation === 'create') as KieEnvelope | null;
     const code = typeof body?.code === 'number' ? body.code : response.status;
     const msg = typeof body?.msg === 'string' ? body.msg : '';
     if (code === 200 && response.status < 300) return body?.data;
@@ -62,7 +63,7 @@ export function createKieProvider(config: KieProviderConfig): Provider {
         retryAfterSeconds: retryAfterSeconds(response.headers), detail: redactUpstreamText(msg),
       });
     }
-    const failure = classifyUpstreamFailure(String(code), msg);
+    const failure = classifyUpstreamFailure(String(code), msg, hasReference);
     throw new UpstreamError({
       message: failure.message, reason: `code_${code}`, retryable: false, taskCode: failure.code, detail: redactUpstreamText(msg),
     });
@@ -87,12 +88,12 @@ export function createKieProvider(config: KieProviderConfig): Provider {
     };
   }
 
-  async function record(upstreamId: string, signal: AbortSignal): Promise<KieRecord> {
+  async function record(upstreamId: string, signal: AbortSignal, hasReference: boolean): Promise<KieRecord> {
     const response = await callUpstream({
       method: 'GET', url: `${base}/api/v1/jobs/recordInfo?taskId=${encodeURIComponent(upstreamId)}`,
       headers, timeoutMs: config.requestTimeoutMs, signal,
     });
-    const data = unwrap(response, 'status');
+    const data = unwrap(response, 'status', hasReference);
     if (!data || typeof data !== 'object') {
       throw new UpstreamError({ message: 'The provider sent an unreadable answer.', reason: 'malformed_record', retryable: true });
     }
@@ -103,10 +104,13 @@ export function createKieProvider(config: KieProviderConfig): Provider {
     name: config.name,
     kind: 'kie',
     dedupesSubmissions: false,
+    resendAfterSeconds: config.resendAfterSeconds,
 
     /** Kie's Sora 2 jobs take every parameter of the catalog as it is. */
     refuses(model) {
-      return model === 'sora-2' || model === 'sora-2-pro' ? null : `${config.name} (kie) does not offer ${model}.`;
+      return model === 'sora-2' || model === 'sora-2-pro'
+        ? null
+        : { param: 'model', message: `${model} is not offered.`, detail: `${config.name} (kie) does not offer ${model}.` };
     },
 
     async submit(task, context) {
@@ -114,7 +118,7 @@ export function createKieProvider(config: KieProviderConfig): Provider {
         method: 'POST', url: `${base}/api/v1/jobs/createTask`, headers,
         body: JSON.stringify(createBody(task, context)), timeoutMs: config.requestTimeoutMs, signal: context.signal,
       });
-      const data = unwrap(response, 'create') as { taskId?: unknown } | null;
+      const data = unwrap(response, 'create', task.referenceFiles.length > 0) as { taskId?: unknown } | null;
       if (typeof data?.taskId !== 'string' || data.taskId === '') {
         throw new UpstreamError({
           message: 'The provider sent an unreadable answer.', reason: 'malformed_response', retryable: true, ambiguous: true,
@@ -124,7 +128,8 @@ export function createKieProvider(config: KieProviderConfig): Provider {
     },
 
     async poll(task, context): Promise<ProviderStep> {
-      const job = await record(task.upstreamId, context.signal);
+      const hasReference = task.referenceFiles.length > 0;
+      const job = await record(task.upstreamId, context.signal, hasReference);
       switch (job.state) {
         case 'waiting':
         case 'queuing':
@@ -145,7 +150,7 @@ export function createKieProvider(config: KieProviderConfig): Provider {
           return { state: 'succeeded', videoPath };
         }
         case 'fail': {
-          const failure = classifyUpstreamFailure(text(job.failCode), text(job.failMsg));
+          const failure = classifyUpstreamFailure(text(job.failCode), text(job.failMsg), hasReference);
           return { state: 'failed', ...failure, detail: redactUpstreamText(`${text(job.failCode)} ${text(job.failMsg)}`) };
         }
         default:
@@ -158,6 +163,20 @@ export function createKieProvider(config: KieProviderConfig): Provider {
 
     /** Kie's job API has no cancel: the job runs to its end and is not downloaded. */
     async cancel() {},
+
+    /** The job is this task's if Kie's own record of it carries this task's callback URL. */
+    async adopt(task, upstreamId, signal) {
+      if (!config.callbackUrl || !/^[\w-]{1,128}$/.test(upstreamId)) return false;
+      const job = await record(upstreamId, signal, false);
+      const param = jobParam(job.param);
+      const expected = new URL(config.callbackUrl(task.id));
+      const given = typeof param?.callBackUrl === 'string' ? parseUrl(param.callBackUrl) : null;
+      return (
+        given !== null &&
+        given.origin + given.pathname === expected.origin + expected.pathname &&
+        typeof param?.model === 'string' && param.model.startsWith(`${task.model}-`)
+      );
+    },
   };
 }
 
@@ -175,4 +194,22 @@ function resultUrl(resultJson: unknown): string | null {
 /** A field that should be text (Kie sends codes as strings or numbers). */
 function text(value: unknown): string {
   return typeof value === 'string' || typeof value === 'number' ? String(value) : '';
+}
+
+function parseUrl(raw: string): URL | null {
+  try {
+    return new URL(raw);
+  } catch {
+    return null;
+  }
+}
+
+/** Kie's `param`: the create request as it received it (a JSON string). */
+function jobParam(raw: unknown): { callBackUrl?: unknown; model?: unknown } | null {
+  try {
+    const parsed = (typeof raw === 'string' ? JSON.parse(raw) : raw) as unknown;
+    return parsed && typeof parsed === 'object' ? (parsed) : null;
+  } catch {
+    return null;
+  }
 }

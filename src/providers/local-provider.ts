@@ -18,6 +18,7 @@ export function createLocalProvider(config: LocalProviderConfig): Provider {
     name: 'local',
     kind: 'local',
     dedupesSubmissions: true,
+    resendAfterSeconds: 0,
     refuses: () => null,
     async submit(task, context) {
       const { width, height } = outputDimensions(task.params);

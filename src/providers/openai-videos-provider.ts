@@ -29,6 +29,12 @@ export interface OpenAiVideosProviderConfig {
   seconds: readonly string[];
   /** Our model id → the endpoint's model (or Azure deployment) name. */
   models: Readonly<Record<string, string>>;
+  /**
+   * Whether the endpoint honours `Idempotency-Key` (it is always sent): then a create whose answer
+   * was lost is sent again at once; otherwise only after `resendAfterSeconds`.
+   */
+  idempotency: boolean;
+  resendAfterSeconds: number;
   requestTimeoutMs: number;
   downloadTimeoutMs: number;
   maxResultBytes: number;
@@ -56,11 +62,20 @@ export function createOpenAiVideosProvider(config: OpenAiVideosProviderConfig): 
   const auth: Record<string, string> =
     config.auth === 'api-key' ? { 'api-key': config.apiKey } : { authorization: `Bearer ${config.apiKey}` };
 
-  function unwrap(response: UpstreamResponse, operation: 'create' | 'status' | 'cancel'): VideoObject {
+  function unwrap(response: UpstreamResponse, operation: 'create' | 'status' | 'cancel', hasReference: boolean): VideoObject {
     const status = response.status;
-    if (status === 429 || status >= 500 || status === 401 || status === 403) {
+    // 401/403: the key; 404 on create: the deployment or path (an account's configuration); 408: slow.
+    const accountProblem = status === 401 || status === 403 || (operation === 'create' && status === 404);
+    if (status === 429 || status >= 500 || status === 408 || accountProblem) {
       throw new UpstreamError({
         message: 'The provider is unavailable.', reason: `http_${status}`, retryable: true,
+        retryAfterSeconds: retryAfterSeconds(response.headers), detail: redactUpstreamText(response.text, 300),
+      });
+    }
+    // 409: a request with this Idempotency-Key is still being processed: ask again later.
+    if (status === 409 && operation === 'create') {
+      throw new UpstreamError({
+        message: 'The provider is still processing the submission.', reason: 'http_409', retryable: true, ambiguous: true,
         retryAfterSeconds: retryAfterSeconds(response.headers), detail: redactUpstreamText(response.text, 300),
       });
     }
@@ -70,7 +85,7 @@ export function createOpenAiVideosProvider(config: OpenAiVideosProviderConfig): 
     const code = typeof error?.code === 'string' ? error.code : '';
     const message = typeof error?.message === 'string' ? error.message : '';
     const param = typeof (error)?.param === 'string' ? String((error as { param: string }).param) : '';
-    const failure = classifyUpstreamFailure(`${code} ${param}`, message);
+    const failure = classifyUpstreamFailure(`${code} ${param}`, message, hasReference);
     throw new UpstreamError({
       message: failure.message, reason: `http_${status}`, retryable: false, taskCode: failure.code,
       detail: redactUpstreamText(`${code} ${param} ${message}`),
@@ -107,16 +122,27 @@ export function createOpenAiVideosProvider(config: OpenAiVideosProviderConfig): 
   return {
     name: config.name,
     kind: 'openai-videos',
-    dedupesSubmissions: true,
+    dedupesSubmissions: config.idempotency,
+    resendAfterSeconds: config.idempotency ? 0 : config.resendAfterSeconds,
 
     refuses(model, params) {
-      if (!(model in config.models)) return `${config.name} (openai-videos) does not offer ${model}.`;
+      const account = `${config.name} (openai-videos)`;
+      if (!(model in config.models)) {
+        return { param: 'model', message: `${model} is not offered.`, detail: `${account} does not offer ${model}.` };
+      }
       const fields = requestFields(model, params);
       if (!config.seconds.includes(fields.seconds)) {
-        return `${config.name} (openai-videos) accepts durations of ${config.seconds.join(', ')} seconds, not ${fields.seconds} (n_frames).`;
+        return {
+          param: 'n_frames',
+          message: `n_frames ${fields.seconds} is not offered for ${model}.`,
+          detail: `${account} accepts durations of ${config.seconds.join(', ')} seconds, not ${fields.seconds} (n_frames).`,
+        };
       }
       if (!SIZES[fields.size]?.includes(model)) {
-        return `${config.name} (openai-videos) cannot make ${fields.size} videos with ${model}.`;
+        return {
+          param: 'size', message: `${fields.size} output is not offered for ${model}.`,
+          detail: `${account} cannot make ${fields.size} videos with ${model}.`,
+        };
       }
       return null;
     },
@@ -142,7 +168,7 @@ export function createOpenAiVideosProvider(config: OpenAiVideosProviderConfig): 
       const response = await callUpstream({
         method: 'POST', url: `${base}/videos`, headers, body, timeoutMs: config.requestTimeoutMs, signal: context.signal,
       });
-      const video = unwrap(response, 'create');
+      const video = unwrap(response, 'create', task.referenceFiles.length > 0);
       if (typeof video.id !== 'string' || video.id === '') {
         throw new UpstreamError({ message: 'The provider sent an unreadable answer.', reason: 'malformed_response', retryable: true, ambiguous: true });
       }
@@ -154,6 +180,7 @@ export function createOpenAiVideosProvider(config: OpenAiVideosProviderConfig): 
       const video = unwrap(
         await callUpstream({ method: 'GET', url: `${base}/videos/${id}`, headers: auth, timeoutMs: config.requestTimeoutMs, signal: context.signal }),
         'status',
+        task.referenceFiles.length > 0,
       );
       switch (video.status) {
         case 'queued':
@@ -170,7 +197,10 @@ export function createOpenAiVideosProvider(config: OpenAiVideosProviderConfig): 
         case 'failed': {
           const code = typeof video.error?.code === 'string' ? video.error.code : '';
           const message = typeof video.error?.message === 'string' ? video.error.message : '';
-          return { state: 'failed', ...classifyUpstreamFailure(code, message), detail: redactUpstreamText(`${code} ${message}`) };
+          return {
+            state: 'failed', ...classifyUpstreamFailure(code, message, task.referenceFiles.length > 0),
+            detail: redactUpstreamText(`${code} ${message}`),
+          };
         }
         default:
           throw new UpstreamError({ message: 'The provider sent an unreadable answer.', reason: 'unknown_state', retryable: true });

@@ -45,12 +45,31 @@ export interface Provider {
    * upstream honours), so a submission whose answer was lost may simply be sent again.
    */
   readonly dedupesSubmissions: boolean;
-  /** Why this account cannot run `model` with exactly these `params`, or null if it can. */
-  refuses(model: string, params: Readonly<Record<string, string>>): string | null;
+  /**
+   * For an account that does not deduplicate: how long after a submission whose answer was lost
+   * to wait (for its callback to name the job, see `adopt`) before sending it again.
+   */
+  readonly resendAfterSeconds: number;
+  /** The first parameter this account cannot express for `model` exactly as given, or null if it can run it. */
+  refuses(model: string, params: Readonly<Record<string, string>>): ProviderRefusal | null;
   /** Starts the task. */
   submit(task: TaskRecord, context: ProviderContext): Promise<ProviderStep>;
   /** Checks a job this account accepted; downloads the video when it is done. */
   poll(task: TaskRecord & { upstreamId: string }, context: ProviderContext): Promise<ProviderStep>;
   /** Best-effort cancel upstream. */
   cancel(task: TaskRecord & { upstreamId: string }): Promise<void>;
+  /**
+   * Asks the upstream whether its job `upstreamId` (named by a callback, which is not trusted)
+   * was made for `task`: true only if the upstream's own record of the job says so.
+   */
+  adopt?(task: TaskRecord, upstreamId: string, signal: AbortSignal): Promise<boolean>;
+}
+
+export interface ProviderRefusal {
+  /** The parameter, e.g. `n_frames`. */
+  param: string;
+  /** For the client: what is not offered, without naming accounts. */
+  message: string;
+  /** For logs and configuration errors: which account and why. */
+  detail: string;
 }

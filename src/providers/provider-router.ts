@@ -1,5 +1,5 @@
 import type { TaskRecord } from '../domain.js';
-import type { Provider, ProviderContext, ProviderStep } from './port.js';
+import type { Provider, ProviderContext, ProviderRefusal, ProviderStep } from './port.js';
 import { UpstreamError } from './upstream-error.js';
 
 export interface RouteEntry {
@@ -90,17 +90,23 @@ export function createProviderRouter(options: {
     return order;
   }
 
+  /**
+   * Counts a call in metrics, and a submission in the account's health: cool-down is about
+   * taking new work, so polls of jobs an account already has (which must go on) do not count.
+   */
   async function observe<T>(account: Provider, operation: 'submit' | 'poll', call: () => Promise<T>): Promise<T> {
     try {
       const result = await call();
-      succeeded(account.name);
+      if (operation === 'submit') succeeded(account.name);
       options.events.call(account.name, operation, 'ok');
       return result;
     } catch (error) {
       if (error instanceof UpstreamError) {
         options.events.call(account.name, operation, error.reason);
-        if (error.retryable) failed(account.name);
-        else succeeded(account.name);
+        if (operation === 'submit') {
+          if (error.retryable) failed(account.name);
+          else succeeded(account.name);
+        }
       }
       throw error;
     }
@@ -109,12 +115,14 @@ export function createProviderRouter(options: {
   return {
     account: (name: string): Provider | undefined => accounts.get(name),
 
-    /** Why no configured account can run this request, or null when one can. */
-    refuses(model: string, params: Readonly<Record<string, string>>): string | null {
-      const route = options.routes.get(model) ?? [];
-      if (route.length === 0) return `No provider is configured for ${model}.`;
-      const reasons = route.map((entry) => accounts.get(entry.account)?.refuses(model, params) ?? null);
-      return reasons.includes(null) ? null : reasons.join(' ');
+    /** Why no account of the model's route can run this request, or null when one can. */
+    refuses(model: string, params: Readonly<Record<string, string>>): ProviderRefusal | null {
+      const route = (options.routes.get(model) ?? []).filter((entry) => accounts.has(entry.account));
+      if (route.length === 0) {
+        return { param: 'model', message: `${model} is not offered.`, detail: `No provider account is configured for ${model}.` };
+      }
+      const refusals = route.map((entry) => accounts.get(entry.account)!.refuses(model, params));
+      return refusals.includes(null) ? null : refusals[0]!;
     },
 
     /** Accounts' availability, for metrics. */
@@ -128,11 +136,22 @@ export function createProviderRouter(options: {
      */
     async submit(task: TaskRecord, context: ProviderContext, hooks: SubmitHooks): Promise<{ account: Provider; step: ProviderStep }> {
       const pinned = task.provider !== null && task.upstreamId === null ? accounts.get(task.provider) : undefined;
+      if (pinned && !pinned.dedupesSubmissions && task.submittedAt) {
+        // The last answer was lost and this upstream cannot tell a repeat from a new job: wait for
+        // its callback to name the job (see `adopt`) before sending the request again.
+        const waitMs = task.submittedAt.getTime() + pinned.resendAfterSeconds * 1000 - now();
+        if (waitMs > 0) {
+          throw new UpstreamError({
+            message: 'Waiting for the provider to confirm an earlier submission.', reason: 'awaiting_callback',
+            retryable: true, ambiguous: true, retryAfterSeconds: waitMs / 1000,
+          });
+        }
+      }
       const candidates = pinned ? [pinned] : ordered(task.model, task.params);
       if (candidates.length === 0) {
         throw new UpstreamError({
           message: 'No configured provider can run this task.', reason: 'no_route', retryable: false,
-          detail: this.refuses(task.model, task.params) ?? '',
+          detail: this.refuses(task.model, task.params)?.detail ?? '',
         });
       }
       const available = candidates.filter((account) => !cooling(account.name));

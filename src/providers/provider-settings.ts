@@ -1,12 +1,20 @@
 import { readFileSync } from 'node:fs';
-import { MODEL_IDS } from '../catalog/models.js';
-import { OPENAI_VIDEO_SECONDS } from './openai-videos-provider.js';
+import { MODEL_IDS, MODELS } from '../catalog/models.js';
 import type { CoolDownPolicy, RouteEntry } from './provider-router.js';
+
+/**
+ * The durations a `/v1/videos` endpoint is assumed to accept unless configured: the catalog's
+ * `n_frames` values (a gateway selling these models takes them). Declare the endpoint's own list
+ * (OpenAI's contract has 4, 8 and 12) and what it cannot express is refused, never changed.
+ */
+const CATALOG_SECONDS = [...new Set(MODELS.flatMap((model) => model.params.find((param) => param.key === 'n_frames')?.options ?? []))];
+/** After a create whose answer was lost, at an upstream that cannot deduplicate: wait this long before sending it again. */
+const DEFAULT_RESEND_AFTER_SECONDS = 600;
 
 /** One provider account, as configured. Secrets come from the environment, never the file. */
 export type AccountSettings =
   | { name: string; kind: 'local' | 'instant' }
-  | { name: string; kind: 'kie'; apiKey: string; baseUrl: string }
+  | { name: string; kind: 'kie'; apiKey: string; baseUrl: string; resendAfterSeconds: number }
   | {
       name: string;
       kind: 'openai-videos';
@@ -15,6 +23,9 @@ export type AccountSettings =
       auth: 'bearer' | 'api-key';
       seconds: string[];
       models: Record<string, string>;
+      /** Whether the endpoint honours `Idempotency-Key`. */
+      idempotency: boolean;
+      resendAfterSeconds: number;
     };
 
 export interface ProviderSettings {
@@ -56,22 +67,41 @@ export function loadProviderSettings(env: Env, fallback: 'local' | 'instant', pr
   const accounts: AccountSettings[] = [];
   const kieKey = env['RIVYA_KIE_API_KEY'];
   if (kieKey) {
-    accounts.push({ name: 'kie', kind: 'kie', apiKey: kieKey, baseUrl: checkUrl(env['RIVYA_KIE_BASE_URL'] || 'https://api.kie.ai', 'RIVYA_KIE_BASE_URL', problems) });
+    accounts.push({
+      name: 'kie', kind: 'kie', apiKey: kieKey, resendAfterSeconds: DEFAULT_RESEND_AFTER_SECONDS,
+      baseUrl: checkUrl(env['RIVYA_KIE_BASE_URL'] || 'https://api.kie.ai', 'RIVYA_KIE_BASE_URL', problems),
+    });
+  } else if (env['RIVYA_KIE_BASE_URL']) {
+    problems.push('RIVYA_KIE_BASE_URL is set without RIVYA_KIE_API_KEY: set the key too.');
   }
   const openAiKey = env['RIVYA_OPENAI_VIDEOS_API_KEY'];
   const openAiBase = env['RIVYA_OPENAI_VIDEOS_BASE_URL'];
+  const openAiExtras = ['RIVYA_OPENAI_VIDEOS_SECONDS', 'RIVYA_OPENAI_VIDEOS_AUTH', 'RIVYA_OPENAI_VIDEOS_IDEMPOTENCY'].filter((name) => env[name]);
   if (openAiKey || openAiBase) {
     if (!openAiKey || !openAiBase) {
       problems.push('RIVYA_OPENAI_VIDEOS_API_KEY and RIVYA_OPENAI_VIDEOS_BASE_URL go together: set both.');
     } else {
-      const seconds = (env['RIVYA_OPENAI_VIDEOS_SECONDS'] || OPENAI_VIDEO_SECONDS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
+      const rawSeconds = env['RIVYA_OPENAI_VIDEOS_SECONDS'];
+      const seconds = rawSeconds ? rawSeconds.split(',').map((value) => value.trim()) : CATALOG_SECONDS;
+      if (!seconds.every((value) => /^\d{1,3}$/.test(value))) {
+        problems.push(`RIVYA_OPENAI_VIDEOS_SECONDS="${rawSeconds}" must list durations in seconds, such as 4,8,12.`);
+      }
+      const auth = env['RIVYA_OPENAI_VIDEOS_AUTH'] || 'bearer';
+      if (auth !== 'bearer' && auth !== 'api-key') problems.push(`RIVYA_OPENAI_VIDEOS_AUTH="${auth}" must be bearer or api-key.`);
+      const idempotency = env['RIVYA_OPENAI_VIDEOS_IDEMPOTENCY'] || 'false';
+      if (idempotency !== 'true' && idempotency !== 'false') {
+        problems.push(`RIVYA_OPENAI_VIDEOS_IDEMPOTENCY="${idempotency}" must be true or false.`);
+      }
       accounts.push({
         name: 'openai-videos', kind: 'openai-videos', apiKey: openAiKey,
         baseUrl: checkUrl(openAiBase, 'RIVYA_OPENAI_VIDEOS_BASE_URL', problems),
-        auth: env['RIVYA_OPENAI_VIDEOS_AUTH'] === 'api-key' ? 'api-key' : 'bearer',
+        auth: auth === 'api-key' ? 'api-key' : 'bearer',
         seconds, models: Object.fromEntries(MODEL_IDS.map((id) => [id, id])),
+        idempotency: idempotency === 'true', resendAfterSeconds: DEFAULT_RESEND_AFTER_SECONDS,
       });
     }
+  } else if (openAiExtras.length > 0) {
+    problems.push(`${openAiExtras.join(', ')} set without RIVYA_OPENAI_VIDEOS_API_KEY and RIVYA_OPENAI_VIDEOS_BASE_URL.`);
   }
   if (accounts.length === 0) accounts.push({ name: fallback, kind: fallback });
   const route = accounts.map((account, index) => ({ account: account.name, weight: 1, priority: index + 1 }));
@@ -98,6 +128,20 @@ function fromFile(path: string, env: Env, problems: string[]): ProviderSettings 
     return { ...DEFAULTS, accounts: [], routes: {} };
   }
   const at = (where: string) => `${path}: ${where}`;
+  const known = (value: Record<string, unknown>, where: string, keys: readonly string[]) => {
+    for (const key of Object.keys(value)) {
+      if (!keys.includes(key)) problems.push(at(`${where}${where ? '.' : ''}${key} is not a setting; known: ${keys.join(', ')}.`));
+    }
+  };
+  const bool = (value: unknown, where: string, fallback: boolean): boolean => {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'boolean') problems.push(at(`${where} must be true or false.`));
+    return value === true;
+  };
+  known(file, '', [
+    'accounts', 'routes', 'cool_down', 'poll', 'request_timeout_seconds', 'download_timeout_seconds', 'max_result_bytes',
+    'submit_rounds', 'callbacks',
+  ]);
   const num = (value: unknown, where: string, fallback: number, min: number, max: number): number => {
     if (value === undefined) return fallback;
     if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
@@ -137,12 +181,17 @@ function fromFile(path: string, env: Env, problems: string[]): ProviderSettings 
       }
       return checkUrl(value, at(`accounts.${name}.base_url`), problems);
     };
+    const resendAfterSeconds = () =>
+      num(spec['resend_after_seconds'], `accounts.${name}.resend_after_seconds`, DEFAULT_RESEND_AFTER_SECONDS, 0, 86_400);
     if (kind === 'local' || kind === 'instant') {
+      known(spec, `accounts.${name}`, ['kind']);
       accounts.push({ name, kind });
     } else if (kind === 'kie') {
-      accounts.push({ name, kind, apiKey: secret(), baseUrl: baseUrl('https://api.kie.ai') });
+      known(spec, `accounts.${name}`, ['kind', 'api_key_env', 'base_url', 'resend_after_seconds']);
+      accounts.push({ name, kind, apiKey: secret(), baseUrl: baseUrl('https://api.kie.ai'), resendAfterSeconds: resendAfterSeconds() });
     } else if (kind === 'openai-videos') {
-      const seconds = spec['seconds'] ?? [...OPENAI_VIDEO_SECONDS];
+      known(spec, `accounts.${name}`, ['kind', 'api_key_env', 'base_url', 'auth', 'seconds', 'models', 'idempotency', 'resend_after_seconds']);
+      const seconds = spec['seconds'] ?? CATALOG_SECONDS;
       if (!Array.isArray(seconds) || !seconds.every((value) => typeof value === 'string' && /^\d+$/.test(value))) {
         problems.push(at(`accounts.${name}.seconds must be a list of durations such as ["4", "8", "12"].`));
       }
@@ -156,6 +205,7 @@ function fromFile(path: string, env: Env, problems: string[]): ProviderSettings 
       accounts.push({
         name, kind, apiKey: secret(), baseUrl: baseUrl(null), auth: auth === 'api-key' ? 'api-key' : 'bearer',
         seconds: Array.isArray(seconds) ? seconds.map(String) : [], models: models as Record<string, string>,
+        idempotency: bool(spec['idempotency'], `accounts.${name}.idempotency`, false), resendAfterSeconds: resendAfterSeconds(),
       });
     } else {
       problems.push(at(`accounts.${name}.kind must be one of kie, openai-videos, local, instant.`));
@@ -177,17 +227,20 @@ function fromFile(path: string, env: Env, problems: string[]): ProviderSettings 
     }
     routes[model] = list.map((raw, index) => {
       const entry = typeof raw === 'string' ? { account: raw } : obj(raw, `routes.${model}[${index}]`);
+      known(entry, `routes.${model}[${index}]`, ['account', 'weight', 'priority']);
       const account = typeof entry['account'] === 'string' ? entry['account'] : '';
       if (!names.has(account)) problems.push(at(`routes.${model}[${index}] names unknown account "${account}".`));
       return {
         account,
-        weight: num(entry['weight'], `routes.${model}[${index}].weight`, 1, 0, 1_000_000),
+        weight: num(entry['weight'], `routes.${model}[${index}].weight`, 1, 0.001, 1_000_000),
         priority: num(entry['priority'], `routes.${model}[${index}].priority`, index + 1, 0, 1_000_000),
       };
     });
   }
   const coolDown = obj(file['cool_down'], 'cool_down');
+  known(coolDown, 'cool_down', ['failures', 'seconds']);
   const poll = obj(file['poll'], 'poll');
+  known(poll, 'poll', ['min_seconds', 'max_seconds']);
   const minSeconds = num(poll['min_seconds'], 'poll.min_seconds', DEFAULTS.poll.minSeconds, 0.05, 3600);
   return {
     accounts,
@@ -201,6 +254,6 @@ function fromFile(path: string, env: Env, problems: string[]): ProviderSettings 
     maxResultBytes: num(file['max_result_bytes'], 'max_result_bytes', DEFAULTS.maxResultBytes, 1024, 20 * 1024 ** 3),
     poll: { minSeconds, maxSeconds: num(poll['max_seconds'], 'poll.max_seconds', Math.max(minSeconds, DEFAULTS.poll.maxSeconds), minSeconds, 3600) },
     submitRounds: num(file['submit_rounds'], 'submit_rounds', DEFAULTS.submitRounds, 1, 100),
-    callbacks: file['callbacks'] === undefined ? true : file['callbacks'] === true,
+    callbacks: bool(file['callbacks'], 'callbacks', true),
   };
 }

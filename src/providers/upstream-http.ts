@@ -11,6 +11,7 @@ const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOST
 export interface UpstreamRequest {
   method: 'GET' | 'POST' | 'DELETE';
   url: string;
+  /** Sent to `url`'s origin only: a redirect elsewhere drops them (they carry the account's key). */
   headers?: Record<string, string>;
   body?: string | FormData;
   /** Gives up after this long (connect + answer); a hung upstream is a timeout. */
@@ -46,12 +47,11 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamRe
   const signal = AbortSignal.any([request.signal, timeout]);
   const mayHaveArrived = request.method !== 'GET';
   try {
-    const response = await fetch(request.url, {
+    const response = await fetchFollowing(request.url, {
       method: request.method,
       headers: request.headers ?? {},
       ...(request.body === undefined ? {} : { body: request.body }),
       signal,
-      redirect: 'follow',
     });
     const text = await response.text();
     return { status: response.status, headers: response.headers, text };
@@ -74,6 +74,37 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamRe
   }
 }
 
+const MAX_REDIRECTS = 5;
+
+/**
+ * `fetch` following redirects by hand: the headers (an API key) go to the first origin only, so
+ * a result URL redirecting to a CDN never receives the account's key. (undici drops only
+ * `Authorization` across origins, not Azure's `api-key`.)
+ */
+async function fetchFollowing(url: string, init: { method: string; headers: Record<string, string>; body?: string | FormData; signal: AbortSignal }): Promise<Response> {
+  const origin = new URL(url).origin;
+  let current = url;
+  let method = init.method;
+  let body = init.body;
+  for (let hop = 0; ; hop++) {
+    const response = await fetch(current, {
+      method,
+      headers: new URL(current).origin === origin ? init.headers : {},
+      ...(body === undefined ? {} : { body }),
+      signal: init.signal,
+      redirect: 'manual',
+    });
+    const location = response.headers.get('location');
+    if (response.status < 300 || response.status >= 400 || !location || hop >= MAX_REDIRECTS) return response;
+    await response.body?.cancel().catch(() => {});
+    current = new URL(location, current).toString();
+    if (response.status === 303 || ((response.status === 301 || response.status === 302) && method === 'POST')) {
+      method = 'GET';
+      body = undefined;
+    }
+  }
+}
+
 function networkCode(error: unknown): string {
   let current: unknown = error;
   for (let depth = 0; depth < 4 && current; depth++) {
@@ -84,8 +115,12 @@ function networkCode(error: unknown): string {
   return '';
 }
 
-/** Parses an upstream's JSON answer; anything else is an unreadable (retryable, possibly ambiguous) answer. */
-export function parseUpstreamJson(response: UpstreamResponse, ambiguous: boolean): unknown {
+/**
+ * Parses an upstream's JSON answer; anything else is an unreadable, retryable answer. It is
+ * ambiguous (the job may exist) only for a create answered 2xx: any other status is a refusal.
+ */
+export function parseUpstreamJson(response: UpstreamResponse, create: boolean): unknown {
+  const ambiguous = create && response.status >= 200 && response.status < 300;
   try {
     return JSON.parse(response.text) as unknown;
   } catch {
@@ -116,7 +151,7 @@ export async function downloadVideo(url: string, path: string, options: Download
   const signal = AbortSignal.any([options.signal, timeout]);
   let response: Response;
   try {
-    response = await fetch(url, { headers: options.headers ?? {}, signal, redirect: 'follow' });
+    response = await fetchFollowing(url, { method: 'GET', headers: options.headers ?? {}, signal });
   } catch (error) {
     if (options.signal.aborted) throw options.signal.reason;
     throw new UpstreamError({

@@ -13,6 +13,7 @@ import type { Page } from '../pagination.js';
 import { LruCache } from '../lru-cache.js';
 import type { ReferenceMediaItem } from '../catalog/validate-task-request.js';
 import type { Queryable } from '../db/port.js';
+import type { ProviderRefusal } from '../providers/port.js';
 
 export interface TaskServiceDeps {
   tasks: TaskStore;
@@ -26,8 +27,8 @@ export interface TaskServiceDeps {
   taskTimeoutSeconds: number;
   resultUrlTtlSeconds: number;
   /** Why no configured provider can run this model with these params (null: one can). */
-  refuseParams(model: string, params: Readonly<Record<string, string>>): string | null;
-  /** Best-effort cancel of the upstream job of a task that was just canceled. */
+  refuseParams(model: string, params: Readonly<Record<string, string>>): ProviderRefusal | null;
+  /** Best-effort cancel of the upstream job of a task that was just canceled (never throws). */
   cancelUpstream(task: TaskRecord): Promise<void>;
 }
 
@@ -64,7 +65,9 @@ export function createTaskService(deps: TaskServiceDeps) {
       if (!validation.ok) throw validationFailed(validation.issues);
       const request = validation.request;
       const refusal = deps.refuseParams(request.model.id, request.params);
-      if (refusal) throw validationFailed([{ path: 'params', message: refusal }]);
+      if (refusal) {
+        throw validationFailed([{ path: refusal.param === 'model' ? 'model' : `params.${refusal.param}`, message: refusal.message }]);
+      }
       const referenceFiles = await deps.resolveReferences(account, request.referenceMediaItems);
       const outcome = await deps.idempotency.run(idempotency, async (tx: Queryable) => {
         const task = await insertTaskWithHold(tx, {
@@ -130,7 +133,7 @@ export function createTaskService(deps: TaskServiceDeps) {
       });
       if (canceled) {
         const task: TaskRecord = canceled;
-        void deps.cancelUpstream(task).catch(() => {});
+        void deps.cancelUpstream(task);
       }
       if (!outcome.replayed) {
         const view = outcome.body as TaskView;

@@ -22,6 +22,7 @@ interface TaskRow {
   error: TaskError | null;
   provider: string | null;
   upstream_id: string | null;
+  submitted_at: Date | null;
   attempts: number;
   deadline_at: Date;
   created_at: Date;
@@ -47,6 +48,7 @@ function toTask(row: TaskRow): TaskRecord {
     error: row.error,
     provider: row.provider,
     upstreamId: row.upstream_id,
+    submittedAt: row.submitted_at,
     attempts: row.attempts,
     deadlineAt: row.deadline_at,
     createdAt: row.created_at,
@@ -139,16 +141,22 @@ export async function endTask(
 }
 
 /**
- * Lets a lease go, inside `runner` (a transaction that also enqueues the task's next job, when an
- * attempt hands the task over to a later poll). Returns false if the lease was no longer held.
+ * Lets a lease go on purpose, inside `runner` (the transaction that also enqueues the task's next
+ * job): marks the task handed over and bumps its hand-over number, which the next job must carry.
+ * Returns null if the lease was no longer held; else the new number and whether an upstream asked
+ * meanwhile to be checked at once (a callback during the attempt).
  */
-export async function releaseLease(runner: Queryable, id: string, lease: string): Promise<boolean> {
-  const { rowCount } = await runner.query(
-    `UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL, handed_over = true, updated_at = now()
-      WHERE id = $1 AND status = 'running' AND lease_owner = $2`,
+export async function handOverLease(runner: Queryable, id: string, lease: string): Promise<{ seq: number; wake: boolean } | null> {
+  const { rows } = await runner.query<{ hand_over_seq: number; wake: boolean }>(
+    `UPDATE tasks t SET lease_owner = NULL, lease_expires_at = NULL, handed_over = true, wake_requested = false,
+            hand_over_seq = t.hand_over_seq + 1, updated_at = now()
+       FROM (SELECT id, wake_requested FROM tasks WHERE id = $1 FOR UPDATE) old
+      WHERE t.id = old.id AND t.status = 'running' AND t.lease_owner = $2
+      RETURNING t.hand_over_seq, old.wake_requested AS wake`,
     [id, lease],
   );
-  return rowCount > 0;
+  const row = rows[0];
+  return row ? { seq: row.hand_over_seq, wake: row.wake } : null;
 }
 
 export interface TaskListFilter {
@@ -195,10 +203,11 @@ export function createTaskStore(db: Database) {
     /**
      * Claims a task under `lease` (a token unique to this attempt) for `leaseSeconds`: queued →
      * running, or a running task whose lease expired or was released. Returns null if the task
-     * ended or another attempt holds a live lease.
+     * ended, another attempt holds a live lease, or `handOverSeq` (the hand-over the job was made
+     * for) is not the task's latest: a newer job exists.
      */
-    async claim(id: string, lease: string, leaseSeconds: number): Promise<TaskRecord | null> {
-      const { rows } = await db.query<TaskRow>('SELECT * FROM rivya_claim_task($1, $2, $3)', [id, lease, leaseSeconds]);
+    async claim(id: string, lease: string, leaseSeconds: number, handOverSeq: number | null = null): Promise<TaskRecord | null> {
+      const { rows } = await db.query<TaskRow>('SELECT * FROM rivya_claim_task($1, $2, $3, $4)', [id, lease, leaseSeconds, handOverSeq]);
       return rows[0] ? toTask(rows[0]) : null;
     },
 
@@ -247,7 +256,7 @@ export function createTaskStore(db: Database) {
      */
     async recordIntent(id: string, lease: string, provider: string | null): Promise<boolean> {
       const { rowCount } = await db.query(
-        `UPDATE tasks SET provider = $3, updated_at = now()
+        `UPDATE tasks SET provider = $3, submitted_at = CASE WHEN $3::text IS NULL THEN NULL ELSE now() END, updated_at = now()
           WHERE id = $1 AND status = 'running' AND lease_owner = $2 AND upstream_id IS NULL`,
         [id, lease, provider],
       );
@@ -255,13 +264,33 @@ export function createTaskStore(db: Database) {
     },
 
     /**
-     * Wakes a running task at once (an upstream's callback): clears its lease only if it was handed
-     * over (no attempt runs it), inside `runner`, with the new job. Returns false if not applicable.
+     * An upstream's callback for a running task. If the task waits for its next poll (handed over,
+     * its upstream job known), bumps its hand-over number inside `runner` and returns it, for the
+     * job that polls now (the waiting one becomes stale). If an attempt is running, asks it to poll
+     * again at once when it hands over. Returns null when there is nothing to wake now.
      */
-    async wakeHandedOver(runner: Queryable, id: string): Promise<boolean> {
-      const { rowCount } = await runner.query(
-        `UPDATE tasks SET updated_at = now() WHERE id = $1 AND status = 'running' AND handed_over AND lease_owner IS NULL`,
+    async wake(runner: Queryable, id: string): Promise<number | null> {
+      const { rows } = await runner.query<{ hand_over_seq: number; handed_over: boolean }>(
+        `UPDATE tasks SET hand_over_seq = hand_over_seq + CASE WHEN handed_over AND lease_owner IS NULL THEN 1 ELSE 0 END,
+                wake_requested = NOT (handed_over AND lease_owner IS NULL), updated_at = now()
+          WHERE id = $1 AND status = 'running' AND upstream_id IS NOT NULL
+          RETURNING hand_over_seq, handed_over AND lease_owner IS NULL AS handed_over`,
         [id],
+      );
+      const row = rows[0];
+      return row?.handed_over ? row.hand_over_seq : null;
+    },
+
+    /**
+     * Takes `upstreamId` as the job of a task whose submission to `provider` was lost in transit
+     * (its answer never came back), once that upstream confirmed the job is this task's. Only while
+     * no attempt runs the task and no job was recorded.
+     */
+    async adoptUpstream(id: string, provider: string, upstreamId: string): Promise<boolean> {
+      const { rowCount } = await db.query(
+        `UPDATE tasks SET upstream_id = $3, updated_at = now()
+          WHERE id = $1 AND status = 'running' AND provider = $2 AND upstream_id IS NULL AND handed_over AND lease_owner IS NULL`,
+        [id, provider, upstreamId],
       );
       return rowCount > 0;
     },
@@ -300,8 +329,9 @@ export function createTaskStore(db: Database) {
     },
 
     /**
-     * Queued tasks untouched for `idleSeconds` whose job `isStranded` says is gone (its worker died
-     * between taking the job and claiming the task): each gets a new job via `resume`, in the
+     * Queued tasks, and running ones handed over to a later job, untouched for `idleSeconds` whose
+     * job `isStranded` says is gone (its worker died between taking the job and claiming the
+     * task): each gets a new job via `resume`, in the
      * transaction that marks it touched, so it is not resumed again before another `idleSeconds`.
      */
     async resumeStranded(
@@ -310,14 +340,19 @@ export function createTaskStore(db: Database) {
       resume: (tx: Queryable, taskId: string) => Promise<void>,
     ): Promise<string[]> {
       const { rows } = await db.query<{ id: string }>(
-        `SELECT id FROM tasks WHERE status = 'queued' AND updated_at < now() - make_interval(secs => $1) ORDER BY updated_at LIMIT 100`,
+        `SELECT id FROM tasks
+          WHERE (status = 'queued' OR (status = 'running' AND handed_over AND lease_owner IS NULL))
+            AND updated_at < now() - make_interval(secs => $1)
+          ORDER BY updated_at LIMIT 100`,
         [idleSeconds],
       );
       const stranded = await isStranded(rows.map((row) => row.id));
       if (stranded.length === 0) return [];
       return db.transaction(async (tx) => {
         const { rows: touched } = await tx.query<{ id: string }>(
-          `UPDATE tasks SET updated_at = now() WHERE id = ANY($1::text[]) AND status = 'queued' RETURNING id`,
+          `UPDATE tasks SET updated_at = now()
+            WHERE id = ANY($1::text[]) AND (status = 'queued' OR (status = 'running' AND handed_over AND lease_owner IS NULL))
+            RETURNING id`,
           [stranded],
         );
         for (const row of touched) await resume(tx, row.id);

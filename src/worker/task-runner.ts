@@ -22,6 +22,8 @@ export interface TaskJob {
   polls?: number;
   /** Consecutive rounds that ended in a retryable upstream error. */
   retries?: number;
+  /** The hand-over this job was made for; a job for an older one finds the task not claimable. */
+  seq?: number;
 }
 
 /** The wait before the next poll: exponential from `minSeconds` to `maxSeconds`, with ±20% jitter. */
@@ -140,7 +142,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     deps.shutdown.throwIfAborted();
     const attemptToken = randomBase62(8);
     const lease = `${deps.workerId}:${attemptToken}`;
-    const task = await deps.tasks.claim(job.taskId, lease, deps.leaseSeconds);
+    const task = await deps.tasks.claim(job.taskId, lease, deps.leaseSeconds, job.seq ?? null);
     if (!task) return;
     if (task.attempts === 1 && task.upstreamId === null && (job.retries ?? 0) === 0) announce(task);
     if (task.attempts > deps.maxAttempts) {
@@ -175,7 +177,8 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
         }
       })();
       let lastProgressWrite = 0;
-      const references = await downloadReferences(task, workDir);
+      // References matter only until the upstream has the job (a later poll must not need them).
+      const references = task.upstreamId === null ? await downloadReferences(task, workDir) : { paths: [], urls: [] };
       const context: ProviderContext = {
         signal: abort.signal,
         workDir,
@@ -193,7 +196,11 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
       const { account, step: next } = await step(task, lease, context);
       switch (next.state) {
         case 'submitted':
-          if (!(await deps.tasks.recordUpstream(task.id, lease, account.name, next.upstreamId))) return;
+          if (!(await deps.tasks.recordUpstream(task.id, lease, account.name, next.upstreamId))) {
+            // Canceled or timed out while the upstream was accepting: its job is of no use now.
+            await cancelQuietly(account, { ...task, upstreamId: next.upstreamId }, log);
+            return;
+          }
           log.info({ provider: account.name, upstream_id: next.upstreamId }, 'task accepted upstream');
           await deps.handOver({ taskId: task.id, polls: 0 }, lease, next.pollAfterSeconds ?? pollDelaySeconds(0, deps.poll));
           return;
@@ -261,6 +268,11 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     log: FastifyBaseLogger,
   ): Promise<void> {
     const context = { provider: task.provider, reason: error.reason, detail: error.detail, ambiguous: error.ambiguous };
+    if (error.reason === 'awaiting_callback') {
+      // Not a failure: the submission waits for its upstream to confirm the job, then is sent again.
+      await deps.handOver({ taskId: task.id, polls: job.polls, retries: job.retries }, lease, error.retryAfterSeconds ?? 1);
+      return;
+    }
     const submitting = task.upstreamId === null;
     if (!error.retryable || (submitting && job.retries + 1 >= deps.submitRounds)) {
       log.warn(context, 'task failed: upstream error');
@@ -274,4 +286,13 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
   }
 
   return { handle };
+}
+
+/** Best-effort upstream cancel: a failure is logged, never thrown. */
+export async function cancelQuietly(account: Provider, task: TaskRecord & { upstreamId: string }, log: FastifyBaseLogger): Promise<void> {
+  try {
+    await account.cancel(task);
+  } catch (error) {
+    log.warn({ task_id: task.id, provider: account.name, err: error }, 'upstream cancel failed');
+  }
 }

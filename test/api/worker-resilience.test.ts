@@ -17,6 +17,7 @@ function pollingProvider() {
     name: 'polling',
     kind: 'local',
     dedupesSubmissions: true,
+    resendAfterSeconds: 0,
     refuses: () => null,
     async submit(task) {
       submissions++;

@@ -42,7 +42,7 @@ describe('rivya serve with upstream providers', () => {
     await writeFile(configPath, JSON.stringify({
       accounts: {
         kie: { kind: 'kie', api_key_env: 'E2E_KIE_KEY', base_url: kie.url },
-        gateway: { kind: 'openai-videos', api_key_env: 'E2E_GATEWAY_KEY', base_url: gateway.url, seconds: ['10', '15'] },
+        gateway: { kind: 'openai-videos', api_key_env: 'E2E_GATEWAY_KEY', base_url: gateway.url, seconds: ['10', '15'], idempotency: true },
       },
       routes: { 'sora-2': ['kie'], 'sora-2-pro': ['gateway'] },
       poll: { min_seconds: 0.2, max_seconds: 1 },

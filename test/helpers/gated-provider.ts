@@ -17,6 +17,7 @@ export function createGatedProvider() {
     name: 'gated',
     kind: 'local',
     dedupesSubmissions: true,
+    resendAfterSeconds: 0,
     refuses: () => null,
     async submit(task, context) {
       started.push(task.id);

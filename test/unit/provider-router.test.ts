@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { TaskRecord } from '../../src/domain.js';
-import type { Provider, ProviderContext } from '../../src/providers/port.js';
+import type { Provider, ProviderContext, ProviderRefusal } from '../../src/providers/port.js';
 import { createProviderRouter, IntentNotRecorded, type RouteEntry } from '../../src/providers/provider-router.js';
 import { UpstreamError } from '../../src/providers/upstream-error.js';
 import { pollDelaySeconds } from '../../src/worker/task-runner.js';
@@ -8,12 +8,13 @@ import { pollDelaySeconds } from '../../src/worker/task-runner.js';
 type Behaviour = 'ok' | 'retryable' | 'ambiguous' | 'refused';
 
 /** A provider account whose submissions answer as scripted, counting calls. */
-function account(name: string, script: Behaviour[] = [], refuses: (params: Record<string, string>) => string | null = () => null) {
+function account(name: string, script: Behaviour[] = [], refuses: (params: Record<string, string>) => ProviderRefusal | null = () => null) {
   const calls: string[] = [];
   const provider: Provider = {
     name,
     kind: 'kie',
     dedupesSubmissions: false,
+    resendAfterSeconds: 60,
     refuses: (_model, params) => refuses(params),
     async submit(task) {
       calls.push(task.id);
@@ -33,7 +34,7 @@ function task(overrides: Partial<TaskRecord> = {}): TaskRecord {
   return {
     id: 'task_1', accountId: 'acc', model: 'sora-2', prompt: 'p', params: { n_frames: '10' }, referenceFiles: [],
     clientRequestId: null, status: 'running', progress: 0, reservedCredits: 6, finalCredits: 0, result: null, error: null,
-    provider: null, upstreamId: null, attempts: 1, deadlineAt: new Date(), createdAt: new Date(), updatedAt: new Date(),
+    provider: null, upstreamId: null, submittedAt: null, attempts: 1, deadlineAt: new Date(), createdAt: new Date(), updatedAt: new Date(),
     startedAt: new Date(), completedAt: null, ...overrides,
   };
 }
@@ -83,8 +84,15 @@ describe('provider router', () => {
     await expect(instance.submit(task(), context, hooks)).rejects.toMatchObject({ ambiguous: true });
     expect(recorded).toEqual(['a']);
     expect(b.calls).toHaveLength(0);
-    // The next round: the stored intent names `a`, so only `a` is asked.
-    const result = await instance.submit(task({ provider: 'a' }), context, hooks);
+    // The next round: the stored intent names `a`, so only `a` is asked — and since `a` cannot
+    // tell a repeat from a new job, only once its resend delay has passed.
+    let now = 1_000_000;
+    const later = router([a.provider, b.provider], [{ account: 'a', weight: 1 }, { account: 'b', weight: 1 }], { now: () => now });
+    const pinned = task({ provider: 'a', submittedAt: new Date(now - 20_000) });
+    await expect(later.instance.submit(pinned, context, hooks)).rejects.toMatchObject({ reason: 'awaiting_callback', retryAfterSeconds: 40 });
+    expect(a.calls).toHaveLength(1);
+    now += 40_001;
+    const result = await later.instance.submit(pinned, context, hooks);
     expect(result.account.name).toBe('a');
     expect(b.calls).toHaveLength(0);
   });
@@ -95,6 +103,19 @@ describe('provider router', () => {
     const { instance } = router([a.provider, b.provider], [{ account: 'a', weight: 1 }, { account: 'b', weight: 1 }]);
     await expect(instance.submit(task(), context, intents().hooks)).rejects.toMatchObject({ retryable: false });
     expect(b.calls).toHaveLength(0);
+  });
+
+  it('counts only submissions in an account\'s health: polls of its running jobs go on regardless', async () => {
+    const a = account('a');
+    a.provider.poll = async () => {
+      throw new UpstreamError({ message: 'down', reason: 'http_503', retryable: true });
+    };
+    const { instance, events } = router([a.provider], [{ account: 'a', weight: 1 }]);
+    for (let i = 0; i < 3; i++) {
+      await expect(instance.poll(a.provider, { ...task(), upstreamId: 'x' }, context)).rejects.toBeInstanceOf(UpstreamError);
+    }
+    expect(events.coolDowns).toEqual([]);
+    expect(events.calls).toEqual(['a:poll:http_503', 'a:poll:http_503', 'a:poll:http_503']);
   });
 
   it('takes an account that keeps failing out of rotation for its cool-down, then tries it again', async () => {
@@ -144,11 +165,12 @@ describe('provider router', () => {
   });
 
   it('skips accounts that cannot express the params, and refuses a request none can run', () => {
-    const onlyFour = account('gateway', [], (params) => (params['n_frames'] === '4' ? null : 'accepts 4 s only'));
+    const refusal = { param: 'n_frames', message: 'n_frames 10 is not offered for sora-2.', detail: 'gateway accepts 4 s only' };
+    const onlyFour = account('gateway', [], (params) => (params['n_frames'] === '4' ? null : refusal));
     const { instance } = router([onlyFour.provider], [{ account: 'gateway', weight: 1 }]);
-    expect(instance.refuses('sora-2', { n_frames: '10' })).toBe('accepts 4 s only');
+    expect(instance.refuses('sora-2', { n_frames: '10' })).toEqual(refusal);
     expect(instance.refuses('sora-2', { n_frames: '4' })).toBeNull();
-    expect(instance.refuses('sora-2-pro', {})).toMatch(/No provider is configured/);
+    expect(instance.refuses('sora-2-pro', {})?.detail).toMatch(/No provider account is configured/);
   });
 
   it('stops when the attempt lost the task before a call', async () => {

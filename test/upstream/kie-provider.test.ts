@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffmpegPath } from '../helpers/media.js';
 import { startMockKie, type MockKie } from '../helpers/mock-kie.js';
 import { freePort } from '../helpers/serve-process.js';
+import { waitFor } from '../helpers/wait-for.js';
 import type { TestService } from '../helpers/test-service.js';
 import {
   client, expectFailedAndReleased, expectSucceededAndCaptured, FAST, startUpstreamService,
@@ -27,7 +28,7 @@ describe('kie provider: faults', () => {
       {
         ...FAST,
         accounts: {
-          primary: { kind: 'kie', api_key_env: 'TEST_KIE_PRIMARY', base_url: primary.url },
+          primary: { kind: 'kie', api_key_env: 'TEST_KIE_PRIMARY', base_url: primary.url, resend_after_seconds: 3 },
           spare: { kind: 'kie', api_key_env: 'TEST_KIE_SPARE', base_url: spare.url },
           down: { kind: 'kie', api_key_env: 'TEST_KIE_PRIMARY', base_url: down },
         },
@@ -103,24 +104,48 @@ describe('kie provider: faults', () => {
     expect(task.result!.media[0]).toMatchObject({ width: 1792, height: 1024 });
   });
 
-  it('does not fail over when an answer is lost after sending: the task stays with that account', async () => {
-    // A hung create (no job made), a malformed answer (none made), and a reset after the job was made.
-    primary.inject('create', { kind: 'hang' });
-    let outcome = await run();
-    await expectSucceededAndCaptured(service, outcome.task);
-    expect(outcome.jobs).toEqual({ primary: 1, spare: 0 });
+  it('does not fail over when an answer is lost after sending, and sends again only after the resend delay', async () => {
+    // A hung create and a malformed 200 (no job made either time): the same account is asked again
+    // once its callback had time to come (3 s here), never the spare one.
+    for (const fault of [{ kind: 'hang' }, { kind: 'malformed' }] as const) {
+      primary.inject('create', fault);
+      const started = Date.now();
+      const outcome = await run();
+      await expectSucceededAndCaptured(service, outcome.task);
+      expect(outcome.jobs, fault.kind).toEqual({ primary: 1, spare: 0 });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
+    }
+  });
 
-    primary.inject('create', { kind: 'malformed' });
-    outcome = await run();
-    await expectSucceededAndCaptured(service, outcome.task);
-    expect(outcome.jobs).toEqual({ primary: 1, spare: 0 });
+  it('adopts the job of a create whose answer was lost when its callback names it: one job, not two', async () => {
+    // Kie has no idempotency key. The job is made but its answer is lost (a reset; a reply slower
+    // than our 1 s timeout); Kie's callback names the job, Kie's own record confirms it is this task's.
+    for (const fault of [{ kind: 'accept-then-reset' }, { kind: 'delay', ms: 1500 }] as const) {
+      primary.inject('create', fault);
+      const outcome = await run();
+      await expectSucceededAndCaptured(service, outcome.task);
+      expect(outcome.jobs, fault.kind).toEqual({ primary: 1, spare: 0 });
+    }
+  });
 
-    // Kie's API has no idempotency key: asking again makes a second job (documented), never a third,
-    // never one at another account, and the client is charged once.
-    primary.inject('create', { kind: 'accept-then-reset' });
-    outcome = await run();
-    await expectSucceededAndCaptured(service, outcome.task);
-    expect(outcome.jobs).toEqual({ primary: 2, spare: 0 });
+  it('fails over on a 4xx page that is not JSON (a wrong path or a proxy): nothing was accepted', async () => {
+    primary.inject('create', { kind: 'http', status: 404, headers: { 'content-type': 'text/html' }, body: '<h1>Not Found</h1>' });
+    const { task, jobs } = await run();
+    await expectSucceededAndCaptured(service, task);
+    expect(jobs).toEqual({ primary: 0, spare: 1 });
+  });
+
+  it('keeps polling a job whose reference file was deleted after Kie took it', async () => {
+    const url = await api.uploadImage();
+    primary.nextJobs({ outcome: 'success', durationMs: 1500 });
+    const created = await api.create({
+      model: 'sora-2', prompt: 'reference then deleted',
+      params: { referenceMediaItems: [{ url, kind: 'image', name: 'reference.png', mimeType: 'image/png' }] },
+    });
+    await waitForUpstreamId(service, created.id);
+    const files = (await api.call('GET', '/api/v1/files')).body['data'] as { id: string }[];
+    for (const file of files) expect((await api.call('DELETE', `/api/v1/files/${file.id}`)).status).toBe(200);
+    await expectSucceededAndCaptured(service, await api.settle(created.id));
   });
 
   it('fails the task without failover when Kie refuses the request itself (code 422)', async () => {
@@ -139,15 +164,22 @@ describe('kie provider: faults', () => {
     expect(jobs).toEqual({ primary: 0, spare: 0 });
   });
 
-  it('maps a failed job: content policy, and a reference Kie could not use', async () => {
+  it('maps a failed job: content policy, a reference Kie could not use, anything else', async () => {
     primary.nextJobs({ outcome: 'fail', failCode: '400', failMsg: 'Your prompt violates our content policy (sk-secret-value-123456)' });
     let { task } = await run();
     await expectFailedAndReleased(service, task, 'content_policy_violation');
     expect(task.error!.message).not.toContain('sk-secret');
 
+    const url = await api.uploadImage();
+    const reference = { referenceMediaItems: [{ url, kind: 'image', name: 'reference.png', mimeType: 'image/png' }] };
+    primary.nextJobs({ outcome: 'fail', failCode: '422', failMsg: 'image could not be downloaded' });
+    ({ task } = await run({ params: reference }));
+    await expectFailedAndReleased(service, task, 'invalid_reference');
+
+    // The same words for a task without a reference cannot mean a bad reference.
     primary.nextJobs({ outcome: 'fail', failCode: '422', failMsg: 'image could not be downloaded' });
     ({ task } = await run());
-    await expectFailedAndReleased(service, task, 'invalid_reference');
+    await expectFailedAndReleased(service, task, 'upstream_error');
   });
 
   it('keeps polling through status 500s, timeouts and malformed answers, then delivers', async () => {
@@ -163,21 +195,28 @@ describe('kie provider: faults', () => {
   it('fails a result that 404s, is HTML instead of MP4, or exceeds the size cap', async () => {
     for (const result of ['missing', 'html', 'huge'] as const) {
       primary.nextJobs({ outcome: 'success', durationMs: 100, result });
-      const { task } = await run();
+      const { task, jobs } = await run();
       await expectFailedAndReleased(service, task, 'upstream_error');
+      expect(jobs, result).toEqual({ primary: 1, spare: 0 });
     }
   });
 
   it('fails a job that never finishes with timeout at its deadline, releasing the hold once', async () => {
     primary.nextJobs({ outcome: 'stuck' });
+    const before = { jobs: primary.createCount(), polls: primary.requests.filter((request) => request.route === 'status').length };
     const created = await api.create({ model: 'sora-2', prompt: 'stuck' });
     const task = await api.settle(created.id, 40);
     await expectFailedAndReleased(service, task, 'timeout');
-    const polls = primary.requests.filter((request) => request.route === 'status').length;
-    expect(polls).toBeGreaterThan(3);
+    expect(primary.createCount() - before.jobs).toBe(1);
+    // Polled with backoff between 0.1 and 0.3 s for the 20 s until the deadline: no more than that allows.
+    const polls = primary.requests.filter((request) => request.route === 'status').length - before.polls;
+    expect(polls).toBeGreaterThan(20);
+    expect(polls).toBeLessThan(20 / 0.08);
   }, 60_000);
 
   it('counts calls per account and outcome in /metrics', async () => {
+    primary.inject('create', { kind: 'http', status: 500 });
+    await expectSucceededAndCaptured(service, (await run()).task);
     const metrics = await (await fetch(`${service.runtime.config.publicUrl}/metrics`)).text();
     expect(metrics).toMatch(/rivya_provider_calls_total\{account="primary",operation="submit",outcome="http_500"\} \d+/);
     expect(metrics).toMatch(/rivya_provider_failovers_total\{model="sora-2",from="primary"\} \d+/);
@@ -196,3 +235,10 @@ describe('kie provider: faults', () => {
     expect(stderr).toMatch(/Video: h264/);
   });
 });
+
+async function waitForUpstreamId(service: TestService, taskId: string): Promise<string> {
+  return waitFor(async () => {
+    const { rows } = await service.runtime.db.query<{ upstream_id: string | null }>('SELECT upstream_id FROM tasks WHERE id = $1', [taskId]);
+    return rows[0]?.upstream_id ?? null;
+  }, 10_000, 'the upstream id');
+}

@@ -23,6 +23,7 @@ describe('openai-videos provider', () => {
         accounts: {
           gateway: {
             kind: 'openai-videos', api_key_env: 'TEST_OPENAI_KEY', base_url: gateway.url, auth: 'api-key', seconds: ['10'],
+            idempotency: true,
           },
         },
         routes: { 'sora-2': ['gateway'], 'sora-2-pro': ['gateway'] },
@@ -63,8 +64,10 @@ describe('openai-videos provider', () => {
     const before = (await api.call('GET', '/api/v1/account')).body;
     const response = await api.call('POST', '/api/v1/tasks', { model: 'sora-2', prompt: 'long', params: { n_frames: '15' } });
     expect(response.status).toBe(400);
-    expect(response.body).toMatchObject({ error: { code: 'validation_failed' } });
-    expect(JSON.stringify(response.body)).toMatch(/not 15/);
+    expect(response.body).toMatchObject({
+      error: { code: 'validation_failed', details: [{ path: 'params.n_frames', message: 'n_frames 15 is not offered for sora-2.' }] },
+    });
+    expect(JSON.stringify(response.body)).not.toContain('gateway');
     expect((await api.call('GET', '/api/v1/account')).body).toEqual(before);
     expect(accountId).toBeTruthy();
   });

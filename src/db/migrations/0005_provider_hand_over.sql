@@ -1,11 +1,23 @@
--- Upstream providers. A task's `provider` is set *before* its submission is sent (the intent):
--- with `upstream_id` still NULL it means "a submission to this account may have reached it", so
--- a resumed attempt goes back to that account only. `handed_over` marks a lease released on
--- purpose (a later poll, or a submission retried after a delay), so claiming the task again is
--- not counted as a new attempt: attempts count crashes and failures, not planned waits.
-ALTER TABLE tasks ADD COLUMN handed_over boolean NOT NULL DEFAULT false;
+-- Upstream providers.
+-- `provider` is set *before* a submission is sent (the intent), with `submitted_at`: while
+-- `upstream_id` is still NULL it means "a submission to this account may have reached it", so a
+-- resumed attempt goes back to that account only.
+-- `handed_over` marks a lease released on purpose (a later poll, or a submission retried after a
+-- delay): claiming the task again is not counted as a new attempt, since attempts count crashes
+-- and failures, not planned waits. Each hand-over bumps `hand_over_seq` and its job carries the
+-- new value, so only the newest of a task's jobs may claim it (an upstream's callback wakes a
+-- task with a new job; the delayed one it replaces then finds itself stale).
+-- `wake_requested`: a callback arrived while an attempt was running; its hand-over polls at once.
+ALTER TABLE tasks
+  ADD COLUMN handed_over boolean NOT NULL DEFAULT false,
+  ADD COLUMN hand_over_seq integer NOT NULL DEFAULT 0,
+  ADD COLUMN wake_requested boolean NOT NULL DEFAULT false,
+  ADD COLUMN submitted_at timestamptz;
 
-CREATE OR REPLACE FUNCTION rivya_claim_task(p_id text, p_lease text, p_lease_seconds double precision)
+DROP FUNCTION rivya_claim_task(text, text, double precision);
+
+-- p_seq: the hand-over a job was made for; NULL for a task's first job and for resumed ones.
+CREATE FUNCTION rivya_claim_task(p_id text, p_lease text, p_lease_seconds double precision, p_seq integer)
 RETURNS SETOF tasks LANGUAGE sql AS $$
   UPDATE tasks SET status = 'running', started_at = coalesce(started_at, now()), updated_at = now(),
          attempts = attempts + CASE WHEN upstream_id IS NULL AND NOT handed_over THEN 1 ELSE 0 END,
@@ -13,5 +25,6 @@ RETURNS SETOF tasks LANGUAGE sql AS $$
          lease_owner = p_lease, lease_expires_at = now() + make_interval(secs => p_lease_seconds)
    WHERE id = p_id AND status IN ('queued', 'running')
      AND (lease_expires_at IS NULL OR lease_expires_at < now())
+     AND (p_seq IS NULL OR hand_over_seq = p_seq)
   RETURNING *;
 $$;
