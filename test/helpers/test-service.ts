@@ -55,6 +55,7 @@ export async function startTestService(
     ...(options.provider ? { provider: options.provider } : {}),
   });
   if (options.worker !== false) await runtime.start({ listen: options.listen === true });
+  else if (options.listen) await runtime.app?.listen({ host: config.host, port: config.port });
   else await runtime.app?.ready();
   return {
     runtime,

@@ -1,0 +1,300 @@
+import { CATALOG } from './catalog.js';
+import {
+  ConnectionError, errorFromResponse, parseRetryAfter, RivyaError, TaskFailedError, TimeoutError, type ApiError,
+} from './errors.js';
+import { PagePromise } from './pagination.js';
+import type {
+  Account, AccountLimits, AdminAccount, ApiKeyCreated, CreateTaskParams, FileObject, LedgerEntry, ListParams, Model, Page,
+  Task, TaskListParams,
+} from './types.js';
+
+export interface ClientOptions {
+  /** Defaults to the `RIVYA_API_KEY` environment variable. */
+  apiKey?: string;
+  /** Defaults to `RIVYA_BASE_URL`, else `http://localhost:8080`. */
+  baseUrl?: string;
+  /** A `fetch` to use instead of the global one (proxies, tests). */
+  fetch?: typeof fetch;
+  /** Retries of a request that met a 429, a 5xx or a network error (default 2). */
+  maxRetries?: number;
+  /** Per attempt, in milliseconds (default 60 000). Long-polls get their wait on top. */
+  timeout?: number;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+  /** Overrides the automatic one (a POST gets `rivya-<uuid>`, kept across its retries). */
+  idempotencyKey?: string;
+  timeout?: number;
+  maxRetries?: number;
+}
+
+export interface WaitOptions {
+  signal?: AbortSignal;
+  /** Called with the task each time it is fetched (progress 0–100, status). */
+  onProgress?: (task: Task) => void;
+  /** How long each long-poll may wait for the task to end, in seconds (1–60, default 20). */
+  pollSeconds?: number;
+}
+
+export type Uploadable = Blob | Uint8Array | ArrayBuffer | string;
+
+export interface UploadOptions extends RequestOptions {
+  /** The file name sent (default: the path's base name, or the Blob's name, or `upload`). */
+  name?: string;
+  /** The declared type; the server judges the bytes, so leaving it out is fine. */
+  mimeType?: string;
+}
+
+const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
+const RETRYABLE_STATUSES = new Set([408, 409, 429, 500, 502, 503, 504]);
+
+function environment(name: string): string | undefined {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return env?.[name] || undefined;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason as Error);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** The HTTP layer shared by the API client and the admin client. */
+class Transport {
+  readonly baseUrl: string;
+  readonly #token: string;
+  readonly #fetch: typeof fetch;
+  readonly #maxRetries: number;
+  readonly #timeout: number;
+
+  constructor(token: string, options: ClientOptions) {
+    this.#token = token;
+    this.baseUrl = (options.baseUrl ?? environment('RIVYA_BASE_URL') ?? 'http://localhost:8080').replace(/\/+$/, '');
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.#maxRetries = options.maxRetries ?? 2;
+    this.#timeout = options.timeout ?? 60_000;
+  }
+
+  /**
+   * Sends a request; retries 408/409-in-flight/429/5xx answers and network errors with
+   * exponential backoff (or the server's `Retry-After`). A POST carries one `Idempotency-Key`
+   * across all its tries, so a retry can never create a second task or charge twice.
+   */
+  async request<T>(
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    path: string,
+    options: RequestOptions & { query?: Record<string, string | number | undefined>; body?: unknown; extraTimeout?: number } = {},
+  ): Promise<T> {
+    const url = new URL(`${this.baseUrl}${path}`);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
+    if (method === 'POST') headers['idempotency-key'] = options.idempotencyKey ?? `rivya-${crypto.randomUUID()}`;
+    let body: string | FormData | undefined;
+    if (options.body instanceof FormData) {
+      body = options.body;
+    } else if (options.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(options.body);
+    }
+    const maxRetries = options.maxRetries ?? this.#maxRetries;
+    const timeout = (options.timeout ?? this.#timeout) + (options.extraTimeout ?? 0);
+    for (let attempt = 0; ; attempt++) {
+      const attemptSignal = AbortSignal.timeout(timeout);
+      const signal = options.signal ? AbortSignal.any([options.signal, attemptSignal]) : attemptSignal;
+      let response: Response;
+      try {
+        response = await this.#fetch(url, { method, headers, ...(body === undefined ? {} : { body }), signal });
+      } catch (error) {
+        if (options.signal?.aborted) throw options.signal.reason;
+        const failure = attemptSignal.aborted
+          ? new TimeoutError(`${method} ${path} took longer than ${timeout} ms.`, { cause: error })
+          : new ConnectionError(`${method} ${path} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        if (attempt >= maxRetries) throw failure;
+        await sleep(this.#backoff(attempt, null), options.signal);
+        continue;
+      }
+      const text = await response.text();
+      let parsed: unknown = null;
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch {
+        parsed = null;
+      }
+      if (response.ok) return parsed as T;
+      const error: ApiError = errorFromResponse(response.status, parsed, response.headers);
+      // 409 is retried only while the first request with this key is still in flight.
+      const retryable =
+        RETRYABLE_STATUSES.has(response.status) && (response.status !== 409 || response.headers.has('retry-after'));
+      if (!retryable || attempt >= maxRetries) throw error;
+      await sleep(this.#backoff(attempt, parseRetryAfter(response.headers.get('retry-after'))), options.signal);
+    }
+  }
+
+  /** Exponential backoff from 0.5 s with ±25% jitter, capped at 8 s; the server's Retry-After wins (up to 60 s). */
+  #backoff(attempt: number, retryAfterSeconds: number | null): number {
+    if (retryAfterSeconds !== null) return Math.min(60, retryAfterSeconds) * 1000;
+    return Math.min(8000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
+  }
+}
+
+/** The Rivya Public API v1 client. */
+export class Rivya {
+  readonly #transport: Transport;
+  readonly baseUrl: string;
+
+  constructor(options: ClientOptions = {}) {
+    const apiKey = options.apiKey ?? environment('RIVYA_API_KEY');
+    if (!apiKey) throw new RivyaError('No API key: pass { apiKey } or set RIVYA_API_KEY.');
+    this.#transport = new Transport(apiKey, options);
+    this.baseUrl = this.#transport.baseUrl;
+  }
+
+  /** The model catalog (public). */
+  readonly models = {
+    list: (options: RequestOptions = {}): Promise<Model[]> =>
+      this.#transport.request<{ data: Model[] }>('GET', '/api/v1/models', options).then((page) => page.data),
+    get: (id: string, options: RequestOptions = {}): Promise<Model> =>
+      this.#transport.request('GET', `/api/v1/models/${encodeURIComponent(id)}`, options),
+    /** The models and their parameter options this SDK was built with (no request). */
+    catalog: CATALOG,
+  };
+
+  readonly tasks = {
+    /** Creates a task; its price is held until it ends. */
+    create: (params: CreateTaskParams, options: RequestOptions = {}): Promise<Task> =>
+      this.#transport.request('POST', '/api/v1/tasks', { ...options, body: params }),
+
+    get: (id: string, options: RequestOptions = {}): Promise<Task> =>
+      this.#transport.request('GET', `/api/v1/tasks/${encodeURIComponent(id)}`, options),
+
+    /** Newest first; await for a page, or `for await` over every task. */
+    list: (params: TaskListParams = {}, options: RequestOptions = {}): PagePromise<Task> =>
+      new PagePromise(
+        (cursor) => this.#transport.request<Page<Task>>('GET', '/api/v1/tasks', { ...options, query: { ...params, cursor } }),
+        params.cursor,
+      ),
+
+    /** Cancels a queued or running task and releases its credits. */
+    cancel: (id: string, options: RequestOptions = {}): Promise<Task> =>
+      this.#transport.request('POST', `/api/v1/tasks/${encodeURIComponent(id)}/cancel`, options),
+
+    /**
+     * Resolves with the task once it has ended (succeeded, failed or canceled), long-polling the
+     * server (`?wait=`), so no time is spent between polls.
+     */
+    wait: async (id: string, options: WaitOptions = {}): Promise<Task> => {
+      const seconds = Math.max(1, Math.min(60, Math.round(options.pollSeconds ?? 20)));
+      for (;;) {
+        options.signal?.throwIfAborted();
+        const task = await this.#transport.request<Task>('GET', `/api/v1/tasks/${encodeURIComponent(id)}`, {
+          query: { wait: seconds }, extraTimeout: seconds * 1000, ...(options.signal ? { signal: options.signal } : {}),
+        });
+        options.onProgress?.(task);
+        if (TERMINAL.has(task.status)) return task;
+      }
+    },
+
+    /** Creates a task and waits for it: resolves with the succeeded task, rejects with `TaskFailedError` otherwise. */
+    run: async (params: CreateTaskParams, options: WaitOptions & RequestOptions = {}): Promise<Task> => {
+      const created = await this.tasks.create(params, options);
+      const task = await this.tasks.wait(created.id, options);
+      if (task.status !== 'succeeded') throw new TaskFailedError(task);
+      return task;
+    },
+  };
+
+  readonly files = {
+    /** Uploads a reference file: a `File`/`Blob`, bytes, or (in Node) a path. */
+    upload: async (file: Uploadable, options: UploadOptions = {}): Promise<FileObject> => {
+      const { blob, name } = await toBlob(file, options);
+      const form = new FormData();
+      form.set('file', blob, name);
+      return this.#transport.request('POST', '/api/v1/files', { ...options, body: form });
+    },
+    get: (id: string, options: RequestOptions = {}): Promise<FileObject> =>
+      this.#transport.request('GET', `/api/v1/files/${encodeURIComponent(id)}`, options),
+    list: (params: ListParams = {}, options: RequestOptions = {}): PagePromise<FileObject> =>
+      new PagePromise(
+        (cursor) => this.#transport.request<Page<FileObject>>('GET', '/api/v1/files', { ...options, query: { ...params, cursor } }),
+        params.cursor,
+      ),
+    delete: (id: string, options: RequestOptions = {}): Promise<{ id: string; deleted: boolean }> =>
+      this.#transport.request('DELETE', `/api/v1/files/${encodeURIComponent(id)}`, options),
+  };
+
+  readonly account = {
+    get: (options: RequestOptions = {}): Promise<Account> => this.#transport.request('GET', '/api/v1/account', options),
+    /** The credit ledger, newest first; await for a page, or `for await` over every entry. */
+    ledger: (params: ListParams = {}, options: RequestOptions = {}): PagePromise<LedgerEntry> =>
+      new PagePromise(
+        (cursor) =>
+          this.#transport.request<Page<LedgerEntry>>('GET', '/api/v1/account/ledger', { ...options, query: { ...params, cursor } }),
+        params.cursor,
+      ),
+  };
+}
+
+/** The operator's client for `/admin/v1` (the server's `RIVYA_ADMIN_TOKEN`). */
+export class RivyaAdmin {
+  readonly #transport: Transport;
+
+  constructor(options: Omit<ClientOptions, 'apiKey'> & { adminToken?: string } = {}) {
+    const token = options.adminToken ?? environment('RIVYA_ADMIN_TOKEN');
+    if (!token) throw new RivyaError('No admin token: pass { adminToken } or set RIVYA_ADMIN_TOKEN.');
+    this.#transport = new Transport(token, options);
+  }
+
+  readonly accounts = {
+    create: (params: { name: string; credits?: number }, options: RequestOptions = {}): Promise<AdminAccount> =>
+      this.#transport.request('POST', '/admin/v1/accounts', { ...options, body: params }),
+    get: (id: string, options: RequestOptions = {}): Promise<AdminAccount> =>
+      this.#transport.request('GET', `/admin/v1/accounts/${encodeURIComponent(id)}`, options),
+    update: (id: string, params: { limits: Partial<AccountLimits> }, options: RequestOptions = {}): Promise<AdminAccount> =>
+      this.#transport.request('PATCH', `/admin/v1/accounts/${encodeURIComponent(id)}`, { ...options, body: params }),
+  };
+
+  readonly keys = {
+    create: (accountId: string, params: { name?: string } = {}, options: RequestOptions = {}): Promise<ApiKeyCreated> =>
+      this.#transport.request('POST', `/admin/v1/accounts/${encodeURIComponent(accountId)}/keys`, { ...options, body: params }),
+    revoke: (keyId: string, options: RequestOptions = {}): Promise<{ id: string; revoked: boolean }> =>
+      this.#transport.request('DELETE', `/admin/v1/keys/${encodeURIComponent(keyId)}`, options),
+  };
+
+  readonly credits = {
+    /** Grants credits (a negative amount adjusts down). */
+    grant: (
+      accountId: string,
+      params: { amount: number; reason: string },
+      options: RequestOptions = {},
+    ): Promise<{ entry: LedgerEntry; account: AdminAccount | null }> =>
+      this.#transport.request('POST', `/admin/v1/accounts/${encodeURIComponent(accountId)}/credits`, { ...options, body: params }),
+  };
+}
+
+async function toBlob(file: Uploadable, options: UploadOptions): Promise<{ blob: Blob; name: string }> {
+  const type = options.mimeType ? { type: options.mimeType } : {};
+  if (typeof file === 'string') {
+    const fs = await import('node:fs');
+    const path = await import('node:path');
+    return { blob: await fs.openAsBlob(file, type), name: options.name ?? path.basename(file) };
+  }
+  if (file instanceof Blob) {
+    const name = options.name ?? ((file as { name?: unknown }).name as string | undefined) ?? 'upload';
+    return { blob: options.mimeType ? new Blob([file], type) : file, name };
+  }
+  // A copy: a view of a shared or larger buffer is not a Blob part as it is.
+  const bytes = file instanceof ArrayBuffer ? new Uint8Array(file) : new Uint8Array(file);
+  return { blob: new Blob([bytes], type), name: options.name ?? 'upload' };
+}

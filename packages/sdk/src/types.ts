@@ -1,0 +1,152 @@
+import type { CATALOG } from './catalog.js';
+
+type Catalog = (typeof CATALOG)[number];
+
+/** The model ids, from the catalog. */
+export type ModelId = Catalog['id'];
+
+type ParamsRecord<M extends ModelId> = Extract<Catalog, { id: M }>['params'];
+
+/** The select parameters of model `M`, each limited to its options: `size` exists for `sora-2-pro` only. */
+export type ModelParams<M extends ModelId> = {
+  -readonly [K in keyof ParamsRecord<M>]?: ParamsRecord<M>[K] extends { options: readonly (infer O)[] } ? O : never;
+};
+
+/** A reference file for reference modes: an uploaded file's `url` (from `files.upload`). */
+export interface ReferenceMediaItem {
+  url: string;
+  kind: 'image' | 'video' | 'audio';
+  name?: string;
+  mimeType?: string;
+}
+
+/** `POST /api/v1/tasks`, typed per model. */
+export type CreateTaskParams = {
+  [M in ModelId]: {
+    model: M;
+    prompt: string;
+    params?: ModelParams<M> & { referenceMediaItems?: ReferenceMediaItem[] };
+    client_request_id?: string;
+  };
+}[ModelId];
+
+export type TaskStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
+export type TaskErrorCode = 'upstream_error' | 'content_policy_violation' | 'timeout' | 'canceled' | 'invalid_reference' | 'internal_error';
+
+export interface MediaResult {
+  url: string;
+  kind: 'video';
+  name: string;
+  mimeType: string;
+  width: number;
+  height: number;
+  durationSeconds: number;
+  sizeBytes: number;
+}
+
+export interface Task {
+  id: string;
+  status: TaskStatus;
+  model: ModelId;
+  prompt: string;
+  params: Record<string, unknown>;
+  client_request_id: string | null;
+  reserved_credits: number;
+  final_credits: number;
+  progress: number;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  result: { media: MediaResult[]; expires_at: string } | null;
+  error: { code: TaskErrorCode; message: string } | null;
+}
+
+export interface SelectParamInfo {
+  key: string;
+  type: 'select';
+  required: boolean;
+  default: string | null;
+  options: string[];
+  description: string;
+}
+
+export interface Model {
+  id: ModelId;
+  name: string;
+  description: string;
+  category: string;
+  inputs: string[];
+  credits: number;
+  pricing: string;
+  prompt_max_chars: number;
+  params: SelectParamInfo[];
+  upload_policy: { description: string; max_files: number; kinds: { kind: string; max_bytes: number; mime_types: string[] }[] };
+  [key: string]: unknown;
+}
+
+export interface FileObject {
+  id: string;
+  url: string;
+  kind: 'image' | 'video' | 'audio';
+  name: string;
+  mimeType: string;
+  sizeBytes: number;
+  width?: number;
+  height?: number;
+  durationSeconds?: number;
+  durationToken?: string;
+  created_at: string;
+  expires_at: string;
+}
+
+export interface AccountLimits {
+  creates_per_minute: number;
+  requests_per_minute: number;
+  active_tasks: number;
+}
+
+export interface Account {
+  id: string;
+  name: string;
+  credits: { balance: number; held: number; available: number };
+  limits: AccountLimits;
+}
+
+export interface LedgerEntry {
+  id: string;
+  type: 'grant' | 'hold' | 'capture' | 'release' | 'adjust';
+  amount: number;
+  task_id: string | null;
+  balance_after: number;
+  created_at: string;
+}
+
+/** One page of a list. */
+export interface Page<T> {
+  data: T[];
+  has_more: boolean;
+  next_cursor: string | null;
+}
+
+export interface ListParams {
+  limit?: number;
+  cursor?: string;
+}
+
+export interface TaskListParams extends ListParams {
+  status?: TaskStatus;
+  model?: ModelId;
+  client_request_id?: string;
+}
+
+/** Admin API objects. */
+export interface AdminAccount extends Account {
+  created_at?: string;
+}
+export interface ApiKeyCreated {
+  id: string;
+  key: string;
+  prefix: string;
+  created_at: string;
+}

@@ -1,0 +1,49 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { CreateTaskParams, ModelId, ModelParams } from '../../packages/sdk/src/index.js';
+import { ERROR_STATUSES, Rivya } from '../../packages/sdk/src/index.js';
+import { renderSdkCatalog, SDK_CATALOG_PATH } from '../../scripts/generate-sdk-catalog.js';
+import { MODEL_IDS } from '../../src/catalog/models.js';
+import { ERROR_CODES } from '../../src/errors.js';
+
+/**
+ * The SDK's request types come from the catalog. These checks run in `tsc` (npm test type-checks
+ * the tests): each `@ts-expect-error` line must fail to compile, or the build fails.
+ */
+describe('SDK types', () => {
+  it('accept size for sora-2-pro and refuse it for sora-2, at compile time', () => {
+    const pro: CreateTaskParams = { model: 'sora-2-pro', prompt: 'p', params: { size: 'high', n_frames: '15' } };
+    // @ts-expect-error — sora-2 has no `size` parameter.
+    const sora: CreateTaskParams = { model: 'sora-2', prompt: 'p', params: { size: 'high' } };
+    // @ts-expect-error — n_frames is a select of '10' | '15'.
+    const badFrames: CreateTaskParams = { model: 'sora-2', prompt: 'p', params: { n_frames: '12' } };
+    // @ts-expect-error — an unknown model.
+    const badModel: CreateTaskParams = { model: 'sora-3', prompt: 'p' };
+    // @ts-expect-error — the prompt is required.
+    const noPrompt: CreateTaskParams = { model: 'sora-2' };
+    expectTypeOf<ModelId>().toEqualTypeOf<'sora-2' | 'sora-2-pro'>();
+    expectTypeOf<ModelParams<'sora-2-pro'>['size']>().toEqualTypeOf<'standard' | 'high' | undefined>();
+    expectTypeOf<keyof ModelParams<'sora-2'>>().toEqualTypeOf<'n_frames' | 'aspect_ratio' | 'remove_watermark' | 'upload_method'>();
+    expectTypeOf<Rivya['tasks']['create']>().parameter(0).toEqualTypeOf<CreateTaskParams>();
+    expect([pro, sora, badFrames, badModel, noPrompt]).toHaveLength(5);
+  });
+
+  it('are generated from the catalog the server validates with (regenerate: npm run generate:sdk-catalog)', async () => {
+    expect(await readFile(SDK_CATALOG_PATH, 'utf8')).toBe(renderSdkCatalog());
+    expect(MODEL_IDS).toEqual(['sora-2', 'sora-2-pro']);
+  });
+
+  it('have one error per contract code, with the server\'s statuses', () => {
+    expect(ERROR_STATUSES).toEqual(Object.fromEntries(Object.entries(ERROR_CODES).map(([code, spec]) => [code, spec.status])));
+  });
+
+  it('ship as a package with no runtime dependencies that resolves as @rivya/sdk (built ESM + types)', async () => {
+    const manifest = JSON.parse(await readFile(new URL('../../packages/sdk/package.json', import.meta.url), 'utf8')) as Record<string, unknown>;
+    expect(manifest['dependencies']).toBeUndefined();
+    const specifier = '@rivya/sdk';
+    const built = (await import(specifier)) as { Rivya: unknown; ValidationError: unknown };
+    expect(typeof built.Rivya).toBe('function');
+    expect(typeof built.ValidationError).toBe('function');
+    await expect(readFile(new URL('../../packages/sdk/dist/index.d.ts', import.meta.url), 'utf8')).resolves.toContain('Rivya');
+  });
+});
