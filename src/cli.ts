@@ -7,13 +7,30 @@ import { createPgBossQueue } from './jobs/pg-boss-queue.js';
 import { TASK_QUEUE } from './worker/task-runner.js';
 import { createPostgresDatabase } from './db/postgres-database.js';
 import { bootstrapDevAccount, createRuntime } from './runtime.js';
+import { admin } from './cli/admin-commands.js';
+import { account, files, generate, models, tasks, type CliContext } from './cli/client-commands.js';
+import { createOutput, describeFailure } from './cli/output.js';
 
-const HELP = `rivya — Rivya Public API v1
+const HELP = `rivya — Rivya Public API v1: the service, and a client for it
 
 Usage:
   rivya serve [--role all|api|worker]   Run the service (default role: all = API + worker)
   rivya migrate                         Apply database migrations (safe from several processes at once)
-  rivya --help
+
+  rivya generate "<prompt>" [options]   Make a video: upload, create, follow, download
+  rivya tasks list|get|cancel           Tasks
+  rivya files upload|list|delete        Reference files
+  rivya models                          Models, prices, parameters
+  rivya account [--ledger]              Credits and limits
+  rivya admin ...                       Accounts, keys, credits (RIVYA_ADMIN_TOKEN)
+
+  rivya <command> --help                Each command's options and examples
+
+Client commands talk to RIVYA_BASE_URL (default http://localhost:$PORT, 8080) with RIVYA_API_KEY
+(or --api-key; without either, the dev key \`rivya serve\` saved in RIVYA_DATA_DIR). --json prints
+machine-readable results. Exit codes: 0 ok, 2 bad input, 3 unauthorized, 4 insufficient credits,
+5 not found, 6 conflict, 7 rate limited, 8 unreachable/unavailable, 9 task failed, 10 task canceled,
+130 interrupted.
 
 Environment (all optional on the embedded default):
   PORT (8080), HOST (0.0.0.0), RIVYA_PUBLIC_URL, RIVYA_DATA_DIR (./.rivya),
@@ -25,7 +42,40 @@ Examples:
   npx rivya serve
   RIVYA_ADMIN_TOKEN=secret PORT=9000 npx rivya serve
   DATABASE_URL=postgres://localhost/rivya RIVYA_SECRET=... npx rivya serve --role worker
+  npx rivya generate "A paper boat on a rainy street" --out boat.mp4
 `;
+
+/** The process's streams and environment, for the client commands (tests pass their own). */
+export interface CliIo {
+  env: Readonly<Record<string, string | undefined>>;
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+const CLIENT_COMMANDS: Record<string, (args: string[], context: CliContext) => Promise<number>> = {
+  generate, tasks, files, models, account, admin,
+};
+
+async function runClientCommand(command: string, args: string[], io: CliIo): Promise<number> {
+  const json = args.includes('--json');
+  const output = createOutput(json, io.stdout, io.stderr);
+  const context: CliContext = {
+    env: io.env, output, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr,
+    onInterrupt(handler) {
+      process.on('SIGINT', handler);
+      return () => process.off('SIGINT', handler);
+    },
+  };
+  try {
+    return await CLIENT_COMMANDS[command]!(args, context);
+  } catch (error) {
+    const failure = describeFailure(error);
+    if (json) io.stdout.write(`${JSON.stringify(failure.json, null, 2)}\n`);
+    io.stderr.write(`rivya ${command}: ${failure.message}\n`);
+    return failure.exitCode;
+  }
+}
 
 async function serve(role: string | undefined): Promise<number> {
   const config = loadConfig(process.env, { role });
@@ -80,7 +130,12 @@ async function migrateCommand(): Promise<number> {
 }
 
 /** Runs the `rivya` command; resolves with the process exit code. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(
+  argv: string[],
+  io: CliIo = { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first && first in CLIENT_COMMANDS) return runClientCommand(first, rest, io);
   const { values, positionals } = parseArgs({
     args: argv,
     options: { role: { type: 'string' }, help: { type: 'boolean', short: 'h' } },

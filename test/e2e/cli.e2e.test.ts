@@ -1,0 +1,176 @@
+import { spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { mkdtemp, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS } from '../helpers/backends.js';
+import { ffmpegPath, makeMedia } from '../helpers/media.js';
+import { ADMIN_TOKEN, startTestService, type TestService } from '../helpers/test-service.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const BIN = fileURLToPath(new URL('../../bin/rivya.js', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `rivya <args>` as a user would, with pipes (not a terminal). */
+function rivya(args: string[], env: Record<string, string>, cwd?: string): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Runs `rivya <args>` in a pseudo-terminal (util-linux `script`), to drive it as a person at a terminal. */
+function rivyaInTerminal(args: string[], env: Record<string, string>, cwd: string) {
+  const quoted = [process.execPath, BIN, ...args].map((part) => `'${part.replace(/'/g, `'\\''`)}'`).join(' ');
+  const child = spawn('script', ['-qefc', quoted, '/dev/null'], { env: { ...process.env, ...env }, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  let screen = '';
+  child.stdout.on('data', (chunk: Buffer) => (screen += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (screen += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { screen: () => screen, type: (text: string) => child.stdin.write(text), exited };
+}
+
+async function probe(path: string): Promise<string> {
+  const result = await promisify(execFile)(ffmpegPath, ['-hide_banner', '-i', path]).catch((error: { stderr: string }) => error);
+  return result.stderr;
+}
+
+describe('the rivya CLI', () => {
+  let service: TestService;
+  let idle: TestService;
+  let env: Record<string, string>;
+  let idleEnv: Record<string, string>;
+  let dir: string;
+
+  beforeAll(async () => {
+    // Real renders (with progress) on one service; a service without workers, where tasks wait, on the other.
+    [service, idle] = await Promise.all([
+      startTestService(BACKENDS[0]!, { listen: true, env: { RIVYA_PROVIDER: 'local' } }),
+      startTestService(BACKENDS[0]!, { listen: true, worker: false }),
+    ]);
+    env = { RIVYA_BASE_URL: service.runtime.config.publicUrl, RIVYA_API_KEY: (await service.newAccount(1000)).key };
+    idleEnv = { RIVYA_BASE_URL: idle.runtime.config.publicUrl, RIVYA_API_KEY: (await idle.newAccount(1000)).key };
+    dir = await mkdtemp(join(tmpdir(), 'rivya-cli-'));
+  });
+  afterAll(async () => {
+    await Promise.all([service?.close(), idle?.close()]);
+  });
+
+  it('generates in a terminal with a live progress bar, then saves the video', async () => {
+    const image = await makeMedia(join(dir, 'ref.png'), 'image');
+    const run = rivyaInTerminal(
+      ['generate', 'A paper boat on a rainy street', '--model', 'sora-2-pro', '--size', 'high', '--frames', '10', '--portrait', '--image', image, '--out', 'boat.mp4'],
+      env,
+      dir,
+    );
+    expect(await run.exited, run.screen()).toBe(0);
+    const screen = run.screen();
+    expect(screen).toMatch(/Uploading .*ref\.png/);
+    // The bar is redrawn in place (carriage returns) as the render progresses, ending at 100%.
+    const bars = screen.match(/\r\[[█░]{24}\]\s+\d+% \w+/g) ?? [];
+    expect(bars.length).toBeGreaterThan(2);
+    expect(new Set(bars.map((bar) => /(\d+)%/.exec(bar)?.[1])).size).toBeGreaterThan(2);
+    expect(bars.at(-1)).toMatch(/100% succeeded/);
+    expect(screen).toMatch(/Saved .*boat\.mp4/);
+    expect((await stat(join(dir, 'boat.mp4'))).size).toBeGreaterThan(10_000);
+    expect(await probe(join(dir, 'boat.mp4'))).toMatch(/Video: h264.* 1024x1792/);
+  }, 120_000);
+
+  it('asks on Ctrl-C whether to cancel, and cancels (credits released, exit 10)', async () => {
+    const run = rivyaInTerminal(['generate', 'Never rendered'], idleEnv, dir);
+    await waitFor(() => /Task (task_\w+) created/.test(run.screen()), 30_000, 'the task to be created');
+    const taskId = /Task (task_\w+) created/.exec(run.screen())![1]!;
+    run.type('\x03');
+    await waitFor(() => run.screen().includes(`Cancel task ${taskId}?`), 10_000, 'the question');
+    run.type('y\r');
+    expect(await run.exited).toBe(10);
+    expect(run.screen()).toContain(`Canceled ${taskId}`);
+    const after = await rivya(['tasks', 'get', taskId, '--json'], idleEnv);
+    expect(JSON.parse(after.stdout)).toMatchObject({ status: 'canceled', final_credits: 0 });
+  }, 60_000);
+
+  it('on Ctrl-C answered "no", keeps following the task', async () => {
+    const run = rivyaInTerminal(['generate', 'Still waiting', '--no-download'], idleEnv, dir);
+    await waitFor(() => /Task (task_\w+) created/.test(run.screen()), 30_000, 'the task to be created');
+    const taskId = /Task (task_\w+) created/.exec(run.screen())![1]!;
+    run.type('\x03');
+    await waitFor(() => run.screen().includes('[y/N]'), 10_000, 'the question');
+    run.type('n\r');
+    // Still running: cancel it from elsewhere, and the CLI reports it.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect((await rivya(['tasks', 'cancel', taskId], idleEnv)).code).toBe(0);
+    expect(await run.exited).toBe(10);
+  }, 60_000);
+
+  it('prints JSON for scripts, and exit codes from the error codes', async () => {
+    const generated = await rivya(['generate', 'A heron', '--json', '--out', join(dir, 'heron.mp4')], env);
+    expect(generated.code, generated.stderr).toBe(0);
+    const result = JSON.parse(generated.stdout) as { status: string; file: string; result: { media: { width: number }[] } };
+    expect(result).toMatchObject({ status: 'succeeded', file: join(dir, 'heron.mp4') });
+    expect(await probe(result.file)).toMatch(/1280x720/);
+
+    const missing = await rivya(['tasks', 'get', 'task_missing', '--json'], env);
+    expect(missing.code).toBe(5);
+    expect(JSON.parse(missing.stdout)).toMatchObject({ error: { code: 'not_found', status: 404 } });
+
+    const invalid = await rivya(['generate', 'x', '--model', 'sora-2', '--size', 'high'], env);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toMatch(/params\.size/);
+
+    expect((await rivya(['account'], { ...env, RIVYA_API_KEY: 'rv_wrong' })).code).toBe(3);
+    expect((await rivya(['account'], { ...env, RIVYA_BASE_URL: 'http://127.0.0.1:9' })).code).toBe(8);
+    expect((await rivya(['generate', 'x', '--frobnicate'], env)).code).toBe(2);
+
+    const poor = await service.newAccount(0);
+    expect((await rivya(['generate', 'x'], { ...env, RIVYA_API_KEY: poor.key })).code).toBe(4);
+  }, 120_000);
+
+  it('lists, uploads and deletes files, lists tasks and models, shows the account and ledger', async () => {
+    const uploaded = await rivya(['files', 'upload', await makeMedia(join(dir, 'up.png'), 'image'), '--json'], env);
+    expect(uploaded.code, uploaded.stderr).toBe(0);
+    const file = JSON.parse(uploaded.stdout) as { id: string };
+    expect((await rivya(['files', 'list'], env)).stdout).toContain(file.id);
+    expect((await rivya(['files', 'delete', file.id], env)).code).toBe(0);
+    expect((await rivya(['files', 'list', '--json'], env)).stdout).not.toContain(file.id);
+
+    expect((await rivya(['generate', 'listed', '--no-download'], env)).code).toBe(0);
+    const listed = await rivya(['tasks', 'list', '--status', 'succeeded'], env);
+    expect(listed.stdout).toMatch(/^ID\s+STATUS/);
+    expect(listed.stdout).toContain('succeeded');
+    expect((await rivya(['models'], { RIVYA_BASE_URL: env['RIVYA_BASE_URL']!, RIVYA_API_KEY: '' }, dir)).stdout).toMatch(/sora-2-pro\s+75 credits/);
+    expect((await rivya(['account'], env)).stdout).toMatch(/credits: \d+ balance/);
+    expect((await rivya(['account', '--ledger'], env)).stdout).toMatch(/capture/);
+  }, 60_000);
+
+  it('runs the admin commands with RIVYA_ADMIN_TOKEN', async () => {
+    const adminEnv = { RIVYA_BASE_URL: env['RIVYA_BASE_URL']!, RIVYA_ADMIN_TOKEN: ADMIN_TOKEN };
+    const created = JSON.parse((await rivya(['admin', 'accounts', 'create', 'Acme', '--credits', '50', '--json'], adminEnv)).stdout) as { id: string };
+    const key = JSON.parse((await rivya(['admin', 'keys', 'create', created.id, '--name', 'ci', '--json'], adminEnv)).stdout) as { id: string; key: string };
+    expect((await rivya(['admin', 'credits', 'grant', created.id, '25', '--reason', 'test'], adminEnv)).stdout).toMatch(/balance now 75/);
+    expect((await rivya(['account', '--json'], { RIVYA_BASE_URL: adminEnv.RIVYA_BASE_URL, RIVYA_API_KEY: key.key })).stdout).toMatch(/"balance": 75/);
+    expect((await rivya(['admin', 'keys', 'revoke', key.id], adminEnv)).code).toBe(0);
+    expect((await rivya(['account'], { RIVYA_BASE_URL: adminEnv.RIVYA_BASE_URL, RIVYA_API_KEY: key.key })).code).toBe(3);
+    expect((await rivya(['admin', 'accounts', 'create', 'x'], { RIVYA_BASE_URL: adminEnv.RIVYA_BASE_URL, RIVYA_ADMIN_TOKEN: '' })).code).toBe(2);
+  }, 60_000);
+
+  it('has --help with examples for every command', async () => {
+    for (const command of [[], ['generate'], ['tasks'], ['files'], ['models'], ['account'], ['admin']]) {
+      const run = await rivya([...command, '--help'], {});
+      expect(run.code, command.join(' ')).toBe(0);
+      expect(run.stdout).toMatch(/Usage:/);
+      if (command.length !== 1 || !['models', 'account'].includes(command[0]!)) expect(run.stdout, command.join(' ')).toMatch(/Examples:/);
+    }
+  });
+});
