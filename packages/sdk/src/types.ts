@@ -12,12 +12,14 @@ export type ModelParams<M extends ModelId> = {
   -readonly [K in keyof ParamsRecord<M>]?: ParamsRecord<M>[K] extends { options: readonly (infer O)[] } ? O : never;
 };
 
-/** A reference file for reference modes: an uploaded file's `url` (from `files.upload`). */
+/** A reference file for reference modes: an uploaded file (from `files.upload`) by its `url`. */
 export interface ReferenceMediaItem {
   url: string;
   kind: 'image' | 'video' | 'audio';
-  name?: string;
-  mimeType?: string;
+  name: string;
+  mimeType: string;
+  /** For video and audio references: the `durationToken` the upload returned. */
+  durationToken?: string;
 }
 
 /** `POST /api/v1/tasks`, typed per model. */
