@@ -55,14 +55,18 @@ export function createAccountStore(db: Database, options: AccountStoreOptions = 
   // Bumped on every revoke or limits change: a lookup that started before one is not cached.
   let generation = 0;
   return {
-    /** Creates an account, granting `credits` (if any) as its first ledger entry, in one transaction. */
-    async createAccount(name: string, credits: number, limits: Partial<AccountLimits> = {}): Promise<Account> {
-      return db.transaction(async (tx) => {
+    /**
+     * Creates an account, granting `credits` (if any) as its first ledger entry, in one transaction
+     * (`tx`, when the caller has one: an idempotent admin request).
+     */
+    async createAccount(name: string, credits: number, limits: Partial<AccountLimits> = {}, tx?: Queryable): Promise<Account> {
+      const create = async (runner: Queryable) => {
         const id = newId('acct');
-        await tx.query('INSERT INTO accounts (id, name, limits) VALUES ($1, $2, $3)', [id, name, JSON.stringify(limits)]);
-        if (credits > 0) await postCreditChange(tx, { accountId: id, amount: credits, reason: 'initial credits' });
-        return (await getAccount(tx, id)) as Account;
-      });
+        await runner.query('INSERT INTO accounts (id, name, limits) VALUES ($1, $2, $3)', [id, name, JSON.stringify(limits)]);
+        if (credits > 0) await postCreditChange(runner, { accountId: id, amount: credits, reason: 'initial credits' });
+        return (await getAccount(runner, id)) as Account;
+      };
+      return tx ? create(tx) : db.transaction(create);
     },
 
     getAccount: (id: string) => getAccount(db, id),
@@ -79,10 +83,10 @@ export function createAccountStore(db: Database, options: AccountStoreOptions = 
     },
 
     /** Creates a key for the account; the secret is returned here and never again. */
-    async createApiKey(accountId: string, name: string | null): Promise<ApiKeyCreated> {
+    async createApiKey(accountId: string, name: string | null, tx?: Queryable): Promise<ApiKeyCreated> {
       const key = generateApiKey();
       const id = newId('key');
-      const { rows } = await db.query<{ created_at: Date }>(
+      const { rows } = await (tx ?? db).query<{ created_at: Date }>(
         'INSERT INTO api_keys (id, account_id, name, prefix, key_hash) VALUES ($1, $2, $3, $4, $5) RETURNING created_at',
         [id, accountId, name, keyPrefix(key), hashApiKey(key)],
       );

@@ -12,6 +12,8 @@ export interface IdempotentRequest {
 export interface StoredResponse {
   status: number;
   body: unknown;
+  /** What a replay answers instead of `body`, when the first answer holds a secret shown once. */
+  replayBody?: unknown;
 }
 
 export type IdempotencyOutcome = StoredResponse & { replayed: boolean };
@@ -62,7 +64,7 @@ export function createIdempotencyStore(db: Database, config: IdempotencyConfig) 
     const { rowCount } = await tx.query(
       `UPDATE idempotency_keys SET state = 'completed', response_status = $3, response_body = $4::jsonb, locked_until = NULL
         WHERE scope = $1 AND key = $2 AND owner = $5 AND state = 'in_flight'`,
-      [request.scope, request.key, response.status, JSON.stringify(response.body), owner],
+      [request.scope, request.key, response.status, JSON.stringify(response.replayBody ?? response.body), owner],
     );
     if (rowCount !== 1) {
       throw new ApiError('idempotency_conflict', 'This request took too long and its Idempotency-Key was taken over; retry shortly.', {
@@ -92,7 +94,8 @@ export function createIdempotencyStore(db: Database, config: IdempotencyConfig) 
     ): Promise<IdempotencyOutcome> {
       if (!request) {
         await admit();
-        return { ...(await db.transaction(work)), replayed: false };
+        const response = await db.transaction(work);
+        return { status: response.status, body: response.body, replayed: false };
       }
       const owner = randomBase62(16);
       const started = await begin(request, owner);
@@ -115,7 +118,7 @@ export function createIdempotencyStore(db: Database, config: IdempotencyConfig) 
           await complete(tx, request, owner, result);
           return result;
         });
-        return { ...response, replayed: false };
+        return { status: response.status, body: response.body, replayed: false };
       } catch (error) {
         await abandon(request, owner).catch(() => {});
         throw error;

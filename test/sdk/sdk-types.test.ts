@@ -23,7 +23,13 @@ describe('SDK types', () => {
     const noPrompt: CreateTaskParams = { model: 'sora-2' };
     expectTypeOf<ModelId>().toEqualTypeOf<'sora-2' | 'sora-2-pro'>();
     expectTypeOf<ModelParams<'sora-2-pro'>['size']>().toEqualTypeOf<'standard' | 'high' | undefined>();
-    expectTypeOf<keyof ModelParams<'sora-2'>>().toEqualTypeOf<'n_frames' | 'aspect_ratio' | 'remove_watermark' | 'upload_method'>();
+    expectTypeOf<ModelParams<'sora-2'>['size']>().toEqualTypeOf<undefined>();
+    // Not only object literals: a params object built elsewhere with `size` is refused for sora-2 too.
+    const built = { size: 'high' as const, n_frames: '10' as const };
+    // @ts-expect-error — sora-2 has no `size`, even through a variable.
+    const viaVariable: CreateTaskParams = { model: 'sora-2', prompt: 'p', params: built };
+    const forPro: CreateTaskParams = { model: 'sora-2-pro', prompt: 'p', params: built };
+    expect([viaVariable, forPro]).toHaveLength(2);
     expectTypeOf<Rivya['tasks']['create']>().parameter(0).toEqualTypeOf<CreateTaskParams>();
     expect([pro, sora, badFrames, badModel, noPrompt]).toHaveLength(5);
   });

@@ -93,7 +93,13 @@ class Transport {
   async request<T>(
     method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
     path: string,
-    options: RequestOptions & { query?: Record<string, string | number | undefined>; body?: unknown; extraTimeout?: number } = {},
+    options: RequestOptions & {
+      query?: Record<string, string | number | undefined>;
+      body?: unknown;
+      extraTimeout?: number;
+      /** For a DELETE: what a 404 on a retry means (the first try did it, and its answer was lost). */
+      goneAfterRetry?: T;
+    } = {},
   ): Promise<T> {
     const url = new URL(`${this.baseUrl}${path}`);
     for (const [key, value] of Object.entries(options.query ?? {})) {
@@ -114,8 +120,11 @@ class Transport {
       const attemptSignal = AbortSignal.timeout(timeout);
       const signal = options.signal ? AbortSignal.any([options.signal, attemptSignal]) : attemptSignal;
       let response: Response;
+      let text: string;
       try {
         response = await this.#fetch(url, { method, headers, ...(body === undefined ? {} : { body }), signal });
+        // Read inside the try: a connection cut or a timeout while the body arrives is a network failure too.
+        text = await response.text();
       } catch (error) {
         if (options.signal?.aborted) throw options.signal.reason;
         const failure = attemptSignal.aborted
@@ -125,14 +134,17 @@ class Transport {
         await sleep(this.#backoff(attempt, null), options.signal);
         continue;
       }
-      const text = await response.text();
-      let parsed: unknown = null;
+      let parsed: unknown = undefined;
       try {
-        parsed = text ? JSON.parse(text) : null;
+        parsed = text ? JSON.parse(text) : undefined;
       } catch {
-        parsed = null;
+        parsed = undefined;
       }
-      if (response.ok) return parsed as T;
+      if (response.ok) {
+        if (parsed === undefined) throw new RivyaError(`${method} ${path} answered ${response.status} with a body that is not JSON.`);
+        return parsed as T;
+      }
+      if (response.status === 404 && attempt > 0 && options.goneAfterRetry !== undefined) return options.goneAfterRetry;
       const error: ApiError = errorFromResponse(response.status, parsed, response.headers);
       // 409 is retried only while the first request with this key is still in flight.
       const retryable =
@@ -231,7 +243,7 @@ export class Rivya {
         params.cursor,
       ),
     delete: (id: string, options: RequestOptions = {}): Promise<{ id: string; deleted: boolean }> =>
-      this.#transport.request('DELETE', `/api/v1/files/${encodeURIComponent(id)}`, options),
+      this.#transport.request('DELETE', `/api/v1/files/${encodeURIComponent(id)}`, { ...options, goneAfterRetry: { id, deleted: true } }),
   };
 
   readonly account = {

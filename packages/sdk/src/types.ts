@@ -7,15 +7,21 @@ export type ModelId = Catalog['id'];
 
 type ParamsRecord<M extends ModelId> = Extract<Catalog, { id: M }>['params'];
 
-/** The select parameters of model `M`, each limited to its options: `size` exists for `sora-2-pro` only. */
+type AnyParamKey = { [M in ModelId]: keyof ParamsRecord<M> }[ModelId];
+
+/**
+ * The select parameters of model `M`, each limited to its options: `size` exists for
+ * `sora-2-pro` only (for `sora-2` it is `never`, so even a non-literal object with it is refused).
+ */
 export type ModelParams<M extends ModelId> = {
   -readonly [K in keyof ParamsRecord<M>]?: ParamsRecord<M>[K] extends { options: readonly (infer O)[] } ? O : never;
-};
+} & { [K in Exclude<AnyParamKey, keyof ParamsRecord<M>>]?: never };
 
 /** A reference file for reference modes: an uploaded file (from `files.upload`) by its `url`. */
 export interface ReferenceMediaItem {
   url: string;
-  kind: 'image' | 'video' | 'audio';
+  /** The catalog's models take image references. */
+  kind: 'image';
   name: string;
   mimeType: string;
   /** For video and audio references: the `durationToken` the upload returned. */
@@ -113,6 +119,7 @@ export interface Account {
   name: string;
   credits: { balance: number; held: number; available: number };
   limits: AccountLimits;
+  created_at: string;
 }
 
 export interface LedgerEntry {
@@ -121,6 +128,7 @@ export interface LedgerEntry {
   amount: number;
   task_id: string | null;
   balance_after: number;
+  reason: string | null;
   created_at: string;
 }
 
@@ -143,12 +151,11 @@ export interface TaskListParams extends ListParams {
 }
 
 /** Admin API objects. */
-export interface AdminAccount extends Account {
-  created_at?: string;
-}
+export type AdminAccount = Account;
 export interface ApiKeyCreated {
   id: string;
-  key: string;
+  /** The secret, shown once; null on an idempotent replay (the first answer held it). */
+  key: string | null;
   prefix: string;
   created_at: string;
 }

@@ -55,8 +55,12 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
     const credits = body.integer('credits', { min: 0 }) ?? 0;
     const limits = readLimits(body, body.object('limits'));
     body.done();
-    const account = await deps.accounts.createAccount(name as string, credits, limits);
-    return reply.code(201).send(presentAccount(account));
+    const outcome = await deps.idempotency.run(idempotencyOf(request, 'admin'), async (tx) => ({
+      status: 201,
+      body: presentAccount(await deps.accounts.createAccount(name as string, credits, limits, tx)),
+    }));
+    if (outcome.replayed) void reply.header('idempotent-replayed', 'true');
+    return reply.code(outcome.status).send(outcome.body);
   });
 
   app.get<{ Params: { id: string } }>('/admin/v1/accounts/:id', { preHandler: authorize }, async (request) =>
@@ -77,8 +81,14 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
     const name = body.string('name') ?? null;
     body.done();
     await accountOr404(request.params.id);
-    const created = await deps.accounts.createApiKey(request.params.id, name);
-    return reply.code(201).send({ ...created, created_at: created.created_at.toISOString() });
+    const outcome = await deps.idempotency.run(idempotencyOf(request, 'admin'), async (tx) => {
+      const created = await deps.accounts.createApiKey(request.params.id, name, tx);
+      const body = { ...created, created_at: created.created_at.toISOString() };
+      // The secret is shown once: a replay names the key it made, but never stores or repeats the secret.
+      return { status: 201, body, replayBody: { ...body, key: null } };
+    });
+    if (outcome.replayed) void reply.header('idempotent-replayed', 'true');
+    return reply.code(outcome.status).send(outcome.body);
   });
 
   app.delete<{ Params: { id: string } }>('/admin/v1/keys/:id', { preHandler: authorize }, async (request) => {

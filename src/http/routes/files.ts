@@ -1,11 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { validationFailed } from '../../errors.js';
 import type { FileService } from '../../files/file-service.js';
+import type { IdempotencyStore } from '../../idempotency/idempotency-store.js';
 import { callerOf } from '../auth.js';
+import { idempotencyOf } from '../idempotency-header.js';
 import { queryReader } from '../query.js';
 
 export interface FileRoutesDeps {
   files: FileService;
+  idempotency: IdempotencyStore;
   /** The largest upload of any kind: the multipart parser stops reading past it. */
   maxUploadBytes: number;
   authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
@@ -25,8 +28,23 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRoutesDeps): 
       throw validationFailed([{ path: part.fieldname, message: 'Unknown part; send the file in a part named "file".' }]);
     }
     try {
-      const view = await deps.files.upload(account, { stream: part.file, filename: part.filename, declaredType: part.mimetype });
-      return await reply.code(201).header('location', `/api/v1/files/${view.id}`).send(view);
+      // With an Idempotency-Key, the key names the upload: the body is streamed, never buffered,
+      // so it is not compared; a repeat answers with the first upload's file.
+      const idempotency = idempotencyOf(request, account.id, null);
+      let view: unknown = null;
+      const outcome = await deps.idempotency.run(
+        idempotency,
+        async () => ({ status: 201, body: view }),
+        async () => {
+          view = await deps.files.upload(account, { stream: part.file, filename: part.filename, declaredType: part.mimetype });
+        },
+      );
+      if (outcome.replayed) {
+        part.file.resume();
+        void reply.header('idempotent-replayed', 'true');
+      }
+      const id = (outcome.body as { id: string }).id;
+      return await reply.code(outcome.status).header('location', `/api/v1/files/${id}`).send(outcome.body);
     } catch (error) {
       // The rest of a refused upload may never be read: close the connection after the answer,
       // so the client is not left sending into a socket nobody reads.
