@@ -28,7 +28,7 @@ Usage:
 
 Client commands talk to RIVYA_BASE_URL (default http://localhost:$PORT, 8080) with RIVYA_API_KEY
 (or --api-key; without either, the dev key \`rivya serve\` saved in RIVYA_DATA_DIR). --json prints
-machine-readable results. Exit codes: 0 ok, 2 bad input, 3 unauthorized, 4 insufficient credits,
+machine-readable results. Exit codes: 0 ok, 1 other failure, 2 bad input, 3 unauthorized, 4 insufficient credits,
 5 not found, 6 conflict, 7 rate limited, 8 unreachable/unavailable, 9 task failed, 10 task canceled,
 130 interrupted.
 
@@ -135,7 +135,7 @@ export async function main(
   io: CliIo = { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
   const [first, ...rest] = argv;
-  if (first && first in CLIENT_COMMANDS) return runClientCommand(first, rest, io);
+  if (first && Object.hasOwn(CLIENT_COMMANDS, first)) return runClientCommand(first, rest, io);
   const { values, positionals } = parseArgs({
     args: argv,
     options: { role: { type: 'string' }, help: { type: 'boolean', short: 'h' } },

@@ -18,9 +18,13 @@ Examples:
 `;
 
 export async function admin(args: string[], context: CliContext): Promise<number> {
-  const { values, positionals } = parse(args, {
+  // A negative amount (`credits grant acct_… -5`) is a value, not an option: shield it from the parser.
+  const NEGATIVE = '\u0000';
+  const shielded = args.map((arg) => (/^-\d+$/.test(arg) ? `${NEGATIVE}${arg}` : arg));
+  const { values, positionals: raw } = parse(shielded, {
     'admin-token': { type: 'string' }, credits: { type: 'string' }, name: { type: 'string' }, reason: { type: 'string' },
   });
+  const positionals = raw.map((arg) => (arg.startsWith(NEGATIVE) ? arg.slice(1) : arg));
   const [group, action, first, second] = positionals;
   if (values.help || !group || !action) return help(context, ADMIN_HELP, values.help ? EXIT.ok : EXIT.usage);
   const token = values['admin-token'] ?? context.env['RIVYA_ADMIN_TOKEN'];

@@ -1,12 +1,13 @@
 import { createWriteStream } from 'node:fs';
-import { readFile, rename, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { constants } from 'node:fs';
+import { access, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { Rivya, TaskFailedError, type CreateTaskParams, type Task } from '../../packages/sdk/src/index.js';
+import { InvalidStateError, Rivya, TaskFailedError, type CreateTaskParams, type Task } from '../../packages/sdk/src/index.js';
 import { EXIT, progressBar, table, UsageError, type Output } from './output.js';
 
 export interface CliContext {
@@ -70,8 +71,8 @@ function describeTask(task: Task): string {
   return lines.join('\n');
 }
 
-async function download(url: string, path: string): Promise<number> {
-  const response = await fetch(url);
+async function download(url: string, path: string, signal: AbortSignal): Promise<number> {
+  const response = await fetch(url, { signal });
   if (!response.ok || !response.body) throw new Error(`Downloading the video failed: HTTP ${response.status}.`);
   const partial = `${path}.part`;
   let bytes = 0;
@@ -79,6 +80,7 @@ async function download(url: string, path: string): Promise<number> {
     await pipeline(
       Readable.fromWeb(response.body as WebReadableStream<Uint8Array>).on('data', (chunk: Buffer) => (bytes += chunk.length)),
       createWriteStream(partial),
+      { signal },
     );
     await rename(partial, path);
   } catch (error) {
@@ -126,6 +128,14 @@ export async function generate(args: string[], context: CliContext): Promise<num
   if (!prompt) throw new UsageError('Give a prompt: rivya generate "A paper boat on a rainy street"');
   if (values.portrait && values.landscape) throw new UsageError('Choose one of --portrait and --landscape.');
   const { output } = context;
+  // Checked before anything is created or charged: the reference is readable, the output writable.
+  if (values.image) await access(resolve(values.image), constants.R_OK).catch(() => {
+    throw new UsageError(`Cannot read the reference image ${values.image}.`);
+  });
+  const outDir = dirname(resolve(values.out ?? 'video.mp4'));
+  if (!values['no-download']) await access(outDir, constants.W_OK).catch(() => {
+    throw new UsageError(`Cannot write into ${outDir} (for --out).`);
+  });
   const client = await clientFor(values, context.env);
   const params: Record<string, unknown> = {};
   if (values.size) params['size'] = values.size;
@@ -147,6 +157,8 @@ export async function generate(args: string[], context: CliContext): Promise<num
   if (!output.json) output.note(`Task ${created.id} created (${created.reserved_credits} credits held).`);
 
   const stop = new AbortController();
+  /** Ends an open prompt when the task ends by itself. */
+  const settled = new AbortController();
   let asking = false;
   let lastLine = '';
   const render = (task: Task) => {
@@ -169,10 +181,18 @@ export async function generate(args: string[], context: CliContext): Promise<num
     void (async () => {
       if (tty) context.stderr.write('\n');
       const prompter = createInterface({ input: context.stdin, output: context.stderr });
-      const answer = await prompter.question(`Cancel task ${created.id}? Its credits are released. [y/N] `).catch(() => 'n');
-      prompter.close();
-      asking = false;
-      if (/^y(es)?$/i.test(answer.trim())) stop.abort(new Interrupted('cancel'));
+      // The prompt reads the terminal raw: a second Ctrl-C reaches it, not the process.
+      prompter.on('SIGINT', () => stop.abort(new Interrupted('left running')));
+      try {
+        const answer = await prompter.question(`Cancel task ${created.id}? Its credits are released. [y/N] `, { signal: settled.signal });
+        if (/^y(es)?$/i.test(answer.trim())) stop.abort(new Interrupted('cancel'));
+      } catch {
+        // Closed by a second Ctrl-C, or the task ended meanwhile.
+      } finally {
+        prompter.close();
+        asking = false;
+        if (tty) context.stderr.write('\n');
+      }
     })();
   });
 
@@ -184,13 +204,22 @@ export async function generate(args: string[], context: CliContext): Promise<num
     if (!(stop.signal.reason instanceof Interrupted)) throw error;
     if (tty) context.stderr.write('\n');
     if (stop.signal.reason.message === 'cancel') {
-      const canceled = await client.tasks.cancel(created.id);
-      output.result(canceled, `Canceled ${created.id}; its credits were released.`);
-      return EXIT.taskCanceled;
+      const canceled = await client.tasks.cancel(created.id).catch(async (cancelError: unknown) => {
+        // It ended just before the cancel: report how it ended instead.
+        if (cancelError instanceof InvalidStateError) return client.tasks.get(created.id);
+        throw cancelError;
+      });
+      if (canceled.status === 'canceled') {
+        output.result(canceled, `Canceled ${created.id}; its credits were released.`);
+        return EXIT.taskCanceled;
+      }
+      output.result(canceled, `Task ${created.id} had already ended: ${canceled.status}.`);
+      return canceled.status === 'succeeded' ? EXIT.ok : EXIT.taskFailed;
     }
-    output.note(`Task ${created.id} keeps running. Follow it with: rivya tasks get ${created.id} --wait`);
+    output.result({ id: created.id, status: 'running', interrupted: true }, `Task ${created.id} keeps running. Follow it with: rivya tasks get ${created.id} --wait`);
     return EXIT.interrupted;
   } finally {
+    settled.abort();
     unsubscribe();
   }
   if (tty) context.stderr.write('\n');
@@ -202,9 +231,23 @@ export async function generate(args: string[], context: CliContext): Promise<num
     return EXIT.ok;
   }
   const path = resolve(values.out ?? `${task.id}.mp4`);
-  const bytes = await download(media.url, path);
-  output.result({ ...task, file: path }, `${describeTask(task)}\nSaved ${path} (${bytes} bytes).`);
-  return EXIT.ok;
+  const downloading = new AbortController();
+  const stopDownload = context.onInterrupt(() => downloading.abort(new Interrupted('download')));
+  try {
+    const bytes = await download(media.url, path, downloading.signal);
+    output.result({ ...task, file: path }, `${describeTask(task)}\nSaved ${path} (${bytes} bytes).`);
+    return EXIT.ok;
+  } catch (error) {
+    // The video stays available at its URL until it expires: say where, whatever went wrong.
+    output.note(`The video of ${task.id} was not saved: ${error instanceof Error ? error.message : String(error)}\nIt can be fetched from ${media.url}`);
+    if (downloading.signal.aborted) {
+      if (output.json) output.result({ ...task, file: null, interrupted: true }, '');
+      return EXIT.interrupted;
+    }
+    throw error;
+  } finally {
+    stopDownload();
+  }
 }
 
 export const TASKS_HELP = `rivya tasks — list, show, wait for and cancel tasks
@@ -246,7 +289,7 @@ export async function tasks(args: string[], context: CliContext): Promise<number
       if (!id) throw new UsageError('Which task? rivya tasks get <id>');
       const task = values.wait ? await client.tasks.wait(id) : await client.tasks.get(id);
       output.result(task, describeTask(task));
-      return task.status === 'failed' ? EXIT.taskFailed : EXIT.ok;
+      return task.status === 'failed' ? EXIT.taskFailed : task.status === 'canceled' ? EXIT.taskCanceled : EXIT.ok;
     }
     case 'cancel': {
       if (!id) throw new UsageError('Which task? rivya tasks cancel <id>');
@@ -303,10 +346,14 @@ export async function files(args: string[], context: CliContext): Promise<number
   }
 }
 
-export const MODELS_HELP = `rivya models — the models, their prices and parameters
+export const MODELS_HELP = `rivya models — the models, their prices and parameters (no key needed)
 
 Usage:
   rivya models [--json]
+
+Examples:
+  rivya models
+  rivya models --json --base-url https://api.example.com
 `;
 
 export async function models(args: string[], context: CliContext): Promise<number> {
@@ -325,6 +372,10 @@ export const ACCOUNT_HELP = `rivya account — balance, holds, limits, and the c
 
 Usage:
   rivya account [--ledger] [--limit <n>]
+
+Examples:
+  rivya account
+  rivya account --ledger --limit 50 --json
 `;
 
 export async function account(args: string[], context: CliContext): Promise<number> {

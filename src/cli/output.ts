@@ -4,6 +4,8 @@ import { ApiError, ConnectionError, RivyaError, TaskFailedError, TimeoutError } 
 /** Exit codes beyond the API's (`ERROR_CODES[code].exitCode`). */
 export const EXIT = {
   ok: 0,
+  /** Anything else that went wrong (a file that cannot be read, a download cut off). */
+  failed: 1,
   usage: 2,
   /** The service could not be reached. */
   unreachable: 8,
@@ -63,7 +65,8 @@ export function describeFailure(error: unknown): { exitCode: number; message: st
     return { exitCode: EXIT.unreachable, message: error.message, json: { error: { code: 'unreachable', message: error.message } } };
   }
   if (error instanceof RivyaError) return { exitCode: EXIT.usage, message: error.message, json: { error: { code: 'usage', message: error.message } } };
-  throw error;
+  const message = error instanceof Error ? error.message : String(error);
+  return { exitCode: EXIT.failed, message, json: { error: { code: 'failed', message } } };
 }
 
 /** Rows as aligned columns. */
