@@ -273,7 +273,10 @@ export function createTaskStore(db: Database) {
       const { rows } = await runner.query<{ hand_over_seq: number; handed_over: boolean }>(
         `UPDATE tasks SET hand_over_seq = hand_over_seq + CASE WHEN handed_over AND lease_owner IS NULL THEN 1 ELSE 0 END,
                 wake_requested = NOT (handed_over AND lease_owner IS NULL), updated_at = now()
-          WHERE id = $1 AND status = 'running' AND upstream_id IS NOT NULL
+          WHERE id = $1 AND status = 'running'
+            -- A task waiting to resend a lost submission is not polled (there is nothing to poll);
+            -- one whose attempt is submitting right now polls as soon as it hands over.
+            AND (upstream_id IS NOT NULL OR lease_owner IS NOT NULL)
           RETURNING hand_over_seq, handed_over AND lease_owner IS NULL AS handed_over`,
         [id],
       );
