@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -261,6 +262,8 @@ export async function startUpstreamServer<Fault extends UpstreamFault>(options: 
   const requests: RequestLogEntry[] = [];
   const sockets = new Set<Socket>();
   const closing = new AbortController();
+  // Every pending job timer and callback listens for the close: as many as there are jobs.
+  setMaxListeners(0, closing.signal);
 
   const send = (res: ServerResponse, entry: RequestLogEntry, response: MockResponse) => {
     entry.status = response.status;
