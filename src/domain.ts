@@ -76,6 +76,8 @@ export interface TaskRecord {
   upstreamId: string | null;
   /** When the last submission to `provider` was sent. */
   submittedAt: Date | null;
+  /** The upstream job a callback named after the submission's answer was lost (unverified). */
+  upstreamHint: string | null;
   attempts: number;
   deadlineAt: Date;
   createdAt: Date;

@@ -186,23 +186,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         });
 
   /**
-   * An upstream's callback for `taskId`. A task whose submission's answer was lost may adopt the
-   * job the callback names (`upstreamHint`), once the upstream's own record confirms it is this
-   * task's; then the task's next status fetch happens now.
+   * An upstream's callback for `taskId`: the task's next status fetch happens now. The job the
+   * callback names (`upstreamHint`, unverified) is kept for a task whose submission's answer was
+   * lost; its next attempt asks the upstream whether that job is this task's.
    */
-  async function wakeTask(taskId: string, upstreamHint: string | null): Promise<boolean> {
-    if (upstreamHint) {
-      const task = await tasks.getById(taskId);
-      const account = task?.provider ? router.account(task.provider) : undefined;
-      if (task && account?.adopt && task.status === 'running' && task.upstreamId === null) {
-        const confirmed = await account.adopt(task, upstreamHint, AbortSignal.timeout(30_000)).catch(() => false);
-        if (confirmed && (await tasks.adoptUpstream(task.id, account.name, upstreamHint))) {
-          logger.info({ task_id: task.id, provider: account.name, upstream_id: upstreamHint }, 'adopted the upstream job a callback named');
-        }
-      }
-    }
+  function wakeTask(taskId: string, upstreamHint: string | null): Promise<boolean> {
     return db.transaction(async (tx) => {
-      const seq = await tasks.wake(tx, taskId);
+      const seq = await tasks.wake(tx, taskId, upstreamHint);
       if (seq === null) return false;
       await enqueueIn(tx, taskId, 0, { taskId, seq });
       return true;

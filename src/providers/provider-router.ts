@@ -125,6 +125,22 @@ export function createProviderRouter(options: {
       return refusals.includes(null) ? null : refusals[0]!;
     },
 
+    /**
+     * For a task whose last submission's answer was lost at an upstream that cannot tell a repeat
+     * from a new job: the wait, as an `awaiting_callback` error, until it may be sent again (its
+     * callback may name the job first, see `Provider.adopt`). Null when it may be sent now.
+     */
+    awaitingResend(task: TaskRecord): UpstreamError | null {
+      const pinned = task.provider !== null && task.upstreamId === null ? accounts.get(task.provider) : undefined;
+      if (!pinned || pinned.dedupesSubmissions || !task.submittedAt) return null;
+      const waitMs = task.submittedAt.getTime() + pinned.resendAfterSeconds * 1000 - now();
+      if (waitMs <= 0) return null;
+      return new UpstreamError({
+        message: 'Waiting for the provider to confirm an earlier submission.', reason: 'awaiting_callback',
+        retryable: true, ambiguous: true, retryAfterSeconds: waitMs / 1000,
+      });
+    },
+
     /** Accounts' availability, for metrics. */
     availability(): { account: string; available: boolean }[] {
       return [...accounts.keys()].map((name) => ({ account: name, available: !cooling(name) }));
@@ -136,17 +152,8 @@ export function createProviderRouter(options: {
      */
     async submit(task: TaskRecord, context: ProviderContext, hooks: SubmitHooks): Promise<{ account: Provider; step: ProviderStep }> {
       const pinned = task.provider !== null && task.upstreamId === null ? accounts.get(task.provider) : undefined;
-      if (pinned && !pinned.dedupesSubmissions && task.submittedAt) {
-        // The last answer was lost and this upstream cannot tell a repeat from a new job: wait for
-        // its callback to name the job (see `adopt`) before sending the request again.
-        const waitMs = task.submittedAt.getTime() + pinned.resendAfterSeconds * 1000 - now();
-        if (waitMs > 0) {
-          throw new UpstreamError({
-            message: 'Waiting for the provider to confirm an earlier submission.', reason: 'awaiting_callback',
-            retryable: true, ambiguous: true, retryAfterSeconds: waitMs / 1000,
-          });
-        }
-      }
+      const waiting = this.awaitingResend(task);
+      if (waiting) throw waiting;
       const candidates = pinned ? [pinned] : ordered(task.model, task.params);
       if (candidates.length === 0) {
         throw new UpstreamError({

@@ -23,6 +23,7 @@ interface TaskRow {
   provider: string | null;
   upstream_id: string | null;
   submitted_at: Date | null;
+  upstream_hint: string | null;
   attempts: number;
   deadline_at: Date;
   created_at: Date;
@@ -49,6 +50,7 @@ function toTask(row: TaskRow): TaskRecord {
     provider: row.provider,
     upstreamId: row.upstream_id,
     submittedAt: row.submitted_at,
+    upstreamHint: row.upstream_hint,
     attempts: row.attempts,
     deadlineAt: row.deadline_at,
     createdAt: row.created_at,
@@ -229,11 +231,12 @@ export function createTaskStore(db: Database) {
      * Ends the attempt's lease now (it failed, or its process stops): the sweeper resumes the task
      * at its next pass, and any pending retry of its job may claim it at once.
      */
-    async expireLease(id: string, lease: string): Promise<void> {
+    async expireLease(id: string, lease: string, planned = false): Promise<void> {
+      // `planned` (a graceful shutdown): the next claim is not counted as a new attempt.
       await db.query(
-        `UPDATE tasks SET lease_expires_at = now() - interval '1 millisecond', updated_at = now()
+        `UPDATE tasks SET lease_expires_at = now() - interval '1 millisecond', handed_over = handed_over OR $3, updated_at = now()
           WHERE id = $1 AND status = 'running' AND lease_owner = $2`,
-        [id, lease],
+        [id, lease, planned],
       );
     },
 
@@ -243,9 +246,23 @@ export function createTaskStore(db: Database) {
      */
     async recordUpstream(id: string, lease: string, provider: string, upstreamId: string | null): Promise<boolean> {
       const { rowCount } = await db.query(
-        `UPDATE tasks SET provider = $3, upstream_id = $4, updated_at = now()
+        `UPDATE tasks SET provider = $3, upstream_id = $4, upstream_hint = NULL, updated_at = now()
           WHERE id = $1 AND status = 'running' AND lease_owner = $2`,
         [id, lease, provider, upstreamId],
+      );
+      return rowCount > 0;
+    },
+
+    /**
+     * Records a job the upstream accepted after this attempt lost its lease (another attempt took
+     * the task over meanwhile): kept if the task still runs and knows no job yet, so the job is
+     * polled rather than lost. Returns false if the task ended or has a job.
+     */
+    async recordOrphanedUpstream(id: string, provider: string, upstreamId: string): Promise<boolean> {
+      const { rowCount } = await db.query(
+        `UPDATE tasks SET upstream_id = $3, upstream_hint = NULL, updated_at = now()
+          WHERE id = $1 AND status = 'running' AND provider = $2 AND upstream_id IS NULL`,
+        [id, provider, upstreamId],
       );
       return rowCount > 0;
     },
@@ -264,38 +281,32 @@ export function createTaskStore(db: Database) {
     },
 
     /**
-     * An upstream's callback for a running task. If the task waits for its next poll (handed over,
-     * its upstream job known), bumps its hand-over number inside `runner` and returns it, for the
-     * job that polls now (the waiting one becomes stale). If an attempt is running, asks it to poll
-     * again at once when it hands over. Returns null when there is nothing to wake now.
+     * An upstream's callback for a running task, naming (`hint`, unverified) the job it is about.
+     * A task whose submission's answer was lost keeps the hint for its next attempt to check with
+     * the upstream. If the task waits for its next job (handed over), bumps its hand-over number
+     * inside `runner` and returns it, for the job that runs now (the waiting one becomes stale);
+     * if an attempt is running, asks it to run again at once when it hands over. Returns null when
+     * there is nothing to wake now.
      */
-    async wake(runner: Queryable, id: string): Promise<number | null> {
+    async wake(runner: Queryable, id: string, hint: string | null): Promise<number | null> {
       const { rows } = await runner.query<{ hand_over_seq: number; handed_over: boolean }>(
-        `UPDATE tasks SET hand_over_seq = hand_over_seq + CASE WHEN handed_over AND lease_owner IS NULL THEN 1 ELSE 0 END,
+        `UPDATE tasks SET
+                upstream_hint = CASE WHEN $2::text IS NOT NULL AND upstream_id IS NULL AND provider IS NOT NULL THEN $2 ELSE upstream_hint END,
+                hand_over_seq = hand_over_seq + CASE WHEN handed_over AND lease_owner IS NULL THEN 1 ELSE 0 END,
                 wake_requested = NOT (handed_over AND lease_owner IS NULL), updated_at = now()
           WHERE id = $1 AND status = 'running'
-            -- A task waiting to resend a lost submission is not polled (there is nothing to poll);
-            -- one whose attempt is submitting right now polls as soon as it hands over.
-            AND (upstream_id IS NOT NULL OR lease_owner IS NOT NULL)
+            -- A task waiting to resend a lost submission wakes only with a job to check.
+            AND (upstream_id IS NOT NULL OR lease_owner IS NOT NULL OR ($2::text IS NOT NULL AND provider IS NOT NULL))
           RETURNING hand_over_seq, handed_over AND lease_owner IS NULL AS handed_over`,
-        [id],
+        [id, hint],
       );
       const row = rows[0];
       return row?.handed_over ? row.hand_over_seq : null;
     },
 
-    /**
-     * Takes `upstreamId` as the job of a task whose submission to `provider` was lost in transit
-     * (its answer never came back), once that upstream confirmed the job is this task's. Only while
-     * no attempt runs the task and no job was recorded.
-     */
-    async adoptUpstream(id: string, provider: string, upstreamId: string): Promise<boolean> {
-      const { rowCount } = await db.query(
-        `UPDATE tasks SET upstream_id = $3, updated_at = now()
-          WHERE id = $1 AND status = 'running' AND provider = $2 AND upstream_id IS NULL AND handed_over AND lease_owner IS NULL`,
-        [id, provider, upstreamId],
-      );
-      return rowCount > 0;
+    /** Forgets a callback's hint that the upstream did not confirm. */
+    async clearHint(id: string, lease: string): Promise<void> {
+      await db.query(`UPDATE tasks SET upstream_hint = NULL WHERE id = $1 AND lease_owner = $2`, [id, lease]);
     },
 
     /** Ends a running task under this attempt's lease; null if it is no longer the attempt's (see `endTask`). */

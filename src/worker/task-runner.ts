@@ -120,8 +120,17 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     return { paths, urls };
   }
 
-  /** Submits through the router (which records each account it asks first), or polls the account that accepted. */
-  async function step(task: TaskRecord, lease: string, context: ProviderContext): Promise<{ account: Provider; step: ProviderStep }> {
+  /**
+   * The attempt's step: poll the account that accepted the job; or adopt the job a callback named
+   * (once the upstream's own record confirms it is this task's); or, unless a lost submission is
+   * still awaiting its callback, submit through the router (which records each account it asks).
+   */
+  async function step(
+    task: TaskRecord,
+    lease: string,
+    context: ProviderContext & { referencePaths: string[]; referenceUrls: string[] },
+    log: FastifyBaseLogger,
+  ): Promise<{ account: Provider; step: ProviderStep }> {
     if (task.upstreamId !== null) {
       const account = task.provider === null ? undefined : deps.router.account(task.provider);
       if (!account) {
@@ -132,6 +141,23 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
       }
       return { account, step: await deps.router.poll(account, { ...task, upstreamId: task.upstreamId }, context) };
     }
+    const pinned = task.provider === null ? undefined : deps.router.account(task.provider);
+    if (pinned?.adopt && task.upstreamHint) {
+      // A retryable failure of this check is thrown: the task waits and checks again, never resends meanwhile.
+      if (await pinned.adopt(task, task.upstreamHint, context.signal)) {
+        if (!(await deps.tasks.recordUpstream(task.id, lease, pinned.name, task.upstreamHint))) throw new IntentNotRecorded();
+        log.info({ provider: pinned.name, upstream_id: task.upstreamHint }, 'adopted the upstream job its callback named');
+        const adopted = { ...task, upstreamId: task.upstreamHint };
+        return { account: pinned, step: await deps.router.poll(pinned, adopted, context) };
+      }
+      await deps.tasks.clearHint(task.id, lease);
+    }
+    const waiting = deps.router.awaitingResend(task);
+    if (waiting) throw waiting;
+    // References are fetched only now that they will be sent.
+    const references = await downloadReferences(task, context.workDir);
+    context.referencePaths.push(...references.paths);
+    context.referenceUrls.push(...references.urls);
     return deps.router.submit(task, context, {
       recordIntent: (account) => deps.tasks.recordIntent(task.id, lease, account),
     });
@@ -177,13 +203,11 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
         }
       })();
       let lastProgressWrite = 0;
-      // References matter only until the upstream has the job (a later poll must not need them).
-      const references = task.upstreamId === null ? await downloadReferences(task, workDir) : { paths: [], urls: [] };
-      const context: ProviderContext = {
+      const context = {
         signal: abort.signal,
         workDir,
-        referencePaths: references.paths,
-        referenceUrls: references.urls,
+        referencePaths: [] as string[],
+        referenceUrls: [] as string[],
         reportProgress(percent: number) {
           progress = Math.max(0, Math.min(99, Math.round(percent)));
           const now = Date.now();
@@ -193,10 +217,12 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
           }
         },
       };
-      const { account, step: next } = await step(task, lease, context);
+      const { account, step: next } = await step(task, lease, context, log);
       switch (next.state) {
         case 'submitted':
           if (!(await deps.tasks.recordUpstream(task.id, lease, account.name, next.upstreamId))) {
+            // Taken over meanwhile: the job is still the task's, and is kept to be polled.
+            if (await deps.tasks.recordOrphanedUpstream(task.id, account.name, next.upstreamId)) return;
             // Canceled or timed out while the upstream was accepting: its job is of no use now.
             await cancelQuietly(account, { ...task, upstreamId: next.upstreamId }, log);
             return;
@@ -232,7 +258,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
       }
       if (abort.signal.aborted && abort.signal.reason instanceof ShuttingDown) {
         log.info('task left to be resumed after restart');
-        await deps.tasks.expireLease(task.id, lease).catch(() => {});
+        await deps.tasks.expireLease(task.id, lease, true).catch(() => {});
         return;
       }
       if (error instanceof IntentNotRecorded) return;

@@ -128,6 +128,22 @@ describe('kie provider: faults', () => {
     }
   });
 
+  it('keeps the job a callback named even when it comes mid-attempt or its check fails once', async () => {
+    // A job done in 20 ms calls back while the attempt that lost its answer still holds the task.
+    primary.nextJobs({ outcome: 'success', durationMs: 20 });
+    primary.inject('create', { kind: 'accept-then-reset' });
+    let outcome = await run();
+    await expectSucceededAndCaptured(service, outcome.task);
+    expect(outcome.jobs).toEqual({ primary: 1, spare: 0 });
+
+    // Kie's record cannot be read at first (500): the task checks again instead of sending a second job.
+    primary.inject('create', { kind: 'accept-then-reset' });
+    primary.inject('status', { kind: 'http', status: 500 });
+    outcome = await run();
+    await expectSucceededAndCaptured(service, outcome.task);
+    expect(outcome.jobs).toEqual({ primary: 1, spare: 0 });
+  });
+
   it('fails over on a 4xx page that is not JSON (a wrong path or a proxy): nothing was accepted', async () => {
     primary.inject('create', { kind: 'http', status: 404, headers: { 'content-type': 'text/html' }, body: '<h1>Not Found</h1>' });
     const { task, jobs } = await run();
