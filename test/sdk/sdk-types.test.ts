@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import type { CreateTaskParams, ModelId, ModelParams } from '../../packages/sdk/src/index.js';
+import type { CreateTaskParams, FileObject, ModelId, ModelParams, Task } from '../../packages/sdk/src/index.js';
+import type { FileView } from '../../src/files/file-service.js';
+import type { TaskView } from '../../src/tasks/present-task.js';
 import { ERROR_STATUSES, Rivya } from '../../packages/sdk/src/index.js';
 import { renderSdkCatalog, SDK_CATALOG_PATH } from '../../scripts/generate-sdk-catalog.js';
 import { MODEL_IDS } from '../../src/catalog/models.js';
@@ -37,6 +39,12 @@ describe('SDK types', () => {
   it('are generated from the catalog the server validates with (regenerate: npm run generate:sdk-catalog)', async () => {
     expect(await readFile(SDK_CATALOG_PATH, 'utf8')).toBe(renderSdkCatalog());
     expect(MODEL_IDS).toEqual(['sora-2', 'sora-2-pro']);
+  });
+
+  it('describe the same objects the server presents (no field added or lost on either side)', () => {
+    expectTypeOf<keyof Task>().toEqualTypeOf<keyof TaskView>();
+    expectTypeOf<keyof FileObject>().toEqualTypeOf<keyof FileView>();
+    expectTypeOf<TaskView['result']>().toExtend<Task['result']>();
   });
 
   it('have one error per contract code, with the server\'s statuses', () => {
