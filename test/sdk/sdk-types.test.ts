@@ -25,6 +25,12 @@ describe('SDK types', () => {
     const noPrompt: CreateTaskParams = { model: 'sora-2' };
     expectTypeOf<ModelId>().toEqualTypeOf<'sora-2' | 'sora-2-pro'>();
     expectTypeOf<ModelParams<'sora-2-pro'>['size']>().toEqualTypeOf<'standard' | 'high' | undefined>();
+    // Options may also be sent as their JSON number or boolean, as the API accepts.
+    expectTypeOf<ModelParams<'sora-2'>['n_frames']>().toEqualTypeOf<'10' | '15' | 10 | 15 | undefined>();
+    expectTypeOf<ModelParams<'sora-2'>['remove_watermark']>().toEqualTypeOf<'false' | 'true' | boolean | undefined>();
+    // @ts-expect-error — 12 is not an option, as a number either.
+    const twelve: CreateTaskParams = { model: 'sora-2', prompt: 'p', params: { n_frames: 12 } };
+    expect(twelve).toBeDefined();
     expectTypeOf<ModelParams<'sora-2'>['size']>().toEqualTypeOf<undefined>();
     // Not only object literals: a params object built elsewhere with `size` is refused for sora-2 too.
     const built = { size: 'high' as const, n_frames: '10' as const };

@@ -14,8 +14,11 @@ type AnyParamKey = { [M in ModelId]: keyof ParamsRecord<M> }[ModelId];
  * `sora-2-pro` only (for `sora-2` it is `never`, so even a non-literal object with it is refused).
  */
 export type ModelParams<M extends ModelId> = {
-  -readonly [K in keyof ParamsRecord<M>]?: ParamsRecord<M>[K] extends { options: readonly (infer O)[] } ? O : never;
+  -readonly [K in keyof ParamsRecord<M>]?: ParamsRecord<M>[K] extends { options: readonly (infer O)[] } ? OptionValue<O> : never;
 } & { [K in Exclude<AnyParamKey, keyof ParamsRecord<M>>]?: never };
+
+/** An option as the catalog writes it, or as its JSON number or boolean (`'15'` or `15`, `'true'` or `true`). */
+type OptionValue<O> = O | (O extends `${infer N extends number}` ? N : never) | (O extends `${infer B extends boolean}` ? B : never);
 
 /** A reference file for reference modes: an uploaded file (from `files.upload`) by its `url`. */
 export interface ReferenceMediaItem {
