@@ -223,8 +223,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   });
   const sweeper = createSweeper({
     tasks, idempotency, logger,
-    resume: (tx, taskId) => enqueueIn(tx, taskId),
-    strandedTasks: (ids) => queue.withoutLiveJob(TASK_QUEUE, 'taskId', ids, config.leaseSeconds * 2),
+    resume: (tx, taskId, seq) => enqueueIn(tx, taskId, 0, { taskId, seq }),
+    strandedTasks: (jobs) => queue.withoutLiveJob(TASK_QUEUE, jobs, config.leaseSeconds * 2),
     strandedAfterSeconds: config.leaseSeconds * 2,
     purgeExpiredFiles: () => fileService.purgeExpired(),
     onEnded: (task) => {

@@ -209,17 +209,17 @@ export function createPgBossQueue(config: PgBossQueueConfig): JobQueue {
       );
       return config.queues.map((name) => rows.find((row) => row.name === name) ?? { name, queued: 0, active: 0 });
     },
-    async withoutLiveJob(name, field, values, staleSeconds) {
-      if (values.length === 0) return [];
-      const { rows } = await config.db.query<{ value: string }>(
-        `SELECT v.value FROM unnest($3::text[]) AS v(value)
+    async withoutLiveJob<M extends Record<string, string | number>>(name: string, matches: readonly M[], staleSeconds: number) {
+      if (matches.length === 0) return [];
+      const { rows } = await config.db.query<{ match: M }>(
+        `SELECT m.value AS match FROM jsonb_array_elements($2::jsonb) AS m(value)
           WHERE NOT EXISTS (
             SELECT 1 FROM pgboss.job j
-             WHERE j.name = $1 AND j.data->>$2 = v.value
-               AND (j.state IN ('created', 'retry') OR (j.state = 'active' AND j.started_on > now() - make_interval(secs => $4))))`,
-        [name, field, values, staleSeconds],
+             WHERE j.name = $1 AND j.data @> m.value
+               AND (j.state IN ('created', 'retry') OR (j.state = 'active' AND j.started_on > now() - make_interval(secs => $3))))`,
+        [name, JSON.stringify(matches), staleSeconds],
       );
-      return rows.map((row) => row.value);
+      return rows.map((row) => row.match);
     },
     async stop(timeoutMs) {
       await Promise.all(workers.map((worker) => worker.stop(timeoutMs)));

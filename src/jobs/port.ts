@@ -39,10 +39,11 @@ export interface JobQueue {
   wake(name: string): void;
   depth(): Promise<QueueDepth[]>;
   /**
-   * Of the given values of `data[field]`, those with no live job in `name`: none waiting, and
-   * none a worker took more than `staleSeconds` ago (its worker likely died before acting on it).
+   * Of the given matches (fields a job's data must hold, e.g. `{taskId, seq}`), those with no live
+   * job in `name`: none waiting, and none a worker took more than `staleSeconds` ago (its worker
+   * likely died before acting on it).
    */
-  withoutLiveJob(name: string, field: string, values: readonly string[], staleSeconds: number): Promise<string[]>;
+  withoutLiveJob<M extends Record<string, string | number>>(name: string, matches: readonly M[], staleSeconds: number): Promise<M[]>;
   /** Stops fetching; waits up to `timeoutMs` for running handlers to finish. */
   stop(timeoutMs: number): Promise<void>;
 }

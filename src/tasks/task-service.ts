@@ -81,7 +81,7 @@ export function createTaskService(deps: TaskServiceDeps) {
           activeTaskLimit: account.limits.active_tasks,
           timeoutSeconds: deps.taskTimeoutSeconds,
         });
-        await deps.queue.enqueue(tx, TASK_QUEUE, { taskId: task.id });
+        await deps.queue.enqueue(tx, TASK_QUEUE, { taskId: task.id, seq: 0 });
         return { status: 201, body: await present(task) };
       }, admit);
       if (!outcome.replayed) {

@@ -329,47 +329,48 @@ export function createTaskStore(db: Database) {
      * `resume` (which enqueues its next job) runs in the same transaction, so a task is never left
      * without both a lease and a job. Returns the ids resumed.
      */
-    async resumeOrphans(limit: number, resume: (tx: Queryable, taskId: string) => Promise<void>): Promise<string[]> {
+    async resumeOrphans(limit: number, resume: (tx: Queryable, taskId: string, seq: number) => Promise<void>): Promise<string[]> {
       return db.transaction(async (tx) => {
-        const { rows } = await tx.query<{ id: string }>(
-          `UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL, updated_at = now()
+        const { rows } = await tx.query<{ id: string; hand_over_seq: number }>(
+          `UPDATE tasks SET lease_owner = NULL, lease_expires_at = NULL, hand_over_seq = hand_over_seq + 1, updated_at = now()
             WHERE id IN (SELECT id FROM tasks WHERE status = 'running' AND lease_expires_at < now() LIMIT $1 FOR UPDATE SKIP LOCKED)
-            RETURNING id`,
+            RETURNING id, hand_over_seq`,
           [limit],
         );
-        for (const row of rows) await resume(tx, row.id);
+        for (const row of rows) await resume(tx, row.id, row.hand_over_seq);
         return rows.map((row) => row.id);
       });
     },
 
     /**
      * Queued tasks, and running ones handed over to a later job, untouched for `idleSeconds` whose
-     * job `isStranded` says is gone (its worker died between taking the job and claiming the
-     * task): each gets a new job via `resume`, in the
-     * transaction that marks it touched, so it is not resumed again before another `idleSeconds`.
+     * current job (`{taskId, seq}`) `isStranded` says is gone (its worker died between taking the
+     * job and claiming the task; a superseded job does not count): each gets a new job via
+     * `resume`, in the transaction that marks it touched, so it is not resumed again before
+     * another `idleSeconds`.
      */
     async resumeStranded(
       idleSeconds: number,
-      isStranded: (ids: string[]) => Promise<string[]>,
-      resume: (tx: Queryable, taskId: string) => Promise<void>,
+      isStranded: (jobs: { taskId: string; seq: number }[]) => Promise<{ taskId: string; seq: number }[]>,
+      resume: (tx: Queryable, taskId: string, seq: number) => Promise<void>,
     ): Promise<string[]> {
-      const { rows } = await db.query<{ id: string }>(
-        `SELECT id FROM tasks
+      const { rows } = await db.query<{ id: string; hand_over_seq: number }>(
+        `SELECT id, hand_over_seq FROM tasks
           WHERE (status = 'queued' OR (status = 'running' AND handed_over AND lease_owner IS NULL))
             AND updated_at < now() - make_interval(secs => $1)
           ORDER BY updated_at LIMIT 100`,
         [idleSeconds],
       );
-      const stranded = await isStranded(rows.map((row) => row.id));
+      const stranded = await isStranded(rows.map((row) => ({ taskId: row.id, seq: row.hand_over_seq })));
       if (stranded.length === 0) return [];
       return db.transaction(async (tx) => {
-        const { rows: touched } = await tx.query<{ id: string }>(
-          `UPDATE tasks SET updated_at = now()
+        const { rows: touched } = await tx.query<{ id: string; hand_over_seq: number }>(
+          `UPDATE tasks SET updated_at = now(), hand_over_seq = hand_over_seq + 1
             WHERE id = ANY($1::text[]) AND (status = 'queued' OR (status = 'running' AND handed_over AND lease_owner IS NULL))
-            RETURNING id`,
-          [stranded],
+            RETURNING id, hand_over_seq`,
+          [stranded.map((job) => job.taskId)],
         );
-        for (const row of touched) await resume(tx, row.id);
+        for (const row of touched) await resume(tx, row.id, row.hand_over_seq);
         return touched.map((row) => row.id);
       });
     },

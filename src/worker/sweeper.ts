@@ -9,9 +9,9 @@ export interface SweeperDeps {
   idempotency: IdempotencyStore;
   logger: FastifyBaseLogger;
   /** Enqueues the job of a task whose worker died, inside the transaction that clears its lease. */
-  resume: (tx: Queryable, taskId: string) => Promise<void>;
-  /** Of these queued task ids, those whose job was lost (see `JobQueue.withoutLiveJob`). */
-  strandedTasks: (ids: string[]) => Promise<string[]>;
+  resume: (tx: Queryable, taskId: string, seq: number) => Promise<void>;
+  /** Of these tasks' current jobs (`{taskId, seq}`), those that are lost (see `JobQueue.withoutLiveJob`). */
+  strandedTasks: (jobs: { taskId: string; seq: number }[]) => Promise<{ taskId: string; seq: number }[]>;
   /** How long a queued task may sit untouched before its job is checked. */
   strandedAfterSeconds: number;
   /** Deletes expired uploaded files (bytes and rows); returns how many. */

@@ -131,6 +131,35 @@ describe.each(BACKENDS)('worker resilience on $name', (backend) => {
     }
   });
 
+  it('resumes a handed-over task whose only waiting job is a superseded one', async () => {
+    const service = await startTestService(backend);
+    try {
+      const { auth } = await service.newAccount(100);
+      const app = service.runtime.app!;
+      await service.runtime.queue.stop(1000);
+      const { id } = (await app.inject({ method: 'POST', url: '/api/v1/tasks', headers: auth, payload: { model: 'sora-2', prompt: 'superseded' } })).json();
+      const db = service.runtime.db;
+      // The task waits for a poll (handed over, hand-over 2), but the job for hand-over 2 was taken by a
+      // worker that died; only the delayed job of hand-over 1, which can no longer claim it, is left.
+      await db.query(`DELETE FROM pgboss.job WHERE data->>'taskId' = $1`, [id]);
+      await db.query(
+        `UPDATE tasks SET status = 'running', handed_over = true, hand_over_seq = 2, upstream_id = 'up-1', provider = 'instant',
+                updated_at = now() - interval '1 hour' WHERE id = $1`,
+        [id],
+      );
+      await db.transaction((tx) => service.runtime.queue.enqueue(tx, 'task.run', { taskId: id, seq: 1 }, { startAfterSeconds: 600 }));
+      await service.runtime.sweeper.sweepOnce();
+      const { rows } = await db.query<{ seq: number }>(
+        `SELECT (data->>'seq')::int AS seq FROM pgboss.job WHERE data->>'taskId' = $1 AND state = 'created' ORDER BY created_on`,
+        [id],
+      );
+      expect(rows.map((row) => row.seq)).toEqual([1, 3]);
+      expect((await db.query<{ seq: number }>('SELECT hand_over_seq AS seq FROM tasks WHERE id = $1', [id])).rows[0]?.seq).toBe(3);
+    } finally {
+      await service.close();
+    }
+  });
+
   it('rolls an idempotent request back when its key was taken over meanwhile', async () => {
     const service = await startTestService(backend, { worker: false });
     try {

@@ -62,4 +62,11 @@ describe.each(BACKENDS)('JobQueue port contract on $name', (backend) => {
     expect(seen).not.toContain('later');
     await waitFor(() => seen.includes('later'), 10_000, 'the delayed job');
   });
+
+  it('tells which expected jobs have no live job: a job holding other values does not count', async () => {
+    await db.transaction((tx) => queue.enqueue(tx, 'contract', { id: 'kept', seq: 1 }, { startAfterSeconds: 60 }));
+    const lost = await queue.withoutLiveJob('contract', [{ id: 'kept', seq: 1 }, { id: 'kept', seq: 2 }, { id: 'never', seq: 0 }], 30);
+    expect(lost).toEqual([{ id: 'kept', seq: 2 }, { id: 'never', seq: 0 }]);
+    expect(await queue.withoutLiveJob('contract', [], 30)).toEqual([]);
+  });
 });
