@@ -22,8 +22,6 @@ import { createCreditLedger } from './ledger/credit-ledger.js';
 import { createMetrics } from './metrics.js';
 import { createProviders } from './providers/create-providers.js';
 import type { Provider } from './providers/port.js';
-import { createProviderRouter } from './providers/provider-router.js';
-import { MODEL_IDS } from './catalog/models.js';
 import { callbackUrl } from './http/routes/provider-callbacks.js';
 import { createMemoryRateLimiter } from './rate-limit/memory-rate-limiter.js';
 import { createRedisRateLimiter } from './rate-limit/redis-rate-limiter.js';
@@ -126,21 +124,15 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   };
   // Upstreams call back until a day after the task's deadline at the latest.
   const callbackExpiry = () => new Date(Date.now() + (config.taskTimeoutSeconds + 86_400) * 1000);
-  const router = options.provider
-    ? createProviderRouter({
-        accounts: [options.provider],
-        routes: new Map(MODEL_IDS.map((id) => [id, [{ account: options.provider!.name, weight: 1, priority: 1 }]])),
-        coolDown: config.providers.coolDown,
-        events: routerEvents,
-      })
-    : createProviders(
-        config.providers,
-        {
-          ffmpegPath: config.ffmpegPath, fontPath: config.fontPath, dataDir: config.dataDir,
-          callbackUrl: (taskId) => callbackUrl(config.publicUrl, signer, taskId, callbackExpiry()),
-        },
-        routerEvents,
-      );
+  const router = createProviders(
+    config.providers,
+    {
+      ffmpegPath: config.ffmpegPath, fontPath: config.fontPath, dataDir: config.dataDir,
+      callbackUrl: (taskId) => callbackUrl(config.publicUrl, signer, taskId, callbackExpiry()),
+    },
+    routerEvents,
+    options.provider,
+  );
   metrics.watchProviders(() => router.availability());
   /** Best-effort cancel of an ended task's upstream job. */
   const cancelUpstream = async (task: TaskRecord): Promise<void> => {
@@ -163,7 +155,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     taskTimeoutSeconds: config.taskTimeoutSeconds,
     resultUrlTtlSeconds: config.resultUrlTtlSeconds,
     refuseParams: (model, params) => router.refuses(model, params),
-    cancelUpstream: (task) => cancelUpstream(task),
+    cancelUpstream,
   });
 
   const readiness = async () => [
@@ -181,7 +173,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
           accounts, ledger, idempotency, tasks: taskService, files: fileService,
           maxUploadBytes: Math.max(...Object.values(config.fileLimits)),
           rateLimiter, metrics, stores, signer, readiness,
-          wakeTask: (taskId, upstreamHint) => wakeTask(taskId, upstreamHint),
+          wakeTask,
           shutdown: shutdown.signal,
         });
 

@@ -17,8 +17,17 @@ export interface ProviderEnvironment {
   callbackUrl: ((taskId: string) => string) | null;
 }
 
-/** Builds each configured account and the router over them. Throws if a route can never be served. */
-export function createProviders(settings: ProviderSettings, environment: ProviderEnvironment, events: RouterEvents) {
+/**
+ * Builds each configured account and the router over them. Throws if a route can never be served.
+ * `only` replaces the configured accounts with one provider serving every model (tests).
+ */
+export function createProviders(settings: ProviderSettings, environment: ProviderEnvironment, events: RouterEvents, only?: Provider) {
+  if (only) {
+    const route = [{ account: only.name, weight: 1, priority: 1 }];
+    return createProviderRouter({
+      accounts: [only], routes: new Map(MODELS.map((model) => [model.id, route])), coolDown: settings.coolDown, events,
+    });
+  }
   const timeouts = {
     requestTimeoutMs: settings.requestTimeoutMs,
     downloadTimeoutMs: settings.downloadTimeoutMs,

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { TaskRecord } from '../domain.js';
 import type { Provider, ProviderContext, ProviderStep } from './port.js';
 import { callUpstream, downloadVideo, parseUpstreamJson, retryAfterSeconds, type UpstreamResponse } from './upstream-http.js';
-import { redactUpstreamText, UpstreamError } from './upstream-error.js';
+import { redactUpstreamText, refused, unavailable, unreadable, UpstreamError } from './upstream-error.js';
 import { classifyUpstreamFailure } from './upstream-outcome.js';
 
 export interface KieProviderConfig {
@@ -48,25 +48,14 @@ export function createKieProvider(config: KieProviderConfig): Provider {
   /** Reads Kie's `{code, msg, data}` envelope; HTTP and body codes both decide. */
   function unwrap(response: UpstreamResponse, operation: 'create' | 'status', hasReference: boolean): unknown {
     if (response.status === 429 || response.status >= 500 || response.status === 401 || response.status === 403) {
-      throw new UpstreamError({
-        message: 'The provider is unavailable.', reason: `http_${response.status}`, retryable: true,
-        retryAfterSeconds: retryAfterSeconds(response.headers), detail: redactUpstreamText(response.text, 200),
-      });
+      throw unavailable(`http_${response.status}`, retryAfterSeconds(response.headers), redactUpstreamText(response.text, 200));
     }
     const body = parseUpstreamJson(response, operation === 'create') as KieEnvelope | null;
     const code = typeof body?.code === 'number' ? body.code : response.status;
     const msg = typeof body?.msg === 'string' ? body.msg : '';
     if (code === 200 && response.status < 300) return body?.data;
-    if (RETRYABLE_CODES.has(code)) {
-      throw new UpstreamError({
-        message: 'The provider is unavailable.', reason: `code_${code}`, retryable: true,
-        retryAfterSeconds: retryAfterSeconds(response.headers), detail: redactUpstreamText(msg),
-      });
-    }
-    const failure = classifyUpstreamFailure(String(code), msg, hasReference);
-    throw new UpstreamError({
-      message: failure.message, reason: `code_${code}`, retryable: false, taskCode: failure.code, detail: redactUpstreamText(msg),
-    });
+    if (RETRYABLE_CODES.has(code)) throw unavailable(`code_${code}`, retryAfterSeconds(response.headers), redactUpstreamText(msg));
+    throw refused(`code_${code}`, String(code), msg, hasReference);
   }
 
   function createBody(task: TaskRecord, context: ProviderContext): Record<string, unknown> {
@@ -94,9 +83,7 @@ export function createKieProvider(config: KieProviderConfig): Provider {
       headers, timeoutMs: config.requestTimeoutMs, signal,
     });
     const data = unwrap(response, 'status', hasReference);
-    if (!data || typeof data !== 'object') {
-      throw new UpstreamError({ message: 'The provider sent an unreadable answer.', reason: 'malformed_record', retryable: true });
-    }
+    if (!data || typeof data !== 'object') throw unreadable('malformed_record');
     return data;
   }
 
@@ -119,11 +106,7 @@ export function createKieProvider(config: KieProviderConfig): Provider {
         body: JSON.stringify(createBody(task, context)), timeoutMs: config.requestTimeoutMs, signal: context.signal,
       });
       const data = unwrap(response, 'create', task.referenceFiles.length > 0) as { taskId?: unknown } | null;
-      if (typeof data?.taskId !== 'string' || data.taskId === '') {
-        throw new UpstreamError({
-          message: 'The provider sent an unreadable answer.', reason: 'malformed_response', retryable: true, ambiguous: true,
-        });
-      }
+      if (typeof data?.taskId !== 'string' || data.taskId === '') throw unreadable('malformed_response', true);
       return { state: 'submitted', upstreamId: data.taskId };
     },
 
@@ -154,10 +137,7 @@ export function createKieProvider(config: KieProviderConfig): Provider {
           return { state: 'failed', ...failure, detail: redactUpstreamText(`${text(job.failCode)} ${text(job.failMsg)}`) };
         }
         default:
-          throw new UpstreamError({
-            message: 'The provider sent an unreadable answer.', reason: 'unknown_state', retryable: true,
-            detail: redactUpstreamText(String(job.state), 50),
-          });
+          throw unreadable('unknown_state', false, redactUpstreamText(text(job.state), 50));
       }
     },
 

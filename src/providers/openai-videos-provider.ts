@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { outputDimensions, outputDurationSeconds } from '../catalog/models.js';
 import type { Provider, ProviderStep } from './port.js';
 import { callUpstream, downloadVideo, parseUpstreamJson, retryAfterSeconds, type UpstreamResponse } from './upstream-http.js';
-import { redactUpstreamText, UpstreamError } from './upstream-error.js';
+import { redactUpstreamText, refused, unavailable, unreadable, UpstreamError } from './upstream-error.js';
 import { classifyUpstreamFailure } from './upstream-outcome.js';
 
 /** The `seconds` the OpenAI `/v1/videos` contract accepts; gateways may accept others. */
@@ -67,10 +67,7 @@ export function createOpenAiVideosProvider(config: OpenAiVideosProviderConfig): 
     // 401/403: the key; 404 on create: the deployment or path (an account's configuration); 408: slow.
     const accountProblem = status === 401 || status === 403 || (operation === 'create' && status === 404);
     if (status === 429 || status >= 500 || status === 408 || accountProblem) {
-      throw new UpstreamError({
-        message: 'The provider is unavailable.', reason: `http_${status}`, retryable: true,
-        retryAfterSeconds: retryAfterSeconds(response.headers), detail: redactUpstreamText(response.text, 300),
-      });
+      throw unavailable(`http_${status}`, retryAfterSeconds(response.headers), redactUpstreamText(response.text, 300));
     }
     // 409: a request with this Idempotency-Key is still being processed: ask again later.
     if (status === 409 && operation === 'create') {
@@ -84,12 +81,8 @@ export function createOpenAiVideosProvider(config: OpenAiVideosProviderConfig): 
     const error = body?.error ?? null;
     const code = typeof error?.code === 'string' ? error.code : '';
     const message = typeof error?.message === 'string' ? error.message : '';
-    const param = typeof (error)?.param === 'string' ? String((error as { param: string }).param) : '';
-    const failure = classifyUpstreamFailure(`${code} ${param}`, message, hasReference);
-    throw new UpstreamError({
-      message: failure.message, reason: `http_${status}`, retryable: false, taskCode: failure.code,
-      detail: redactUpstreamText(`${code} ${param} ${message}`),
-    });
+    const param = typeof error?.param === 'string' ? error.param : '';
+    throw refused(`http_${status}`, `${code} ${param}`, message, hasReference);
   }
 
   function requestFields(model: string, params: Readonly<Record<string, string>>): { seconds: string; size: string; model: string } {
@@ -170,7 +163,7 @@ export function createOpenAiVideosProvider(config: OpenAiVideosProviderConfig): 
       });
       const video = unwrap(response, 'create', task.referenceFiles.length > 0);
       if (typeof video.id !== 'string' || video.id === '') {
-        throw new UpstreamError({ message: 'The provider sent an unreadable answer.', reason: 'malformed_response', retryable: true, ambiguous: true });
+        throw unreadable('malformed_response', true);
       }
       return { state: 'submitted', upstreamId: video.id };
     },
@@ -203,7 +196,7 @@ export function createOpenAiVideosProvider(config: OpenAiVideosProviderConfig): 
           };
         }
         default:
-          throw new UpstreamError({ message: 'The provider sent an unreadable answer.', reason: 'unknown_state', retryable: true });
+          throw unreadable('unknown_state');
       }
     },
 

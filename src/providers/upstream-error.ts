@@ -1,4 +1,5 @@
 import type { TaskErrorCode } from '../domain.js';
+import { classifyUpstreamFailure } from './upstream-outcome.js';
 
 /**
  * How an upstream call went wrong, decided by the provider that made it:
@@ -49,4 +50,23 @@ export function redactUpstreamText(text: string, max = 500): string {
     .replace(/([?&](?:sig|signature|token|key|api[-_]?key|x-amz-signature|x-amz-credential)=)[^&\s"']+/gi, '$1[redacted]')
     .replace(/\b(sk|kie|key)[-_][\w-]{8,}\b/gi, '[redacted]')
     .slice(0, max);
+}
+
+/** A retryable refusal (overload, rate limit, an account problem): another account or a later try may work. */
+export function unavailable(reason: string, retryAfterSeconds: number | null, detail: string): UpstreamError {
+  return new UpstreamError({ message: 'The provider is unavailable.', reason, retryable: true, retryAfterSeconds, detail });
+}
+
+/** An answer that could not be read; `ambiguous` when it answered a create that may have succeeded. */
+export function unreadable(reason: string, ambiguous = false, detail = ''): UpstreamError {
+  return new UpstreamError({ message: 'The provider sent an unreadable answer.', reason, retryable: true, ambiguous, detail });
+}
+
+/** The upstream refused the request itself: the task fails with the error its code and message classify as. */
+export function refused(reason: string, upstreamCode: string, upstreamMessage: string, hasReference: boolean): UpstreamError {
+  const failure = classifyUpstreamFailure(upstreamCode, upstreamMessage, hasReference);
+  return new UpstreamError({
+    message: failure.message, reason, retryable: false, taskCode: failure.code,
+    detail: redactUpstreamText(`${upstreamCode} ${upstreamMessage}`),
+  });
 }

@@ -3,7 +3,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { fileTypeFromFile } from 'file-type';
-import { redactUpstreamText, UpstreamError } from './upstream-error.js';
+import { redactUpstreamText, unreadable, UpstreamError } from './upstream-error.js';
 
 /** Errors of a connection that never carried the request: safe to send it elsewhere. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -124,13 +124,7 @@ export function parseUpstreamJson(response: UpstreamResponse, create: boolean): 
   try {
     return JSON.parse(response.text) as unknown;
   } catch {
-    throw new UpstreamError({
-      message: 'The provider sent an unreadable answer.',
-      reason: 'malformed_response',
-      retryable: true,
-      ambiguous,
-      detail: `HTTP ${response.status}: ${redactUpstreamText(response.text, 200)}`,
-    });
+    throw unreadable('malformed_response', ambiguous, `HTTP ${response.status}: ${redactUpstreamText(response.text, 200)}`);
   }
 }
 
@@ -154,10 +148,7 @@ export async function downloadVideo(url: string, path: string, options: Download
     response = await fetchFollowing(url, { method: 'GET', headers: options.headers ?? {}, signal });
   } catch (error) {
     if (options.signal.aborted) throw options.signal.reason;
-    throw new UpstreamError({
-      message: 'The result video could not be downloaded.', reason: timeout.aborted ? 'download_timeout' : 'download_network',
-      retryable: true, detail: error instanceof Error ? error.message : String(error),
-    });
+    throw downloadFailed(error, timeout);
   }
   if (!response.ok || !response.body) {
     await response.body?.cancel().catch(() => {});
@@ -185,10 +176,7 @@ export async function downloadVideo(url: string, path: string, options: Download
   } catch (error) {
     if (options.signal.aborted) throw options.signal.reason;
     if (error instanceof UpstreamError) throw error;
-    throw new UpstreamError({
-      message: 'The result video could not be downloaded.', reason: timeout.aborted ? 'download_timeout' : 'download_network',
-      retryable: true, detail: error instanceof Error ? error.message : String(error),
-    });
+    throw downloadFailed(error, timeout);
   }
   const type = await fileTypeFromFile(path);
   if (type?.mime !== 'video/mp4') {
@@ -198,6 +186,14 @@ export async function downloadVideo(url: string, path: string, options: Download
     });
   }
   return received;
+}
+
+/** A download cut off or timed out: retryable (the next poll downloads again). */
+function downloadFailed(error: unknown, timeout: AbortSignal): UpstreamError {
+  return new UpstreamError({
+    message: 'The result video could not be downloaded.', reason: timeout.aborted ? 'download_timeout' : 'download_network',
+    retryable: true, detail: error instanceof Error ? error.message : String(error),
+  });
 }
 
 function tooLarge(maxBytes: number): UpstreamError {

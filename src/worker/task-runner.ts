@@ -26,6 +26,11 @@ export interface TaskJob {
   seq?: number;
 }
 
+/** Progress while running: 0–99 (100 belongs to a finished task). */
+function clampProgress(percent: number): number {
+  return Math.max(0, Math.min(99, Math.round(percent)));
+}
+
 /** The wait before the next poll: exponential from `minSeconds` to `maxSeconds`, with ±20% jitter. */
 export function pollDelaySeconds(polls: number, bounds: { minSeconds: number; maxSeconds: number }, random = Math.random): number {
   const base = Math.min(bounds.maxSeconds, bounds.minSeconds * Math.pow(1.5, polls));
@@ -209,7 +214,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
         referencePaths: [] as string[],
         referenceUrls: [] as string[],
         reportProgress(percent: number) {
-          progress = Math.max(0, Math.min(99, Math.round(percent)));
+          progress = clampProgress(percent);
           const now = Date.now();
           if (progress >= reported + 5 && now - lastProgressWrite > 500) {
             lastProgressWrite = now;
@@ -231,7 +236,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
           await deps.handOver({ taskId: task.id, polls: 0 }, lease, next.pollAfterSeconds ?? pollDelaySeconds(0, deps.poll));
           return;
         case 'running':
-          if (next.progress !== null) progress = Math.max(0, Math.min(99, Math.round(next.progress)));
+          if (next.progress !== null) progress = clampProgress(next.progress);
           await beat();
           await deps.handOver({ taskId: task.id, polls: polls + 1 }, lease, next.pollAfterSeconds ?? pollDelaySeconds(polls + 1, deps.poll));
           return;

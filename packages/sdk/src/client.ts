@@ -154,6 +154,14 @@ class Transport {
     }
   }
 
+  /** A paginated GET: each page asked with the previous page's `next_cursor`. */
+  list<T>(path: string, params: ListParams | TaskListParams, options: RequestOptions): PagePromise<T> {
+    return new PagePromise(
+      (cursor) => this.request<Page<T>>('GET', path, { ...options, query: { ...params, cursor } }),
+      params.cursor,
+    );
+  }
+
   /** Exponential backoff from 0.5 s with ±25% jitter, capped at 8 s; the server's Retry-After wins (up to 60 s). */
   #backoff(attempt: number, retryAfterSeconds: number | null): number {
     if (retryAfterSeconds !== null) return Math.min(60, retryAfterSeconds) * 1000;
@@ -193,10 +201,7 @@ export class Rivya {
 
     /** Newest first; await for a page, or `for await` over every task. */
     list: (params: TaskListParams = {}, options: RequestOptions = {}): PagePromise<Task> =>
-      new PagePromise(
-        (cursor) => this.#transport.request<Page<Task>>('GET', '/api/v1/tasks', { ...options, query: { ...params, cursor } }),
-        params.cursor,
-      ),
+      this.#transport.list<Task>('/api/v1/tasks', params, options),
 
     /** Cancels a queued or running task and releases its credits. */
     cancel: (id: string, options: RequestOptions = {}): Promise<Task> =>
@@ -238,10 +243,7 @@ export class Rivya {
     get: (id: string, options: RequestOptions = {}): Promise<FileObject> =>
       this.#transport.request('GET', `/api/v1/files/${encodeURIComponent(id)}`, options),
     list: (params: ListParams = {}, options: RequestOptions = {}): PagePromise<FileObject> =>
-      new PagePromise(
-        (cursor) => this.#transport.request<Page<FileObject>>('GET', '/api/v1/files', { ...options, query: { ...params, cursor } }),
-        params.cursor,
-      ),
+      this.#transport.list<FileObject>('/api/v1/files', params, options),
     delete: (id: string, options: RequestOptions = {}): Promise<{ id: string; deleted: boolean }> =>
       this.#transport.request('DELETE', `/api/v1/files/${encodeURIComponent(id)}`, { ...options, goneAfterRetry: { id, deleted: true } }),
   };
@@ -250,11 +252,7 @@ export class Rivya {
     get: (options: RequestOptions = {}): Promise<Account> => this.#transport.request('GET', '/api/v1/account', options),
     /** The credit ledger, newest first; await for a page, or `for await` over every entry. */
     ledger: (params: ListParams = {}, options: RequestOptions = {}): PagePromise<LedgerEntry> =>
-      new PagePromise(
-        (cursor) =>
-          this.#transport.request<Page<LedgerEntry>>('GET', '/api/v1/account/ledger', { ...options, query: { ...params, cursor } }),
-        params.cursor,
-      ),
+      this.#transport.list<LedgerEntry>('/api/v1/account/ledger', params, options),
   };
 }
 
