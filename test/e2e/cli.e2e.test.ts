@@ -34,7 +34,9 @@ function rivya(args: string[], env: Record<string, string>, cwd?: string): Promi
 /** Runs `rivya <args>` in a pseudo-terminal (util-linux `script`), to drive it as a person at a terminal. */
 function rivyaInTerminal(args: string[], env: Record<string, string>, cwd: string) {
   const quoted = [process.execPath, BIN, ...args].map((part) => `'${part.replace(/'/g, `'\\''`)}'`).join(' ');
-  const child = spawn('script', ['-qefc', quoted, '/dev/null'], { env: { ...process.env, ...env }, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  // `script` runs the command through $SHELL; `exec` makes the CLI the terminal's only foreground process, whatever
+  // the shell (dash would otherwise stay as its parent and die of the Ctrl-C, taking `script` with it).
+  const child = spawn('script', ['-qefc', `exec ${quoted}`, '/dev/null'], { env: { ...process.env, ...env }, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   let screen = '';
   child.stdout.on('data', (chunk: Buffer) => (screen += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (screen += chunk.toString()));
