@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { admin } from './cli/admin-commands.js';
 import { account, files, generate, models, tasks, type CliContext } from './cli/client-commands.js';
@@ -16,7 +17,8 @@ Usage:
   rivya account [--ledger]              Credits and limits
   rivya admin ...                       Accounts, keys, credits (RIVYA_ADMIN_TOKEN)
 
-  rivya <command> --help                Each command's options and examples
+  rivya <command> --help                Each command's options and examples (also: rivya help <command>)
+  rivya --version                       The version
 
 Client commands talk to RIVYA_BASE_URL (default http://localhost:$PORT, 8080) with RIVYA_API_KEY
 (or --api-key; without either, the dev key \`rivya serve\` saved in RIVYA_DATA_DIR). --json prints
@@ -69,13 +71,37 @@ async function runClientCommand(command: string, args: string[], io: CliIo): Pro
   }
 }
 
+const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
+/** Options every client command takes, and whether each takes a value. */
+const GLOBAL_OPTIONS: Record<string, boolean> = { '--json': false, '--api-key': true, '--base-url': true, '--admin-token': true };
+
+/** `rivya --json account` as `rivya account --json`: options every command takes may come before it. */
+function commandFirst(argv: string[]): string[] {
+  let index = 0;
+  while (index < argv.length && Object.hasOwn(GLOBAL_OPTIONS, argv[index]!)) index += GLOBAL_OPTIONS[argv[index]!] ? 2 : 1;
+  if (index === 0 || index >= argv.length || !Object.hasOwn(CLIENT_COMMANDS, argv[index]!)) return argv;
+  return [argv[index]!, ...argv.slice(0, index), ...argv.slice(index + 1)];
+}
+
 /** Runs the `rivya` command; resolves with the process exit code. */
 export async function main(
   argv: string[],
   io: CliIo = { env: process.env, stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
-  const [first, ...rest] = argv;
+  const [first, ...rest] = commandFirst(argv);
   if (first && Object.hasOwn(CLIENT_COMMANDS, first)) return runClientCommand(first, rest, io);
+  if (first === '--version' || first === '-v') {
+    io.stdout.write(`rivya ${VERSION}\n`);
+    return 0;
+  }
+  if (first === 'help') {
+    // `rivya help tasks` = `rivya tasks --help`.
+    const topic = rest[0];
+    if (topic && Object.hasOwn(CLIENT_COMMANDS, topic)) return runClientCommand(topic, ['--help'], io);
+    io.stdout.write(HELP);
+    return 0;
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     options: { role: { type: 'string' }, help: { type: 'boolean', short: 'h' } },

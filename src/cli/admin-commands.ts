@@ -17,6 +17,11 @@ Examples:
   rivya admin credits grant acct_... 100 --reason "October top-up"
 `;
 
+/** Each admin command's usage line (from the help), for the message when an argument is missing. */
+const USAGE: Record<string, string> = Object.fromEntries(
+  [...ADMIN_HELP.split('Examples:')[0]!.matchAll(/^ {2}(rivya admin (\w+) (\w+)[^\n]*?)(?: {3}.*)?$/gm)].map((match) => [`${match[2]} ${match[3]}`, match[1]!.trim()]),
+);
+
 export async function admin(args: string[], context: CliContext): Promise<number> {
   // A negative amount (`credits grant acct_… -5`) is a value, not an option: shield it from the parser.
   const NEGATIVE = '\u0000';
@@ -24,7 +29,9 @@ export async function admin(args: string[], context: CliContext): Promise<number
   const { values, positionals: raw } = parse(shielded, {
     'admin-token': { type: 'string' }, credits: { type: 'string' }, name: { type: 'string' }, reason: { type: 'string' },
   });
-  const positionals = raw.map((arg) => (arg.startsWith(NEGATIVE) ? arg.slice(1) : arg));
+  const unshield = (arg: string) => (arg.startsWith(NEGATIVE) ? arg.slice(1) : arg);
+  const positionals = raw.map(unshield);
+  for (const [option, value] of Object.entries(values)) if (typeof value === 'string') Object.assign(values, { [option]: unshield(value) });
   const [group, action, first, second] = positionals;
   if (values.help || !group || !action) return help(context, ADMIN_HELP, values.help ? EXIT.ok : EXIT.usage);
   const token = values['admin-token'] ?? context.env['RIVYA_ADMIN_TOKEN'];
@@ -32,7 +39,7 @@ export async function admin(args: string[], context: CliContext): Promise<number
   const client = new RivyaAdmin({ adminToken: token, baseUrl: baseUrlOf(values, context.env) });
   const { output } = context;
   const need = (value: string | undefined, what: string): string => {
-    if (!value) throw new UsageError(`Missing ${what}: rivya admin ${group} ${action} <${what}>`);
+    if (!value) throw new UsageError(`Missing ${what}: ${USAGE[`${group} ${action}`] ?? `rivya admin ${group} ${action} <${what}>`}`);
     return value;
   };
   const number = (value: string, what: string): number => {

@@ -17,6 +17,16 @@ export const EXIT = {
 /** A mistake in the command line: printed with a hint, exit 2. */
 export class UsageError extends Error {}
 
+/** A failure after a task was created: its id goes with the message and the JSON, so it can be found again. */
+export class AfterTaskCreated extends Error {
+  constructor(
+    readonly failure: unknown,
+    readonly taskId: string,
+  ) {
+    super(failure instanceof Error ? failure.message : String(failure));
+  }
+}
+
 export interface Output {
   json: boolean;
   /** Writes the result: `value` as JSON with --json, else the human text. */
@@ -39,6 +49,16 @@ export function createOutput(json: boolean, stdout: NodeJS.WritableStream, stder
 
 /** The exit code and message of an error thrown by a command. */
 export function describeFailure(error: unknown): { exitCode: number; message: string; json: unknown } {
+  if (error instanceof AfterTaskCreated) {
+    const failure = describeFailure(error.failure);
+    // A failed or canceled task describes itself; anything else leaves the task to be looked at again.
+    if (error.failure instanceof TaskFailedError) return failure;
+    return {
+      exitCode: failure.exitCode,
+      message: `${failure.message}\nTask ${error.taskId} was created; see how it ends with: rivya tasks get ${error.taskId} --wait --out <file>`,
+      json: { ...(failure.json as object), task_id: error.taskId },
+    };
+  }
   if (error instanceof UsageError) {
     return { exitCode: EXIT.usage, message: `${error.message}\nSee --help.`, json: { error: { code: 'usage', message: error.message } } };
   }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { execFile } from 'node:child_process';
-import { mkdtemp, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,8 +32,8 @@ function rivya(args: string[], env: Record<string, string>, cwd?: string): Promi
 }
 
 /** Runs `rivya <args>` in a pseudo-terminal (util-linux `script`), to drive it as a person at a terminal. */
-function rivyaInTerminal(args: string[], env: Record<string, string>, cwd: string) {
-  const quoted = [process.execPath, BIN, ...args].map((part) => `'${part.replace(/'/g, `'\\''`)}'`).join(' ');
+function rivyaInTerminal(args: string[], env: Record<string, string>, cwd: string, redirect = '') {
+  const quoted = [process.execPath, BIN, ...args].map((part) => `'${part.replace(/'/g, `'\\''`)}'`).join(' ') + (redirect ? ` ${redirect}` : '');
   // `script` runs the command through $SHELL; `exec` makes the CLI the terminal's only foreground process, whatever
   // the shell (dash would otherwise stay as its parent and die of the Ctrl-C, taking `script` with it).
   const child = spawn('script', ['-qefc', `exec ${quoted}`, '/dev/null'], { env: { ...process.env, ...env }, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
@@ -116,6 +116,22 @@ describe('the rivya CLI', () => {
     expect(await run.exited).toBe(10);
   }, 60_000);
 
+  it('leaves the task running on Ctrl-C when its question could not be seen (stderr not a terminal)', async () => {
+    const before = JSON.parse((await rivya(['tasks', 'list', '--all', '--json'], idleEnv)).stdout) as { data: { id: string }[] };
+    const run = rivyaInTerminal(['generate', 'Unseen question'], idleEnv, dir, '2>/dev/null');
+    let created: { id: string; status: string } | undefined;
+    await waitFor(async () => {
+      const now = JSON.parse((await rivya(['tasks', 'list', '--all', '--json'], idleEnv)).stdout) as { data: { id: string; status: string }[] };
+      created = now.data.find((task) => !before.data.some((old) => old.id === task.id));
+      return created !== undefined;
+    }, 30_000, 'the task to be created');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    run.type('\x03');
+    expect(await run.exited).toBe(130);
+    expect(JSON.parse((await rivya(['tasks', 'get', created!.id, '--json'], idleEnv)).stdout)).toMatchObject({ status: 'queued' });
+    expect((await rivya(['tasks', 'cancel', created!.id], idleEnv)).code).toBe(0);
+  }, 60_000);
+
   it('leaves the task running on a second Ctrl-C at the question (exit 130)', async () => {
     const run = rivyaInTerminal(['generate', 'Left running'], idleEnv, dir);
     await waitFor(() => /Task (task_\w+) created/.test(run.screen()), 30_000, 'the task to be created');
@@ -136,13 +152,65 @@ describe('the rivya CLI', () => {
     expect(noImage.stderr).toMatch(/Cannot read the reference image/);
     const noDir = await rivya(['generate', 'x', '--out', join(dir, 'no', 'such', 'dir', 'v.mp4')], env);
     expect(noDir.code).toBe(2);
+    const folderAsImage = await rivya(['generate', 'x', '--image', dir], env);
+    expect(folderAsImage.code).toBe(2);
+    expect(folderAsImage.stderr).toMatch(/it is not a file/);
+    // An existing file is not replaced without --force; a param the model lacks is refused before the upload.
+    await writeFile(join(dir, 'precious.txt'), 'keep me');
+    const existing = await rivya(['generate', 'x', '--out', join(dir, 'precious.txt')], env);
+    expect(existing.code).toBe(2);
+    expect(existing.stderr).toMatch(/already exists: pass --force/);
+    expect(await readFile(join(dir, 'precious.txt'), 'utf8')).toBe('keep me');
+    const filesBefore = (await rivya(['files', 'list', '--json'], env)).stdout;
+    const wrongParam = await rivya(['generate', 'x', '--size', 'high', '--image', await makeMedia(join(dir, 'unused.png'), 'image')], env);
+    expect(wrongParam.code).toBe(2);
+    expect(wrongParam.stderr).toMatch(/sora-2 has no parameter size/);
+    expect((await rivya(['files', 'list', '--json'], env)).stdout).toBe(filesBefore);
     const after = JSON.parse((await rivya(['account', '--json'], env)).stdout) as { credits: { balance: number; held: number } };
     expect(after.credits).toEqual(before.credits);
+
     const upload = await rivya(['files', 'upload', join(dir, 'missing.png'), '--json'], env);
-    expect(upload.code).toBe(1);
+    expect(upload.code).toBe(2);
     expect(upload.stderr).not.toMatch(/\n\s+at /);
-    expect(JSON.parse(upload.stdout)).toMatchObject({ error: { code: 'failed' } });
+    expect(JSON.parse(upload.stdout)).toMatchObject({ error: { code: 'usage', message: expect.stringMatching(/missing\.png: there is no such file/) } });
     expect((await rivya(['toString'], env)).code).toBe(2);
+    expect((await rivya(['tasks', 'list', '--limit', 'abc'], env)).code).toBe(2);
+    expect((await rivya(['account', '--base-url', '127.0.0.1:8080'], env)).stderr).toMatch(/not a service address/);
+    // Incomplete commands still print one JSON document with --json.
+    const incomplete = await rivya(['tasks', '--json'], env);
+    expect(incomplete.code).toBe(2);
+    expect(JSON.parse(incomplete.stdout)).toMatchObject({ error: { code: 'usage' } });
+  }, 60_000);
+
+  it('saves into a folder, replaces a file only with --force, and saves a task it did not create', async () => {
+    const into = join(dir, 'videos');
+    await mkdir(into);
+    const generated = await rivya(['generate', 'A kite', '--out', `${into}/`, '--json'], env);
+    expect(generated.code, generated.stderr).toBe(0);
+    const task = JSON.parse(generated.stdout) as { id: string; file: string };
+    expect(task.file).toBe(join(into, `${task.id}.mp4`));
+    expect((await stat(task.file)).size).toBeGreaterThan(10_000);
+
+    await writeFile(join(dir, 'old.mp4'), 'old');
+    const saved = await rivya(['tasks', 'get', task.id, '--wait', '--out', join(dir, 'old.mp4'), '--force'], env);
+    expect(saved.code, saved.stderr).toBe(0);
+    expect(saved.stdout).toMatch(/Saved .*old\.mp4/);
+    expect(await probe(join(dir, 'old.mp4'))).toMatch(/1280x720/);
+  }, 60_000);
+
+  it('pages lists: JSON as the API shapes them, people told how to get more; options before the command', async () => {
+    const page = JSON.parse((await rivya(['--json', 'tasks', 'list', '--limit', '1'], env)).stdout) as { data: unknown[]; has_more: boolean; next_cursor: string };
+    expect(page.data).toHaveLength(1);
+    expect(page.has_more).toBe(true);
+    const human = await rivya(['tasks', 'list', '--limit', '1'], env);
+    expect(human.stderr).toContain(`More: rivya tasks list --limit 1 --cursor ${page.next_cursor}`);
+    const next = JSON.parse((await rivya(['tasks', 'list', '--limit', '1', '--cursor', page.next_cursor, '--json'], env)).stdout) as { data: { id: string }[] };
+    expect(next.data[0]!.id).not.toBe((page.data[0] as { id: string }).id);
+    const all = JSON.parse((await rivya(['tasks', 'list', '--all', '--json'], env)).stdout) as { data: unknown[]; has_more: boolean };
+    expect(all.has_more).toBe(false);
+    expect(all.data.length).toBeGreaterThan(1);
+    expect((await rivya(['tasks', 'list', '--all', '--limit', '2'], env)).code).toBe(2);
+    expect((await rivya(['--version'], {})).stdout).toMatch(/^rivya \d+\.\d+\.\d+/);
   }, 60_000);
 
   it('prints JSON for scripts, and exit codes from the error codes', async () => {
@@ -191,6 +259,10 @@ describe('the rivya CLI', () => {
     const key = JSON.parse((await rivya(['admin', 'keys', 'create', created.id, '--name', 'ci', '--json'], adminEnv)).stdout) as { id: string; key: string };
     expect((await rivya(['admin', 'credits', 'grant', created.id, '30', '--reason', 'test'], adminEnv)).stdout).toMatch(/balance now 80/);
     expect((await rivya(['admin', 'credits', 'grant', created.id, '-5', '--reason', 'correction'], adminEnv)).stdout).toMatch(/Adjusted -5 credits; balance now 75/);
+    // A value that looks like a negative number stays as typed; a missing argument names the whole usage.
+    expect((await rivya(['admin', 'credits', 'grant', created.id, '1', '--reason', '-1'], adminEnv)).stdout).toMatch(/Granted 1 credits; balance now 76/);
+    expect((await rivya(['admin', 'credits', 'grant', created.id, '-1', '--reason', 'back'], adminEnv)).stdout).toMatch(/balance now 75/);
+    expect((await rivya(['admin', 'credits', 'grant', created.id], adminEnv)).stderr).toMatch(/grant <account-id> <amount>/);
     expect((await rivya(['account', '--json'], { RIVYA_BASE_URL: adminEnv.RIVYA_BASE_URL, RIVYA_API_KEY: key.key })).stdout).toMatch(/"balance": 75/);
     expect((await rivya(['admin', 'keys', 'revoke', key.id], adminEnv)).code).toBe(0);
     expect((await rivya(['account'], { RIVYA_BASE_URL: adminEnv.RIVYA_BASE_URL, RIVYA_API_KEY: key.key })).code).toBe(3);
