@@ -90,4 +90,18 @@ describe('Files API through rivya serve', () => {
     console.log(`50 concurrent 9.9 MB uploads: resident memory ${Math.round(before / 1e6)} MB before, peak ${Math.round(peak / 1e6)} MB, growth ${Math.round(growth / 1e6)} MB`);
     expect(growth).toBeLessThan(150 * 1024 * 1024);
   });
+
+  it('answers an upload far over its limit with a 413 the sending client reads (not a reset)', async () => {
+    // An image of 150 MB (the limit is 10 MB): the service reads and drops the rest before answering,
+    // so fetch, still sending, gets the answer instead of EPIPE.
+    const path = join(dataDir, 'huge.png');
+    const png = await readFile(await makeMedia(join(dataDir, 'small-huge.png'), 'image'));
+    await writeFile(path, Buffer.concat([png, Buffer.alloc(150_000_000, 7)]));
+    for (let round = 0; round < 5; round++) {
+      const outcome = await uploadFile(path, 'huge.png', 'image/png').catch((error: unknown) => ({ status: 0, body: { error: String((error as Error).cause ?? error) } }));
+      expect(outcome.status, JSON.stringify(outcome.body)).toBe(413);
+      expect(outcome.body).toMatchObject({ error: { code: 'payload_too_large' } });
+    }
+    await rm(path);
+  }, 60_000);
 });

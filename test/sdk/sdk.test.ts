@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  AuthenticationError, InsufficientCreditsError, InvalidStateError, NotFoundError, RateLimitError, Rivya, RivyaAdmin,
-  TaskFailedError, ValidationError, type Task,
+  AuthenticationError, ConnectionError, InsufficientCreditsError, InvalidStateError, NotFoundError, PayloadTooLargeError, RateLimitError,
+  Rivya, RivyaAdmin, TaskFailedError, TimeoutError, ValidationError, type Task,
 } from '../../packages/sdk/src/index.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { makeMedia } from '../helpers/media.js';
@@ -159,6 +159,58 @@ describe('TypeScript SDK', () => {
     expect(holds).toHaveLength(1);
   });
 
+  it('gives the key of a POST it gave up on, so the caller can resend it without a second task', async () => {
+    const loseAnswer: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      await response.arrayBuffer();
+      throw new TypeError('fetch failed: the answer was lost');
+    };
+    const request = { model: 'sora-2', prompt: 'resent by the caller', client_request_id: 'resent-by-caller' } as const;
+    const failure = await new Rivya({ apiKey: key, baseUrl: base, fetch: loseAnswer, maxRetries: 0 }).tasks.create(request).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ConnectionError);
+    const { idempotencyKey } = failure as ConnectionError;
+    expect(idempotencyKey).toMatch(/^rivya-/);
+    const task = await client.tasks.create(request, { idempotencyKey: idempotencyKey! });
+    expect((await client.tasks.list({ client_request_id: 'resent-by-caller' })).data.map((found) => found.id)).toEqual([task.id]);
+  });
+
+  it('answers an oversized upload with PayloadTooLargeError after one try', async () => {
+    const path = await makeMedia(join(await mkdtemp(join(tmpdir(), 'rivya-sdk-')), 'base.png'), 'image');
+    const big = Buffer.concat([await readFile(path), Buffer.alloc(40_000_000, 7)]);
+    for (let round = 0; round < 2; round++) {
+      let attempts = 0;
+      const counting: typeof fetch = async (input, init) => {
+        attempts++;
+        return fetch(input, init);
+      };
+      const failure = await new Rivya({ apiKey: key, baseUrl: base, fetch: counting }).files.upload(big, { name: 'big.png' }).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(PayloadTooLargeError);
+      expect(attempts).toBe(1);
+    }
+  });
+
+  it('reports deleting a file that never existed as not found, even after a retry', async () => {
+    let calls = 0;
+    const busyOnce: typeof fetch = async (input, init) => {
+      calls++;
+      if (calls === 1) {
+        return new Response(JSON.stringify({ error: { code: 'rate_limited', message: 'slow down', details: null, request_id: 'r1' } }), {
+          status: 429, headers: { 'retry-after': '0', 'content-type': 'application/json' },
+        });
+      }
+      return fetch(input, init);
+    };
+    await expect(new Rivya({ apiKey: key, baseUrl: base, fetch: busyOnce }).files.delete('file_neverExisted')).rejects.toBeInstanceOf(NotFoundError);
+    expect(calls).toBe(2);
+  });
+
+  it('refuses nonsense timeouts and retries at construction; Infinity means no per-attempt timeout', async () => {
+    expect(() => new Rivya({ apiKey: key, baseUrl: base, timeout: Number.NaN })).toThrow(/timeout must be/);
+    expect(() => new Rivya({ apiKey: key, baseUrl: base, maxRetries: -1 })).toThrow(/maxRetries must be/);
+    expect((await new Rivya({ apiKey: key, baseUrl: base, timeout: Infinity }).account.get()).id).toBe(accountId);
+    expect((await new Rivya({ apiKey: key, baseUrl: base, timeout: 2 ** 40 }).account.get()).id).toBe(accountId);
+  });
+
   it('retries uploads and admin creates whose answers were lost without making a second file, account or key', async () => {
     const dropFirstAnswer = () => {
       let dropped = false;
@@ -275,6 +327,14 @@ describe('TypeScript SDK', () => {
       const failure = await running.catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(TaskFailedError);
       expect((failure as TaskFailedError).task.status).toBe('canceled');
+      // A bound on the whole wait: TimeoutError, and the task goes on.
+      const bounded = await idleClient.tasks.create({ model: 'sora-2', prompt: 'waited for a while' });
+      const started = Date.now();
+      const timedOut = await idleClient.tasks.wait(bounded.id, { pollSeconds: 1, timeout: 1500 }).catch((error: unknown) => error);
+      expect(timedOut).toBeInstanceOf(TimeoutError);
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect((await idleClient.tasks.get(bounded.id)).status).toBe('queued');
+      await expect(idleClient.tasks.run({ model: 'sora-2', prompt: 'run with a bound' }, { pollSeconds: Number.NaN, timeout: 1000 })).rejects.toBeInstanceOf(TimeoutError);
       await expect(idleClient.tasks.list({ status: 'bogus' as never }).catch((error: unknown) => error)).resolves.toBeInstanceOf(ValidationError);
     } finally {
       await idle.close();

@@ -17,7 +17,7 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   /** Retries of a request that met a 429, a 5xx or a network error (default 2). */
   maxRetries?: number;
-  /** Per attempt, in milliseconds (default 60 000). Long-polls get their wait on top. */
+  /** Per attempt, in milliseconds (default 60 000; 0 or Infinity: none). Long-polls get their wait on top. */
   timeout?: number;
 }
 
@@ -35,7 +35,14 @@ export interface WaitOptions {
   onProgress?: (task: Task) => void;
   /** How long each long-poll may wait for the task to end, in seconds (1–60, default 20). */
   pollSeconds?: number;
+  /** Gives up waiting after this many milliseconds in all, with a `TimeoutError` (the task goes on). Default: no limit. */
+  timeout?: number;
+  /** Retries of each poll (default: the client's). */
+  maxRetries?: number;
 }
+
+/** `tasks.run`: the create's idempotency key, and the wait's options (its `timeout` bounds the whole wait). */
+export type RunOptions = WaitOptions & Pick<RequestOptions, 'idempotencyKey'>;
 
 export type Uploadable = Blob | Uint8Array | ArrayBuffer | string;
 
@@ -52,6 +59,41 @@ const RETRYABLE_STATUSES = new Set([408, 409, 429, 500, 502, 503, 504]);
 function environment(name: string): string | undefined {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
   return env?.[name] || undefined;
+}
+
+/** The largest delay a timer takes (about 24.8 days); a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A per-attempt timeout option: null for none (0 or Infinity), else clamped to what a timer takes. */
+function attemptTimeout(value: number): number | null {
+  if (value === 0 || value === Infinity) return null;
+  if (!(value > 0)) throw new RivyaError(`timeout must be a positive number of milliseconds (0 or Infinity for none), not ${value}.`);
+  return Math.min(MAX_TIMER_MS, value);
+}
+
+function retryCount(value: number): number {
+  if (!Number.isInteger(value) || value < 0) throw new RivyaError(`maxRetries must be a whole number from 0, not ${value}.`);
+  return value;
+}
+
+/**
+ * A signal that aborts when any of `signals` does, and a release that unhooks it from them
+ * (`AbortSignal.any` keeps every signal it was given alive as long as the long-lived one is).
+ */
+function linkSignals(signals: (AbortSignal | null | undefined)[]): { signal: AbortSignal; release: () => void } {
+  const controller = new AbortController();
+  const hooks: [AbortSignal, () => void][] = [];
+  for (const signal of signals) {
+    if (!signal) continue;
+    if (signal.aborted) {
+      controller.abort(signal.reason);
+      break;
+    }
+    const onAbort = () => controller.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    hooks.push([signal, onAbort]);
+  }
+  return { signal: controller.signal, release: () => hooks.forEach(([signal, onAbort]) => signal.removeEventListener('abort', onAbort)) };
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -75,14 +117,14 @@ class Transport {
   readonly #token: string;
   readonly #fetch: typeof fetch;
   readonly #maxRetries: number;
-  readonly #timeout: number;
+  readonly #timeout: number | null;
 
   constructor(token: string, options: ClientOptions) {
     this.#token = token;
     this.baseUrl = (options.baseUrl ?? environment('RIVYA_BASE_URL') ?? 'http://localhost:8080').replace(/\/+$/, '');
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-    this.#maxRetries = options.maxRetries ?? 2;
-    this.#timeout = options.timeout ?? 60_000;
+    this.#maxRetries = retryCount(options.maxRetries ?? 2);
+    this.#timeout = attemptTimeout(options.timeout ?? 60_000);
   }
 
   /**
@@ -114,25 +156,37 @@ class Transport {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(options.body);
     }
-    const maxRetries = options.maxRetries ?? this.#maxRetries;
-    const timeout = (options.timeout ?? this.#timeout) + (options.extraTimeout ?? 0);
+    const maxRetries = options.maxRetries === undefined ? this.#maxRetries : retryCount(options.maxRetries);
+    const perAttempt = options.timeout === undefined ? this.#timeout : attemptTimeout(options.timeout);
+    const timeout = perAttempt === null ? null : Math.min(MAX_TIMER_MS, perAttempt + (options.extraTimeout ?? 0));
+    const key = headers['idempotency-key'];
+    /** A failure of this request, carrying the POST's key (it may have taken effect; a resend with the key is safe). */
+    const failed = <E extends RivyaError>(error: E): E => {
+      if (key) error.idempotencyKey = key;
+      return error;
+    };
+    /** Whether an earlier try may have done what was asked (its answer lost), as opposed to being turned away. */
+    let mayHaveActed = false;
     for (let attempt = 0; ; attempt++) {
-      const attemptSignal = AbortSignal.timeout(timeout);
-      const signal = options.signal ? AbortSignal.any([options.signal, attemptSignal]) : attemptSignal;
+      const attemptSignal = timeout === null ? null : AbortSignal.timeout(timeout);
+      const linked = linkSignals([options.signal, attemptSignal]);
       let response: Response;
       let text: string;
       try {
-        response = await this.#fetch(url, { method, headers, ...(body === undefined ? {} : { body }), signal });
+        response = await this.#fetch(url, { method, headers, ...(body === undefined ? {} : { body }), signal: linked.signal });
         // Read inside the try: a connection cut or a timeout while the body arrives is a network failure too.
         text = await response.text();
       } catch (error) {
         if (options.signal?.aborted) throw options.signal.reason;
-        const failure = attemptSignal.aborted
+        const failure = failed(attemptSignal?.aborted
           ? new TimeoutError(`${method} ${path} took longer than ${timeout} ms.`, { cause: error })
-          : new ConnectionError(`${method} ${path} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+          : new ConnectionError(`${method} ${path} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
         if (attempt >= maxRetries) throw failure;
+        mayHaveActed = true;
         await sleep(this.#backoff(attempt, null), options.signal);
         continue;
+      } finally {
+        linked.release();
       }
       let parsed: unknown = undefined;
       try {
@@ -141,15 +195,17 @@ class Transport {
         parsed = undefined;
       }
       if (response.ok) {
-        if (parsed === undefined) throw new RivyaError(`${method} ${path} answered ${response.status} with a body that is not JSON.`);
+        if (parsed === undefined) throw failed(new RivyaError(`${method} ${path} answered ${response.status} with a body that is not JSON.`));
         return parsed as T;
       }
-      if (response.status === 404 && attempt > 0 && options.goneAfterRetry !== undefined) return options.goneAfterRetry;
-      const error: ApiError = errorFromResponse(response.status, parsed, response.headers);
+      if (response.status === 404 && mayHaveActed && options.goneAfterRetry !== undefined) return options.goneAfterRetry;
+      const error: ApiError = failed(errorFromResponse(response.status, parsed, response.headers));
       // 409 is retried only while the first request with this key is still in flight.
       const retryable =
         RETRYABLE_STATUSES.has(response.status) && (response.status !== 409 || response.headers.has('retry-after'));
       if (!retryable || attempt >= maxRetries) throw error;
+      // A 5xx from a proxy may follow a request the service did; 408, 409, 429 and 503 turned it away.
+      if ([500, 502, 504].includes(response.status)) mayHaveActed = true;
       await sleep(this.#backoff(attempt, parseRetryAfter(response.headers.get('retry-after'))), options.signal);
     }
   }
@@ -212,21 +268,41 @@ export class Rivya {
      * server (`?wait=`), so no time is spent between polls.
      */
     wait: async (id: string, options: WaitOptions = {}): Promise<Task> => {
-      const seconds = Math.max(1, Math.min(60, Math.round(options.pollSeconds ?? 20)));
-      for (;;) {
-        options.signal?.throwIfAborted();
-        const task = await this.#transport.request<Task>('GET', `/api/v1/tasks/${encodeURIComponent(id)}`, {
-          query: { wait: seconds }, extraTimeout: seconds * 1000, ...(options.signal ? { signal: options.signal } : {}),
-        });
-        options.onProgress?.(task);
-        if (TERMINAL.has(task.status)) return task;
+      const asked = Number.isFinite(options.pollSeconds) ? (options.pollSeconds as number) : 20;
+      const seconds = Math.max(1, Math.min(60, Math.round(asked)));
+      const deadline = options.timeout === undefined ? null : attemptTimeout(options.timeout);
+      const giveUp = deadline === null ? null : AbortSignal.timeout(deadline);
+      const linked = linkSignals([options.signal, giveUp]);
+      try {
+        for (;;) {
+          linked.signal.throwIfAborted();
+          const task = await this.#transport.request<Task>('GET', `/api/v1/tasks/${encodeURIComponent(id)}`, {
+            query: { wait: seconds }, extraTimeout: seconds * 1000, signal: linked.signal,
+            ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
+          });
+          options.onProgress?.(task);
+          if (TERMINAL.has(task.status)) return task;
+        }
+      } catch (error) {
+        if (giveUp?.aborted && !options.signal?.aborted) throw new TimeoutError(`Task ${id} did not end within ${deadline} ms; it goes on.`, { cause: error });
+        throw options.signal?.aborted ? options.signal.reason : error;
+      } finally {
+        linked.release();
       }
     },
 
-    /** Creates a task and waits for it: resolves with the succeeded task, rejects with `TaskFailedError` otherwise. */
-    run: async (params: CreateTaskParams, options: WaitOptions & RequestOptions = {}): Promise<Task> => {
-      const created = await this.tasks.create(params, options);
-      const task = await this.tasks.wait(created.id, options);
+    /**
+     * Creates a task and waits for it: resolves with the succeeded task, rejects with
+     * `TaskFailedError` otherwise (or `TimeoutError` after `timeout` ms of waiting).
+     */
+    run: async (params: CreateTaskParams, options: RunOptions = {}): Promise<Task> => {
+      const { idempotencyKey, ...waiting } = options;
+      const created = await this.tasks.create(params, {
+        ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
+      });
+      const task = await this.tasks.wait(created.id, waiting);
       if (task.status !== 'succeeded') throw new TaskFailedError(task);
       return task;
     },

@@ -28,6 +28,11 @@ export interface ValidationIssue {
 /** The base of every error this SDK throws. */
 export class RivyaError extends Error {
   override name = 'RivyaError';
+  /**
+   * The `Idempotency-Key` a failed POST was sent with. The request may have taken effect (an
+   * answer lost, a timeout): sending it again with `{ idempotencyKey }` set to this cannot do it twice.
+   */
+  idempotencyKey?: string;
 }
 
 /** The API answered with its error envelope `{error: {code, message, details, request_id}}`. */

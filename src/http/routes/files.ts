@@ -14,6 +14,38 @@ export interface FileRoutesDeps {
   authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 }
 
+/** How long the rest of a refused upload is read (and dropped) before the connection is closed instead. */
+const DISCARD_TIMEOUT_MS = 30_000;
+
+/**
+ * Reads and drops what is left of a request body, up to `maxBytes` more or `timeoutMs`;
+ * resolves true when the body was read to its end.
+ */
+function discardRest(raw: NodeJS.ReadableStream & { readableEnded: boolean; destroyed: boolean }, maxBytes: number, timeoutMs: number): Promise<boolean> {
+  if (raw.readableEnded) return Promise.resolve(true);
+  if (raw.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    let bytes = 0;
+    const finish = (ended: boolean) => {
+      clearTimeout(timer);
+      raw.off('data', onData).off('end', onEnd).off('close', onClose).off('error', onClose);
+      if (!ended) raw.pause();
+      resolve(ended);
+    };
+    const onData = (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > maxBytes) finish(false);
+    };
+    const onEnd = () => finish(true);
+    const onClose = () => finish(raw.readableEnded);
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    // The multipart parser stops here: nothing else reads the rest.
+    raw.unpipe();
+    raw.on('data', onData).once('end', onEnd).once('close', onClose).once('error', onClose);
+    raw.resume();
+  });
+}
+
 /** The Files API: `POST /api/v1/files` (multipart, one part `file`), get, list, delete. */
 export function registerFileRoutes(app: FastifyInstance, deps: FileRoutesDeps): void {
   app.post('/api/v1/files', { preHandler: deps.authenticate }, async (request, reply) => {
@@ -46,9 +78,9 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRoutesDeps): 
       const id = (outcome.body as { id: string }).id;
       return await reply.code(outcome.status).header('location', `/api/v1/files/${id}`).send(outcome.body);
     } catch (error) {
-      // The rest of a refused upload may never be read: close the connection after the answer,
-      // so the client is not left sending into a socket nobody reads.
-      void reply.header('connection', 'close');
+      // A client still sending a refused upload (one too large, say) reads no answer from a
+      // closed connection: read and drop the rest first, up to a bound; past it, close after answering.
+      if (!(await discardRest(request.raw, 2 * deps.maxUploadBytes, DISCARD_TIMEOUT_MS))) void reply.header('connection', 'close');
       throw error;
     }
   });
