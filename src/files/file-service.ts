@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileTypeFromBuffer } from 'file-type';
 import pLimit from 'p-limit';
@@ -169,11 +169,12 @@ export function createFileService(deps: FileServiceDeps) {
      * upload is cut off with `payload_too_large`. On any failure nothing is left: no bytes, no row.
      */
     async upload(account: Account, incoming: IncomingFile): Promise<FileView> {
-      // Sniff from the first bytes, however the network split them, then put them back in front.
-      const { stream: body } = incoming;
-      const head = await readHead(body, SNIFF_BYTES);
+      // Sniff from the first bytes, however the network split them, then put them back in front
+      // (a file smaller than that has ended already: its bytes are all in the head).
+      const head = await readHead(incoming.stream, SNIFF_BYTES);
       const detected = await fileTypeFromBuffer(head);
-      if (head.length > 0) body.unshift(head);
+      const body = incoming.stream.readableEnded ? Readable.from([head]) : incoming.stream;
+      if (body === incoming.stream && head.length > 0) body.unshift(head);
       const sniffed = detected ? canonicalMimeType(detected.mime) : null;
       const kind = sniffed ? kindOf(sniffed) : null;
       const declared = incoming.declaredType ? canonicalMimeType(incoming.declaredType) : '';

@@ -1,10 +1,12 @@
+import { execFile } from 'node:child_process';
 import { readdir, readFile, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
-import { makeMedia } from '../helpers/media.js';
+import { ffmpegPath, makeMedia } from '../helpers/media.js';
 import { useGatedService } from '../helpers/test-service.js';
 import { alterSignature } from '../helpers/wait-for.js';
 
@@ -25,6 +27,9 @@ beforeAll(async () => {
   samples['jpg'] = await readFile(await makeMedia(join(dir, 'a.jpg'), 'image'));
   samples['mp4'] = await readFile(await makeMedia(join(dir, 'a.mp4'), 'video', 2));
   samples['wav'] = await readFile(await makeMedia(join(dir, 'a.wav'), 'audio', 3));
+  // A flat 64x64 image compresses to a few hundred bytes: less than the head the type is sniffed from.
+  await promisify(execFile)(ffmpegPath, ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=red:s=64x64', '-frames:v', '1', join(dir, 'tiny.png')]);
+  samples['tiny'] = await readFile(join(dir, 'tiny.png'));
   await writeFile(join(dir, 'x'), '');
 });
 
@@ -46,6 +51,14 @@ describe.each(BACKENDS)('Files API on $name', (backend) => {
     await walk(root);
     return found;
   };
+
+  it('stores an image smaller than the bytes its type is judged from', async () => {
+    const { auth } = await ctx.service.newAccount(100);
+    expect(samples['tiny']!.length).toBeLessThan(4100);
+    const response = await upload(auth, 'tiny.png', null, samples['tiny']!);
+    expect(response.statusCode, response.body).toBe(201);
+    expect(response.json()).toMatchObject({ kind: 'image', mimeType: 'image/png', sizeBytes: samples['tiny']!.length, width: 64, height: 64 });
+  });
 
   it('stores an image: 201, sniffed type, measured dimensions, a signed URL that serves it', async () => {
     const { auth } = await ctx.service.newAccount(100);
