@@ -136,7 +136,9 @@ export function createApp(deps: AppDeps): FastifyInstance {
 
   const authenticate = createAuthenticator(deps);
   registerModelRoutes(app);
-  registerTaskRoutes(app, { tasks: deps.tasks, rateLimiter: deps.rateLimiter, authenticate, shutdown: deps.shutdown });
+  registerTaskRoutes(app, {
+    tasks: deps.tasks, rateLimiter: deps.rateLimiter, authenticate, authenticateCreate: createAuthenticator(deps, { countRequest: false }), shutdown: deps.shutdown,
+  });
   registerFileRoutes(app, { files: deps.files, idempotency: deps.idempotency, maxUploadBytes: deps.maxUploadBytes, authenticate });
   registerAccountRoutes(app, { ledger: deps.ledger, accounts: deps.accounts, authenticate });
   registerObjectRoutes(app, { stores: deps.stores, signer: deps.signer });

@@ -43,7 +43,11 @@ function bearerToken(request: FastifyRequest): string | null {
  * Authenticates an `/api/v1` request by its API key and applies the per-key request limit.
  * Failed attempts are counted per client address; past the limit, the address gets 429s.
  */
-export function createAuthenticator(deps: AuthDeps) {
+export function createAuthenticator(
+  deps: AuthDeps,
+  /** False for task creates: they have a limit of their own, and do not use the key's request budget. */
+  { countRequest = true }: { countRequest?: boolean } = {},
+) {
   return async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const failuresKey = `authfail:${request.ip}`;
     const failures = await deps.rateLimiter.peek(failuresKey, deps.authFailuresPerMinute, WINDOW_SECONDS);
@@ -57,9 +61,11 @@ export function createAuthenticator(deps: AuthDeps) {
         token ? 'The API key is unknown or revoked.' : 'Send your API key as "Authorization: Bearer <key>".',
       );
     }
-    const decision = await deps.rateLimiter.consume(`requests:${auth.keyId}`, auth.account.limits.requests_per_minute, WINDOW_SECONDS);
-    setRateLimitHeaders(reply, decision);
-    if (!decision.allowed) throw rateLimited('requests', decision);
+    if (countRequest) {
+      const decision = await deps.rateLimiter.consume(`requests:${auth.keyId}`, auth.account.limits.requests_per_minute, WINDOW_SECONDS);
+      setRateLimitHeaders(reply, decision);
+      if (!decision.allowed) throw rateLimited('requests', decision);
+    }
     request.auth = auth;
   };
 }

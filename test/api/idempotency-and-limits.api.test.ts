@@ -113,6 +113,18 @@ describe.each(BACKENDS)('idempotency, concurrency and rate limits on $name', (ba
     expect((await ctx.app.inject({ url: '/api/v1/account', headers: auth })).statusCode).toBe(200);
   });
 
+  it('does not count creates against the key\'s other requests', async () => {
+    const { auth } = await ctx.service.newAccount(1000, { requests_per_minute: 2, active_tasks: 100 });
+    for (let i = 0; i < 4; i++) expect((await create(auth, { model: 'sora-2', prompt: `c${i}` })).statusCode).toBe(201);
+    const reads = [];
+    for (let i = 0; i < 3; i++) reads.push((await ctx.app.inject({ url: '/api/v1/account', headers: auth })).statusCode);
+    expect(reads).toEqual([200, 200, 429]);
+    // A refused body is not a create: it counts as one of the other requests (here: over budget, still answered).
+    const refused = await create(auth, { model: 'sora-2' });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.headers['ratelimit-remaining']).toBe('0');
+  });
+
   it('limits other requests per key per minute', async () => {
     const { auth } = await ctx.service.newAccount(10, { requests_per_minute: 5 });
     const statuses = [];

@@ -12,6 +12,8 @@ export interface TaskRoutesDeps {
   tasks: TaskService;
   rateLimiter: RateLimiter;
   authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  /** The same, without counting the request against the key's request budget (creates have their own). */
+  authenticateCreate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
   /** Aborted when the server shuts down: long-polls answer at once. */
   shutdown: AbortSignal;
 }
@@ -26,15 +28,22 @@ function sendOutcome(reply: FastifyReply, outcome: IdempotencyOutcome): FastifyR
 export function registerTaskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
   const onRequest = deps.authenticate;
 
-  app.post('/api/v1/tasks', { preHandler: onRequest }, async (request, reply) => {
+  app.post('/api/v1/tasks', { preHandler: deps.authenticateCreate }, async (request, reply) => {
     const { account, keyId } = callerOf(request);
-    // A replay is not a create: the create limit applies only to requests that would make a task.
+    // Creates have their own limit, for requests that would make a task; a replay or a refused
+    // body is not a create, and counts as one of the key's other requests instead.
+    let admitted = false;
     const admit = async () => {
+      admitted = true;
       const decision = await deps.rateLimiter.consume(`creates:${keyId}`, account.limits.creates_per_minute, 60);
       setRateLimitHeaders(reply, decision);
       if (!decision.allowed) throw rateLimited('creates', decision);
     };
-    const outcome = await deps.tasks.create(account, request.body, idempotencyOf(request, account.id), admit);
+    const countAsRequest = async () => {
+      if (admitted) return;
+      setRateLimitHeaders(reply, await deps.rateLimiter.consume(`requests:${keyId}`, account.limits.requests_per_minute, 60));
+    };
+    const outcome = await deps.tasks.create(account, request.body, idempotencyOf(request, account.id), admit).finally(countAsRequest);
     const id = (outcome.body as { id?: string }).id;
     if (id) void reply.header('location', `/api/v1/tasks/${id}`);
     return sendOutcome(reply, outcome);
