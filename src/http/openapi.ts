@@ -2,6 +2,7 @@ import { MODELS, REFERENCE_ITEMS_KEY, type ModelRecord } from '../catalog/models
 import { CLIENT_REQUEST_ID_MAX } from '../catalog/validate-task-request.js';
 import { ERROR_CODES } from '../errors.js';
 import { TASK_ERROR_CODES, TASK_STATUSES } from '../domain.js';
+import { FILE_KINDS, SUPPORTED_TYPES } from '../files/media-types.js';
 
 type Schema = Record<string, unknown>;
 
@@ -142,6 +143,20 @@ export function buildOpenApiDocument(serverUrl: string): Schema {
             },
           },
         },
+        File: {
+          type: 'object',
+          required: ['id', 'url', 'kind', 'name', 'mimeType', 'sizeBytes', 'created_at', 'expires_at'],
+          properties: {
+            id: { type: 'string' },
+            url: { type: 'string', description: 'Signed; use it as a referenceMediaItems url.' },
+            kind: { type: 'string', enum: Object.keys(FILE_KINDS) }, name: { type: 'string' },
+            mimeType: { type: 'string', enum: [...SUPPORTED_TYPES] }, sizeBytes: { type: 'integer' },
+            width: { type: 'integer' }, height: { type: 'integer' },
+            durationSeconds: { type: 'number', description: 'Video and audio only.' },
+            durationToken: { type: 'string', description: 'Video and audio only: proof of the duration, for referenceMediaItems.' },
+            created_at: { type: 'string', format: 'date-time' }, expires_at: { type: 'string', format: 'date-time' },
+          },
+        },
         LedgerEntry: {
           type: 'object',
           properties: {
@@ -198,9 +213,51 @@ export function buildOpenApiDocument(serverUrl: string): Schema {
           responses: { 200: json(ref('Task')), ...errors('unauthorized', 'not_found', 'invalid_state', 'rate_limited') },
         },
       },
-      '/api/v1/account': { get: { summary: 'Your account, credits and limits', security: bearer, responses: { 200: json(ref('Account')), ...errors('unauthorized') } } },
+      '/api/v1/files': {
+        post: {
+          summary: 'Upload a reference file (streamed; the type is judged from its bytes)', security: bearer, parameters: [idempotencyHeader],
+          requestBody: {
+            required: true,
+            content: {
+              'multipart/form-data': {
+                schema: { type: 'object', required: ['file'], properties: { file: { type: 'string', format: 'binary' } } },
+                encoding: { file: { contentType: SUPPORTED_TYPES.join(', ') } },
+              },
+            },
+          },
+          responses: {
+            201: json(ref('File'), 'Stored'),
+            ...errors('validation_failed', 'unauthorized', 'idempotency_conflict', 'payload_too_large', 'rate_limited'),
+          },
+        },
+        get: {
+          summary: 'List your live files, newest first', security: bearer, parameters: pageParams,
+          responses: { 200: json(pageOf('File')), ...errors('validation_failed', 'unauthorized', 'rate_limited') },
+        },
+      },
+      '/api/v1/files/{id}': {
+        get: {
+          summary: 'Get a file (with a freshly signed url)', security: bearer,
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { 200: json(ref('File')), ...errors('unauthorized', 'not_found', 'rate_limited') },
+        },
+        delete: {
+          summary: 'Delete a file', security: bearer,
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            200: json({ type: 'object', properties: { id: { type: 'string' }, deleted: { const: true } } }),
+            ...errors('unauthorized', 'not_found', 'rate_limited'),
+          },
+        },
+      },
+      '/api/v1/account': {
+        get: { summary: 'Your account, credits and limits', security: bearer, responses: { 200: json(ref('Account')), ...errors('unauthorized', 'rate_limited') } },
+      },
       '/api/v1/account/ledger': {
-        get: { summary: 'Credit ledger, newest first', security: bearer, parameters: pageParams, responses: { 200: json(pageOf('LedgerEntry')), ...errors('unauthorized') } },
+        get: {
+          summary: 'Credit ledger, newest first', security: bearer, parameters: pageParams,
+          responses: { 200: json(pageOf('LedgerEntry')), ...errors('validation_failed', 'unauthorized', 'rate_limited') },
+        },
       },
     },
   };

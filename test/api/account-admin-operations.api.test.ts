@@ -47,6 +47,15 @@ describe.each(BACKENDS)('models, account, admin and operations on $name', (backe
     expect(variants).toHaveLength(MODELS.length);
     expect(Object.keys(variants[0].properties.params.properties)).not.toContain('size');
     expect(Object.keys(variants[1].properties.params.properties)).toContain('size');
+    // Every public route is described, and every described operation is a route of the service.
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/files', '/api/v1/files/{id}', '/api/v1/account']));
+    expect(Object.keys(doc.paths['/api/v1/files/{id}'])).toEqual(['get', 'delete']);
+    expect(doc.paths['/api/v1/files'].post.requestBody.content).toHaveProperty('multipart/form-data');
+    for (const [path, operations] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
+      for (const method of Object.keys(operations)) {
+        expect(app.hasRoute({ method: method.toUpperCase(), url: path.replace(/\{(\w+)\}/g, ':$1') }), `${method} ${path}`).toBe(true);
+      }
+    }
   });
 
   it('answers unknown routes with the error envelope', async () => {
