@@ -17,6 +17,8 @@ function createTaskSchema(model: ModelRecord): Schema {
         // Numbers and booleans equal to an option are accepted and normalized to the option string.
         ...(param.options.every((o) => /^\d+$/.test(o)) ? [{ type: 'integer', enum: param.options.map(Number) }] : []),
         ...(param.options.every((o) => o === 'true' || o === 'false') ? [{ type: 'boolean' }] : []),
+        // null, like leaving the key out, takes the default.
+        { type: 'null' },
       ],
       ...(param.default !== null ? { default: param.default } : {}),
     };
