@@ -25,7 +25,17 @@ export interface IdempotencyConfig {
   inFlightTimeoutSeconds: number;
 }
 
-type Begin = { kind: 'started' } | { kind: 'replay'; response: StoredResponse } | { kind: 'conflict' } | { kind: 'in_flight' };
+type Begin =
+  | { kind: 'started' }
+  | { kind: 'replay'; response: StoredResponse; fingerprint: string }
+  | { kind: 'conflict' }
+  | { kind: 'in_flight' };
+
+const conflict = () => new ApiError('idempotency_conflict', 'This Idempotency-Key was already used with a different request.');
+const inFlight = () =>
+  new ApiError('idempotency_conflict', 'A request with this Idempotency-Key is still in progress; retry shortly.', {
+    headers: { 'retry-after': '1' },
+  });
 
 /**
  * Idempotency keys as API.md defines them: the same key and request replays the first response;
@@ -34,7 +44,8 @@ type Begin = { kind: 'started' } | { kind: 'replay'; response: StoredResponse } 
  * so a response is stored if and only if its effects are.
  */
 export function createIdempotencyStore(db: Database, config: IdempotencyConfig) {
-  async function begin(request: IdempotentRequest, owner: string): Promise<Begin> {
+  /** `compare: false` leaves the fingerprint check to the caller (a streamed body is fingerprinted once read). */
+  async function begin(request: IdempotentRequest, owner: string, compare = true): Promise<Begin> {
     const { rows: inserted } = await db.query(
       `INSERT INTO idempotency_keys (scope, key, fingerprint, state, owner, locked_until, expires_at)
        VALUES ($1, $2, $3, 'in_flight', $6, now() + make_interval(secs => $4), now() + make_interval(secs => $5))
@@ -54,17 +65,17 @@ export function createIdempotencyStore(db: Database, config: IdempotencyConfig) 
     const row = rows[0];
     // The holder just abandoned it: ask the client to come back, as for one in flight.
     if (!row) return { kind: 'in_flight' };
-    if (row.fingerprint !== request.fingerprint) return { kind: 'conflict' };
+    if (compare && row.fingerprint !== request.fingerprint) return { kind: 'conflict' };
     if (row.state === 'in_flight') return { kind: 'in_flight' };
-    return { kind: 'replay', response: { status: row.response_status, body: row.response_body } };
+    return { kind: 'replay', response: { status: row.response_status, body: row.response_body }, fingerprint: row.fingerprint };
   }
 
   /** Completes the key inside the work's transaction; if another request took it over meanwhile, the work rolls back. */
   async function complete(tx: Queryable, request: IdempotentRequest, owner: string, response: StoredResponse): Promise<void> {
     const { rowCount } = await tx.query(
-      `UPDATE idempotency_keys SET state = 'completed', response_status = $3, response_body = $4::jsonb, locked_until = NULL
+      `UPDATE idempotency_keys SET state = 'completed', response_status = $3, response_body = $4::jsonb, locked_until = NULL, fingerprint = $6
         WHERE scope = $1 AND key = $2 AND owner = $5 AND state = 'in_flight'`,
-      [request.scope, request.key, response.status, JSON.stringify(response.replayBody ?? response.body), owner],
+      [request.scope, request.key, response.status, JSON.stringify(response.replayBody ?? response.body), owner, request.fingerprint],
     );
     if (rowCount !== 1) {
       throw new ApiError('idempotency_conflict', 'This request took too long and its Idempotency-Key was taken over; retry shortly.', {
@@ -103,11 +114,9 @@ export function createIdempotencyStore(db: Database, config: IdempotencyConfig) 
         case 'replay':
           return { ...started.response, replayed: true };
         case 'conflict':
-          throw new ApiError('idempotency_conflict', 'This Idempotency-Key was already used with a different request.');
+          throw conflict();
         case 'in_flight':
-          throw new ApiError('idempotency_conflict', 'A request with this Idempotency-Key is still in progress; retry shortly.', {
-            headers: { 'retry-after': '1' },
-          });
+          throw inFlight();
         case 'started':
           break;
       }
@@ -118,6 +127,33 @@ export function createIdempotencyStore(db: Database, config: IdempotencyConfig) 
           await complete(tx, request, owner, result);
           return result;
         });
+        return { status: response.status, body: response.body, replayed: false };
+      } catch (error) {
+        await abandon(request, owner).catch(() => {});
+        throw error;
+      }
+    },
+
+    /**
+     * `run` for a request whose body is a stream, known only once read: `work` reads it and
+     * returns the response with the body's fingerprint; a repeat of the key reads its own body
+     * through `fingerprintOf`, and is replayed only if the two match (else `idempotency_conflict`).
+     */
+    async runStreamed(
+      request: IdempotentRequest,
+      work: () => Promise<{ response: StoredResponse; fingerprint: string }>,
+      fingerprintOf: () => Promise<string>,
+    ): Promise<IdempotencyOutcome> {
+      const owner = randomBase62(16);
+      const started = await begin(request, owner, false);
+      if (started.kind === 'replay') {
+        if ((await fingerprintOf()) !== started.fingerprint) throw conflict();
+        return { ...started.response, replayed: true };
+      }
+      if (started.kind !== 'started') throw inFlight();
+      try {
+        const { response, fingerprint } = await work();
+        await db.transaction((tx) => complete(tx, { ...request, fingerprint }, owner, response));
         return { status: response.status, body: response.body, replayed: false };
       } catch (error) {
         await abandon(request, owner).catch(() => {});

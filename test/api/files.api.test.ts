@@ -111,6 +111,33 @@ describe.each(BACKENDS)('Files API on $name', (backend) => {
     expect((await uploadsOnDisk()).filter((path) => path.includes(accountId))).toEqual([]);
   });
 
+  it('replays an upload repeated with its Idempotency-Key, and refuses another file under the same key', async () => {
+    const { auth } = await ctx.service.newAccount(100);
+    const keyed = (key: string, filename: string, bytes: Buffer) => {
+      const body = multipart('file', filename, 'image/png', bytes);
+      return ctx.app.inject({
+        method: 'POST', url: '/api/v1/files', headers: { ...auth, ...body.headers, 'idempotency-key': key }, payload: body.payload,
+      });
+    };
+    const first = await keyed('upload-1', 'a.png', samples['png']!);
+    expect(first.statusCode).toBe(201);
+    const again = await keyed('upload-1', 'a.png', samples['png']!);
+    expect(again.statusCode).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json().id).toBe(first.json().id);
+    // Other bytes, or the same bytes under another name, are another request.
+    const otherFile = await keyed('upload-1', 'a.png', samples['tiny']!);
+    expect(otherFile.statusCode).toBe(409);
+    expect(otherFile.json().error.code).toBe('idempotency_conflict');
+    expect((await keyed('upload-1', 'b.png', samples['png']!)).statusCode).toBe(409);
+    // A task create cannot reuse an upload's key either.
+    const create = await ctx.app.inject({
+      method: 'POST', url: '/api/v1/tasks', headers: { ...auth, 'idempotency-key': 'upload-1' }, payload: { model: 'sora-2', prompt: 'x' },
+    });
+    expect(create.statusCode).toBe(409);
+    expect((await ctx.app.inject({ url: '/api/v1/files', headers: auth })).json().data).toHaveLength(1);
+  });
+
   it('cuts off an 11 MB image with 413 and leaves nothing behind', async () => {
     const { auth, accountId } = await ctx.service.newAccount(100);
     const big = Buffer.concat([samples['png']!, Buffer.alloc(11_000_000, 1)]);

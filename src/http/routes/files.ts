@@ -1,6 +1,10 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { validationFailed } from '../../errors.js';
 import type { FileService } from '../../files/file-service.js';
+import { requestFingerprint } from '../../idempotency/canonical-json.js';
 import type { IdempotencyStore } from '../../idempotency/idempotency-store.js';
 import { callerOf } from '../auth.js';
 import { idempotencyOf } from '../idempotency-header.js';
@@ -12,6 +16,18 @@ export interface FileRoutesDeps {
   /** The largest upload of any kind: the multipart parser stops reading past it. */
   maxUploadBytes: number;
   authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+}
+
+/** The stream passed through a SHA-256 of its bytes (read the digest once the stream has ended). */
+function hashing(source: Readable): { stream: Readable; hash: Hash } {
+  const hash = createHash('sha256');
+  const stream = source.pipe(new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  }));
+  return { stream, hash };
 }
 
 /** How long the rest of a refused upload is read (and dropped) before the connection is closed instead. */
@@ -60,21 +76,31 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRoutesDeps): 
       throw validationFailed([{ path: part.fieldname, message: 'Unknown part; send the file in a part named "file".' }]);
     }
     try {
-      // With an Idempotency-Key, the key names the upload: the body is streamed, never buffered,
-      // so it is not compared; a repeat answers with the first upload's file.
+      const upload = async (stream: Readable) =>
+        ({ status: 201, body: await deps.files.upload(account, { stream, filename: part.filename, declaredType: part.mimetype }) });
       const idempotency = idempotencyOf(request, account.id, null);
-      let view: unknown = null;
-      const outcome = await deps.idempotency.run(
-        idempotency,
-        async () => ({ status: 201, body: view }),
-        async () => {
-          view = await deps.files.upload(account, { stream: part.file, filename: part.filename, declaredType: part.mimetype });
-        },
-      );
-      if (outcome.replayed) {
-        part.file.resume();
-        void reply.header('idempotent-replayed', 'true');
-      }
+      // With an Idempotency-Key, the fingerprint is the file (its bytes, name and declared type),
+      // hashed as it streams by: a repeat is replayed only if it sends the same file.
+      const fingerprint = (hash: Hash) => requestFingerprint('POST', '/api/v1/files', {
+        sha256: hash.digest('hex'), name: part.filename, type: part.mimetype, truncated: part.file.truncated,
+      });
+      const outcome = idempotency
+        ? await deps.idempotency.runStreamed(
+          idempotency,
+          async () => {
+            const { stream, hash } = hashing(part.file);
+            const response = await upload(stream);
+            return { response, fingerprint: fingerprint(hash) };
+          },
+          async () => {
+            const { stream, hash } = hashing(part.file);
+            stream.resume();
+            await finished(stream);
+            return fingerprint(hash);
+          },
+        )
+        : { ...(await upload(part.file)), replayed: false };
+      if (outcome.replayed) void reply.header('idempotent-replayed', 'true');
       const id = (outcome.body as { id: string }).id;
       return await reply.code(outcome.status).header('location', `/api/v1/files/${id}`).send(outcome.body);
     } catch (error) {
