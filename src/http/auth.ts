@@ -41,7 +41,7 @@ function bearerToken(request: FastifyRequest): string | null {
 
 /**
  * Authenticates an `/api/v1` request by its API key and applies the per-key request limit.
- * Failed attempts are counted per client address; past the limit, the address gets 429s.
+ * Failed attempts are counted per client address; past the limit, its failed attempts get 429s.
  */
 export function createAuthenticator(
   deps: AuthDeps,
@@ -49,12 +49,14 @@ export function createAuthenticator(
   { countRequest = true }: { countRequest?: boolean } = {},
 ) {
   return async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const failuresKey = `authfail:${request.ip}`;
-    const failures = await deps.rateLimiter.peek(failuresKey, deps.authFailuresPerMinute, WINDOW_SECONDS);
-    if (!failures.allowed) throw rateLimited('auth_failures', failures);
     const token = bearerToken(request);
     const auth = token ? await deps.accounts.authenticate(token) : null;
     if (!auth) {
+      // Past the limit, an address's failures get 429; its good keys still work (one client with a
+      // wrong key does not lock out the others behind the same address; keys are not guessable).
+      const failuresKey = `authfail:${request.ip}`;
+      const failures = await deps.rateLimiter.peek(failuresKey, deps.authFailuresPerMinute, WINDOW_SECONDS);
+      if (!failures.allowed) throw rateLimited('auth_failures', failures);
       await deps.rateLimiter.consume(failuresKey, deps.authFailuresPerMinute, WINDOW_SECONDS);
       throw new ApiError(
         'unauthorized',
