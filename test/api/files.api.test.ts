@@ -111,6 +111,30 @@ describe.each(BACKENDS)('Files API on $name', (backend) => {
     expect((await uploadsOnDisk()).filter((path) => path.includes(accountId))).toEqual([]);
   });
 
+  it('refuses a body with more than the one part "file", keeping nothing', async () => {
+    const { auth, accountId } = await ctx.service.newAccount(100);
+    const boundary = '----rivyaTwoParts';
+    const partOf = (name: string, filename: string | null, bytes: Buffer) => Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"${filename ? `; filename="${filename}"` : ''}\r\n${filename ? 'Content-Type: image/png\r\n' : ''}\r\n`),
+      bytes, Buffer.from('\r\n'),
+    ]);
+    const send = (...partsOf: Buffer[]) => ctx.app.inject({
+      method: 'POST', url: '/api/v1/files', headers: { ...auth, 'content-type': `multipart/form-data; boundary=${boundary}` },
+      payload: Buffer.concat([...partsOf, Buffer.from(`--${boundary}--\r\n`)]),
+    });
+    const twoFiles = await send(partOf('file', 'a.png', samples['png']!), partOf('file', 'b.png', samples['tiny']!));
+    expect(twoFiles.statusCode, twoFiles.body).toBe(400);
+    expect(twoFiles.json().error.details[0].message).toMatch(/one part only/);
+    const fileThenField = await send(partOf('file', 'a.png', samples['png']!), partOf('purpose', null, Buffer.from('reference')));
+    expect(fileThenField.statusCode).toBe(400);
+    const fieldThenFile = await send(partOf('purpose', null, Buffer.from('reference')), partOf('file', 'a.png', samples['png']!));
+    expect(fieldThenFile.statusCode).toBe(400);
+    expect(fieldThenFile.json().error.details[0].path).toBe('purpose');
+    expect((await ctx.app.inject({ url: '/api/v1/files', headers: auth })).json().data).toEqual([]);
+    expect((await uploadsOnDisk()).filter((path) => path.includes(accountId))).toEqual([]);
+    expect((await send(partOf('file', 'a.png', samples['png']!))).statusCode).toBe(201);
+  });
+
   it('replays an upload repeated with its Idempotency-Key, and refuses another file under the same key', async () => {
     const { auth } = await ctx.service.newAccount(100);
     const keyed = (key: string, filename: string, bytes: Buffer) => {

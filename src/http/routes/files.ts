@@ -69,15 +69,27 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRoutesDeps): 
     if (!request.isMultipart()) {
       throw validationFailed([{ path: '', message: 'Send the file as multipart/form-data with one part named "file".' }]);
     }
-    const part = await request.file({ limits: { files: 1, fileSize: deps.maxUploadBytes + 1, fields: 10 } });
-    if (!part) throw validationFailed([{ path: 'file', message: 'Required: a part named "file" holding the file.' }]);
-    if (part.fieldname !== 'file') {
-      part.file.resume();
-      throw validationFailed([{ path: part.fieldname, message: 'Unknown part; send the file in a part named "file".' }]);
+    const parts = request.parts({ limits: { files: 1, fileSize: deps.maxUploadBytes + 1, fields: 10 } });
+    const first = await parts.next();
+    if (first.done) throw validationFailed([{ path: 'file', message: 'Required: a part named "file" holding the file.' }]);
+    const part = first.value;
+    if (part.type !== 'file' || part.fieldname !== 'file') {
+      if (part.type === 'file') part.file.resume();
+      throw validationFailed([{ path: part.fieldname, message: 'Unknown part; send the file alone, in one part named "file".' }]);
     }
+    /** The body is one part: anything after the file is refused, and the file just stored removed. */
+    const refuseMoreParts = async (fileId: string) => {
+      const next = await parts.next().catch(() => ({ done: false }));
+      if (next.done) return;
+      await deps.files.delete(account, fileId);
+      throw validationFailed([{ path: 'file', message: 'Send one part only: the file, named "file".' }]);
+    };
     try {
-      const upload = async (stream: Readable) =>
-        ({ status: 201, body: await deps.files.upload(account, { stream, filename: part.filename, declaredType: part.mimetype }) });
+      const upload = async (stream: Readable) => {
+        const file = await deps.files.upload(account, { stream, filename: part.filename, declaredType: part.mimetype });
+        await refuseMoreParts(file.id);
+        return { status: 201, body: file };
+      };
       const idempotency = idempotencyOf(request, account.id, null);
       // With an Idempotency-Key, the fingerprint is the file (its bytes, name and declared type),
       // hashed as it streams by: a repeat is replayed only if it sends the same file.
