@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { admin } from './cli/admin-commands.js';
-import { account, files, generate, models, tasks, type CliContext } from './cli/client-commands.js';
+import { account, files, generate, models, tasks, type CliContext, type CliIo } from './cli/client-commands.js';
 import { createOutput, describeFailure } from './cli/output.js';
 
 const HELP = `rivya — Rivya Public API v1: the service, and a client for it
@@ -39,13 +39,6 @@ Examples:
   npx rivya generate "A paper boat on a rainy street" --out boat.mp4
 `;
 
-/** The process's streams and environment, for the client commands (tests pass their own). */
-export interface CliIo {
-  env: Readonly<Record<string, string | undefined>>;
-  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
-}
 
 const CLIENT_COMMANDS: Record<string, (args: string[], context: CliContext) => Promise<number>> = {
   generate, tasks, files, models, account, admin,
@@ -55,7 +48,8 @@ async function runClientCommand(command: string, args: string[], io: CliIo): Pro
   const json = args.includes('--json');
   const output = createOutput(json, io.stdout, io.stderr);
   const context: CliContext = {
-    env: io.env, output, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr,
+    ...io,
+    output,
     onInterrupt(handler) {
       process.on('SIGINT', handler);
       return () => process.off('SIGINT', handler);
@@ -70,8 +64,6 @@ async function runClientCommand(command: string, args: string[], io: CliIo): Pro
     return failure.exitCode;
   }
 }
-
-const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 /** Options every client command takes, and whether each takes a value. */
 const GLOBAL_OPTIONS: Record<string, boolean> = { '--json': false, '--api-key': true, '--base-url': true, '--admin-token': true };
@@ -92,7 +84,8 @@ export async function main(
   const [first, ...rest] = commandFirst(argv);
   if (first && Object.hasOwn(CLIENT_COMMANDS, first)) return runClientCommand(first, rest, io);
   if (first === '--version' || first === '-v') {
-    io.stdout.write(`rivya ${VERSION}\n`);
+    const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+    io.stdout.write(`rivya ${version}\n`);
     return 0;
   }
   if (first === 'help') {

@@ -136,7 +136,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   metrics.watchProviders(() => router.availability());
   /** Best-effort cancel of an ended task's upstream job. */
   const cancelUpstream = async (task: TaskRecord): Promise<void> => {
-    const account = task.provider === null ? undefined : router.account(task.provider);
+    const account = router.account(task.provider);
     if (account && task.upstreamId) await cancelQuietly(account, { ...task, upstreamId: task.upstreamId }, logger);
   };
 
@@ -186,14 +186,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     return db.transaction(async (tx) => {
       const seq = await tasks.wake(tx, taskId, upstreamHint);
       if (seq === null) return false;
-      await enqueueIn(tx, taskId, 0, { taskId, seq });
+      await enqueueIn(tx, { taskId, seq });
       return true;
     });
   }
 
   // Each worker process has its own scratch directory; what a killed process left behind is removed at start.
   const workRoot = join(config.dataDir, 'work', `${hostname()}-${process.pid}`);
-  const enqueueIn = (tx: Queryable, taskId: string, afterSeconds = 0, job: TaskJob = { taskId }) =>
+  const enqueueIn = (tx: Queryable, job: TaskJob, afterSeconds = 0) =>
     queue.enqueue(tx, TASK_QUEUE, job, { startAfterSeconds: afterSeconds });
   const runner = createTaskRunner({
     tasks, stores, events, metrics, logger,
@@ -210,12 +210,12 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       db.transaction(async (tx) => {
         const handedOver = await handOverLease(tx, job.taskId, lease);
         // A callback during the attempt asked for a status fetch: it happens at once.
-        if (handedOver) await enqueueIn(tx, job.taskId, handedOver.wake ? 0 : afterSeconds, { ...job, seq: handedOver.seq });
+        if (handedOver) await enqueueIn(tx, { ...job, seq: handedOver.seq }, handedOver.wake ? 0 : afterSeconds);
       }),
   });
   const sweeper = createSweeper({
     tasks, idempotency, logger,
-    resume: (tx, taskId, seq) => enqueueIn(tx, taskId, 0, { taskId, seq }),
+    resume: (tx, taskId, seq) => enqueueIn(tx, { taskId, seq }),
     strandedTasks: (jobs) => queue.withoutLiveJob(TASK_QUEUE, jobs, config.leaseSeconds * 2),
     strandedAfterSeconds: config.leaseSeconds * 2,
     purgeExpiredFiles: () => fileService.purgeExpired(),

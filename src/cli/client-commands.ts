@@ -8,14 +8,18 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InvalidStateError, Rivya, TaskFailedError, type CreateTaskParams, type Page, type Task } from '../../packages/sdk/src/index.js';
-import { AfterTaskCreated, EXIT, progressBar, table, UsageError, type Output } from './output.js';
+import { AfterTaskCreated, describeFailure, EXIT, progressBar, table, UsageError, type Output } from './output.js';
 
-export interface CliContext {
+/** The process's streams and environment, for the client commands (tests pass their own). */
+export interface CliIo {
   env: Readonly<Record<string, string | undefined>>;
-  output: Output;
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
-  stdout: NodeJS.WritableStream;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export interface CliContext extends CliIo {
+  output: Output;
   /** Subscribes to Ctrl-C for the duration of a command; returns the unsubscribe. */
   onInterrupt(handler: () => void): () => void;
 }
@@ -42,7 +46,6 @@ export async function clientFor(
   env: CliContext['env'],
   /** Public routes (the catalog) need no key. */
   keyOptional = false,
-  maxRetries?: number,
 ): Promise<Rivya> {
   const baseUrl = baseUrlOf(values, env);
   let apiKey = values['api-key'] ?? env['RIVYA_API_KEY'];
@@ -52,7 +55,7 @@ export async function clientFor(
   }
   if (!apiKey && keyOptional) apiKey = 'none';
   if (!apiKey) throw new UsageError('No API key: pass --api-key, set RIVYA_API_KEY, or run `rivya serve` here first (it saves a dev key).');
-  return new Rivya({ apiKey, baseUrl, ...(maxRetries === undefined ? {} : { maxRetries }) });
+  return new Rivya({ apiKey, baseUrl });
 }
 
 /** --base-url, else RIVYA_BASE_URL, else this machine's `rivya serve` (PORT, default 8080). */
@@ -127,7 +130,7 @@ async function listed<T>(
 
 /** Prints a list page: a table for people (with how to get the next page), the page itself for --json. */
 function printPage<T>(context: CliContext, page: Page<T>, human: string, nextCommand: string): void {
-  context.output.result({ data: page.data, has_more: page.has_more, next_cursor: page.next_cursor }, human);
+  context.output.result(page, human);
   if (!context.output.json && page.has_more && page.next_cursor) context.output.note(`More: ${nextCommand} --cursor ${page.next_cursor}`);
 }
 
@@ -147,19 +150,15 @@ async function download(url: string, path: string, signal: AbortSignal): Promise
   const response = await fetch(url, { signal });
   if (!response.ok || !response.body) throw new Error(`Downloading the video failed: HTTP ${response.status}.`);
   const partial = `${path}.part`;
-  let bytes = 0;
+  const sink = createWriteStream(partial);
   try {
-    await pipeline(
-      Readable.fromWeb(response.body as WebReadableStream<Uint8Array>).on('data', (chunk: Buffer) => (bytes += chunk.length)),
-      createWriteStream(partial),
-      { signal },
-    );
+    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), sink, { signal });
     await rename(partial, path);
   } catch (error) {
     await rm(partial, { force: true });
     throw error;
   }
-  return bytes;
+  return sink.bytesWritten;
 }
 
 /** Saves a succeeded task's video to `path` (Ctrl-C stops the download); the result names the file. */
@@ -263,7 +262,7 @@ export async function generate(args: string[], context: CliContext): Promise<num
   const created = await client.tasks.create(request);
   if (!output.json) output.note(`Task ${created.id} created (${created.reserved_credits} credits held).`);
   try {
-    const task = await follow(created, context, await clientFor(values, context.env, false, FOLLOW_RETRIES));
+    const task = await follow(created, context, client);
     if (typeof task === 'number') return task;
     if (task.status !== 'succeeded') throw new TaskFailedError(task);
     if (!outputPath) {
@@ -327,16 +326,16 @@ async function follow(created: Task, context: CliContext, client: Rivya): Promis
 
   try {
     render(created);
-    const task = await client.tasks.wait(created.id, { pollSeconds: 1, signal: stop.signal, onProgress: render });
+    const task = await client.tasks.wait(created.id, { pollSeconds: 1, signal: stop.signal, onProgress: render, maxRetries: FOLLOW_RETRIES });
     if (tty) context.stderr.write('\n');
     return task;
   } catch (error) {
     if (!(stop.signal.reason instanceof Interrupted)) throw error;
     if (tty) context.stderr.write('\n');
     if (stop.signal.reason.message === 'cancel') {
-      const canceled = await client.tasks.cancel(created.id).catch(async (cancelError: unknown) => {
+      const canceled = await client.tasks.cancel(created.id, { maxRetries: FOLLOW_RETRIES }).catch(async (cancelError: unknown) => {
         // It ended just before the cancel: report how it ended instead.
-        if (cancelError instanceof InvalidStateError) return client.tasks.get(created.id);
+        if (cancelError instanceof InvalidStateError) return client.tasks.get(created.id, { maxRetries: FOLLOW_RETRIES });
         throw cancelError;
       });
       if (canceled.status === 'canceled') {
@@ -394,8 +393,8 @@ export async function tasks(args: string[], context: CliContext): Promise<number
     case 'get': {
       if (!id) throw new UsageError('Which task? rivya tasks get <id>');
       const outputPath = values.out === undefined ? null : await plannedOutput(values.out, values.force);
-      const client = await clientFor(values, context.env, false, values.wait ? FOLLOW_RETRIES : undefined);
-      const task = values.wait ? await client.tasks.wait(id) : await client.tasks.get(id);
+      const client = await clientFor(values, context.env);
+      const task = values.wait ? await client.tasks.wait(id, { maxRetries: FOLLOW_RETRIES }) : await client.tasks.get(id);
       if (outputPath && task.status === 'succeeded') return await saveVideo(task, outputPath(task.id), context);
       output.result(task, describeTask(task));
       if (outputPath) output.note(`Task ${task.id} is ${task.status}: there is no video to save${task.status === 'queued' || task.status === 'running' ? ' yet (add --wait)' : ''}.`);
@@ -520,8 +519,6 @@ export function help(context: CliContext, text: string, exitCode: number = EXIT.
     return exitCode;
   }
   context.stderr.write(text);
-  if (context.output.json) {
-    context.stdout.write(`${JSON.stringify({ error: { code: 'usage', message: 'The command is incomplete: see --help.' } }, null, 2)}\n`);
-  }
+  if (context.output.json) context.output.result(describeFailure(new UsageError('The command is incomplete: see --help.')).json, '');
   return exitCode;
 }

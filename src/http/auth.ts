@@ -25,6 +25,20 @@ export function setRateLimitHeaders(reply: FastifyReply, decision: RateLimitDeci
   void reply.header('ratelimit-reset', String(decision.resetSeconds));
 }
 
+/** Takes one of the key's other-requests budget (every authenticated request but task creates); the caller decides whether to refuse. */
+export async function consumeRequestBudget(rateLimiter: RateLimiter, reply: FastifyReply, auth: AuthenticatedKey): Promise<RateLimitDecision> {
+  const decision = await rateLimiter.consume(`requests:${auth.keyId}`, auth.account.limits.requests_per_minute, WINDOW_SECONDS);
+  setRateLimitHeaders(reply, decision);
+  return decision;
+}
+
+/** Takes one of the key's task creates budget. */
+export async function consumeCreateBudget(rateLimiter: RateLimiter, reply: FastifyReply, auth: AuthenticatedKey): Promise<RateLimitDecision> {
+  const decision = await rateLimiter.consume(`creates:${auth.keyId}`, auth.account.limits.creates_per_minute, WINDOW_SECONDS);
+  setRateLimitHeaders(reply, decision);
+  return decision;
+}
+
 export function rateLimited(scope: string, decision: RateLimitDecision): ApiError {
   return new ApiError('rate_limited', `Rate limit exceeded (${scope}: ${decision.limit} per ${WINDOW_SECONDS} s); retry after ${decision.resetSeconds} s.`, {
     details: { scope, limit: decision.limit, window_s: WINDOW_SECONDS },
@@ -64,8 +78,7 @@ export function createAuthenticator(
       );
     }
     if (countRequest) {
-      const decision = await deps.rateLimiter.consume(`requests:${auth.keyId}`, auth.account.limits.requests_per_minute, WINDOW_SECONDS);
-      setRateLimitHeaders(reply, decision);
+      const decision = await consumeRequestBudget(deps.rateLimiter, reply, auth);
       if (!decision.allowed) throw rateLimited('requests', decision);
     }
     request.auth = auth;

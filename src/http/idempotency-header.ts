@@ -1,7 +1,7 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { validationFailed } from '../errors.js';
 import { isValidIdempotencyKey, requestFingerprint } from '../idempotency/canonical-json.js';
-import type { IdempotentRequest } from '../idempotency/idempotency-store.js';
+import type { IdempotencyOutcome, IdempotentRequest } from '../idempotency/idempotency-store.js';
 
 /**
  * The request's idempotency identity, or null without an `Idempotency-Key` header. `body` is
@@ -15,4 +15,10 @@ export function idempotencyOf(request: FastifyRequest, scope: string, body: unkn
   }
   const path = request.url.split('?')[0] ?? request.url;
   return { scope, key: header, fingerprint: requestFingerprint(request.method, path, body) };
+}
+
+/** Sends an idempotent request's outcome: its status and body, marked `Idempotent-Replayed` when replayed. */
+export function sendOutcome(reply: FastifyReply, outcome: IdempotencyOutcome): FastifyReply {
+  if (outcome.replayed) void reply.header('idempotent-replayed', 'true');
+  return reply.code(outcome.status).send(outcome.body);
 }

@@ -71,6 +71,7 @@ const idempotencyHeader = {
   schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' },
   description: 'Replays the first response for the same request; kept at least 24 h.',
 };
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const pageParams = [
   { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
   { name: 'cursor', in: 'query', schema: { type: 'string' } },
@@ -202,7 +203,7 @@ export function buildOpenApiDocument(serverUrl: string): Schema {
         get: {
           summary: 'Get a task; with wait=N, answer as soon as it ends or after N seconds', security: bearer,
           parameters: [
-            { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+            idParam,
             { name: 'wait', in: 'query', schema: { type: 'number', minimum: 0, maximum: 60, default: 0 } },
           ],
           responses: { 200: json(ref('Task')), ...errors('validation_failed', 'unauthorized', 'not_found', 'rate_limited') },
@@ -211,7 +212,7 @@ export function buildOpenApiDocument(serverUrl: string): Schema {
       '/api/v1/tasks/{id}/cancel': {
         post: {
           summary: 'Cancel a queued or running task; its credits are released', security: bearer,
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }, idempotencyHeader],
+          parameters: [idParam, idempotencyHeader],
           responses: { 200: json(ref('Task')), ...errors('unauthorized', 'not_found', 'invalid_state', 'rate_limited') },
         },
       },
@@ -240,12 +241,12 @@ export function buildOpenApiDocument(serverUrl: string): Schema {
       '/api/v1/files/{id}': {
         get: {
           summary: 'Get a file (with a freshly signed url)', security: bearer,
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          parameters: [idParam],
           responses: { 200: json(ref('File')), ...errors('unauthorized', 'not_found', 'rate_limited') },
         },
         delete: {
           summary: 'Delete a file', security: bearer,
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+          parameters: [idParam],
           responses: {
             200: json({ type: 'object', properties: { id: { type: 'string' }, deleted: { const: true } } }),
             ...errors('unauthorized', 'not_found', 'rate_limited'),

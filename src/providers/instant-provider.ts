@@ -43,7 +43,6 @@ export function createInstantProvider(config: InstantProviderConfig): Provider {
   return {
     name: 'instant',
     kind: 'instant',
-    dedupesSubmissions: true,
     resendAfterSeconds: 0,
     refuses: () => null,
     async submit(task) {

@@ -2,8 +2,7 @@ import { join } from 'node:path';
 import type { TaskRecord } from '../domain.js';
 import type { Provider, ProviderContext, ProviderStep } from './port.js';
 import { callUpstream, downloadVideo, parseUpstreamJson, retryAfterSeconds, type UpstreamResponse } from './upstream-http.js';
-import { redactUpstreamText, refused, unavailable, unreadable, UpstreamError } from './upstream-error.js';
-import { classifyUpstreamFailure } from './upstream-outcome.js';
+import { failedJob, redactUpstreamText, refused, unavailable, unreadable, UpstreamError } from './upstream-error.js';
 
 export interface KieProviderConfig {
   name: string;
@@ -90,7 +89,6 @@ export function createKieProvider(config: KieProviderConfig): Provider {
   return {
     name: config.name,
     kind: 'kie',
-    dedupesSubmissions: false,
     resendAfterSeconds: config.resendAfterSeconds,
 
     /** Kie's Sora 2 jobs take every parameter of the catalog as it is. */
@@ -132,10 +130,8 @@ export function createKieProvider(config: KieProviderConfig): Provider {
           });
           return { state: 'succeeded', videoPath };
         }
-        case 'fail': {
-          const failure = classifyUpstreamFailure(text(job.failCode), text(job.failMsg), hasReference);
-          return { state: 'failed', ...failure, detail: redactUpstreamText(`${text(job.failCode)} ${text(job.failMsg)}`) };
-        }
+        case 'fail':
+          return failedJob(text(job.failCode), text(job.failMsg), hasReference);
         default:
           throw unreadable('unknown_state', false, redactUpstreamText(text(job.state), 50));
       }

@@ -17,7 +17,6 @@ export function createLocalProvider(config: LocalProviderConfig): Provider {
   return {
     name: 'local',
     kind: 'local',
-    dedupesSubmissions: true,
     resendAfterSeconds: 0,
     refuses: () => null,
     async submit(task, context) {

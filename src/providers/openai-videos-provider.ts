@@ -5,11 +5,9 @@ import { promisify } from 'node:util';
 import { outputDimensions, outputDurationSeconds } from '../catalog/models.js';
 import type { Provider, ProviderStep } from './port.js';
 import { callUpstream, downloadVideo, parseUpstreamJson, retryAfterSeconds, type UpstreamResponse } from './upstream-http.js';
-import { redactUpstreamText, refused, unavailable, unreadable, UpstreamError } from './upstream-error.js';
-import { classifyUpstreamFailure } from './upstream-outcome.js';
+import { failedJob, redactUpstreamText, refused, unavailable, unreadable, UpstreamError } from './upstream-error.js';
 
 /** The `seconds` the OpenAI `/v1/videos` contract accepts; gateways may accept others. */
-export const OPENAI_VIDEO_SECONDS = ['4', '8', '12'] as const;
 /** The `size`s of the contract, and the models that may ask for each. */
 const SIZES: Readonly<Record<string, readonly string[]>> = {
   '1280x720': ['sora-2', 'sora-2-pro'],
@@ -62,7 +60,7 @@ export function createOpenAiVideosProvider(config: OpenAiVideosProviderConfig): 
   const auth: Record<string, string> =
     config.auth === 'api-key' ? { 'api-key': config.apiKey } : { authorization: `Bearer ${config.apiKey}` };
 
-  function unwrap(response: UpstreamResponse, operation: 'create' | 'status' | 'cancel', hasReference: boolean): VideoObject {
+  function unwrap(response: UpstreamResponse, operation: 'create' | 'status', hasReference: boolean): VideoObject {
     const status = response.status;
     // 401/403: the key; 404 on create: the deployment or path (an account's configuration); 408: slow.
     const accountProblem = status === 401 || status === 403 || (operation === 'create' && status === 404);
@@ -115,7 +113,6 @@ export function createOpenAiVideosProvider(config: OpenAiVideosProviderConfig): 
   return {
     name: config.name,
     kind: 'openai-videos',
-    dedupesSubmissions: config.idempotency,
     resendAfterSeconds: config.idempotency ? 0 : config.resendAfterSeconds,
 
     refuses(model, params) {
@@ -190,10 +187,7 @@ export function createOpenAiVideosProvider(config: OpenAiVideosProviderConfig): 
         case 'failed': {
           const code = typeof video.error?.code === 'string' ? video.error.code : '';
           const message = typeof video.error?.message === 'string' ? video.error.message : '';
-          return {
-            state: 'failed', ...classifyUpstreamFailure(code, message, task.referenceFiles.length > 0),
-            detail: redactUpstreamText(`${code} ${message}`),
-          };
+          return failedJob(code, message, task.referenceFiles.length > 0);
         }
         default:
           throw unreadable('unknown_state');

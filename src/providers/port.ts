@@ -41,13 +41,9 @@ export interface Provider {
   readonly name: string;
   readonly kind: ProviderKind;
   /**
-   * True when submitting the same task twice yields one upstream job (an idempotency key the
-   * upstream honours), so a submission whose answer was lost may simply be sent again.
-   */
-  readonly dedupesSubmissions: boolean;
-  /**
-   * For an account that does not deduplicate: how long after a submission whose answer was lost
-   * to wait (for its callback to name the job, see `adopt`) before sending it again.
+   * How long after a submission whose answer was lost to wait (for its callback to name the job,
+   * see `adopt`) before sending it again: 0 where a repeat yields the same upstream job (an
+   * idempotency key the upstream honours, or no upstream at all).
    */
   readonly resendAfterSeconds: number;
   /** The first parameter this account cannot express for `model` exactly as given, or null if it can run it. */

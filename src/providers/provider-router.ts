@@ -113,7 +113,7 @@ export function createProviderRouter(options: {
   }
 
   return {
-    account: (name: string): Provider | undefined => accounts.get(name),
+    account: (name: string | null): Provider | undefined => (name === null ? undefined : accounts.get(name)),
 
     /** Why no account of the model's route can run this request, or null when one can. */
     refuses(model: string, params: Readonly<Record<string, string>>): ProviderRefusal | null {
@@ -132,7 +132,7 @@ export function createProviderRouter(options: {
      */
     awaitingResend(task: TaskRecord): UpstreamError | null {
       const pinned = task.provider !== null && task.upstreamId === null ? accounts.get(task.provider) : undefined;
-      if (!pinned || pinned.dedupesSubmissions || !task.submittedAt) return null;
+      if (!pinned || !task.submittedAt) return null;
       const waitMs = task.submittedAt.getTime() + pinned.resendAfterSeconds * 1000 - now();
       if (waitMs <= 0) return null;
       return new UpstreamError({

@@ -1,4 +1,5 @@
 import type { TaskErrorCode } from '../domain.js';
+import type { ProviderStep } from './port.js';
 import { classifyUpstreamFailure } from './upstream-outcome.js';
 
 /**
@@ -62,11 +63,17 @@ export function unreadable(reason: string, ambiguous = false, detail = ''): Upst
   return new UpstreamError({ message: 'The provider sent an unreadable answer.', reason, retryable: true, ambiguous, detail });
 }
 
+/** A job the upstream failed: the task error its code and message classify as, their text kept (masked) for the logs. */
+export function failedJob(upstreamCode: string, upstreamMessage: string, hasReference: boolean): ProviderStep & { state: 'failed'; detail: string } {
+  return {
+    state: 'failed',
+    ...classifyUpstreamFailure(upstreamCode, upstreamMessage, hasReference),
+    detail: redactUpstreamText(`${upstreamCode} ${upstreamMessage}`),
+  };
+}
+
 /** The upstream refused the request itself: the task fails with the error its code and message classify as. */
 export function refused(reason: string, upstreamCode: string, upstreamMessage: string, hasReference: boolean): UpstreamError {
-  const failure = classifyUpstreamFailure(upstreamCode, upstreamMessage, hasReference);
-  return new UpstreamError({
-    message: failure.message, reason, retryable: false, taskCode: failure.code,
-    detail: redactUpstreamText(`${upstreamCode} ${upstreamMessage}`),
-  });
+  const failure = failedJob(upstreamCode, upstreamMessage, hasReference);
+  return new UpstreamError({ message: failure.message, reason, retryable: false, taskCode: failure.code, detail: failure.detail });
 }

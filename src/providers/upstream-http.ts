@@ -1,8 +1,10 @@
 import { createWriteStream } from 'node:fs';
-import { Readable, Transform } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { fileTypeFromFile } from 'file-type';
+import { byteLimit } from '../storage/byte-limit.js';
+import { ObjectTooLargeError } from '../storage/port.js';
 import { redactUpstreamText, unreadable, UpstreamError } from './upstream-error.js';
 
 /** Errors of a connection that never carried the request: safe to send it elsewhere. */
@@ -164,18 +166,12 @@ export async function downloadVideo(url: string, path: string, options: Download
     throw tooLarge(options.maxBytes);
   }
   let received = 0;
-  const cap = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      received += chunk.length;
-      if (received > options.maxBytes) done(tooLarge(options.maxBytes));
-      else done(null, chunk);
-    },
-  });
+  const cap = byteLimit(options.maxBytes, (total) => (received = total));
   try {
     await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), cap, createWriteStream(path), { signal });
   } catch (error) {
     if (options.signal.aborted) throw options.signal.reason;
-    if (error instanceof UpstreamError) throw error;
+    if (error instanceof ObjectTooLargeError) throw tooLarge(options.maxBytes);
     throw downloadFailed(error, timeout);
   }
   const type = await fileTypeFromFile(path);

@@ -112,7 +112,7 @@ export function createTaskService(deps: TaskServiceDeps) {
 
     /** Cancels a queued or running task and releases its credits; an ended task is `invalid_state`. */
     async cancel(account: Account, id: string, idempotency: IdempotentRequest | null): Promise<IdempotencyOutcome> {
-      let canceled: TaskRecord | null = null;
+      let canceled = null as TaskRecord | null;
       const outcome = await deps.idempotency.run(idempotency, async (tx) => {
         const { rows } = await tx.query<{ status: TaskRecord['status'] }>(
           'SELECT status FROM tasks WHERE id = $1 AND account_id = $2',
@@ -131,10 +131,7 @@ export function createTaskService(deps: TaskServiceDeps) {
         canceled = ended;
         return { status: 200, body: await presentTask(ended, deps.stores, resultUrlExpiry(new Date(), deps.resultUrlTtlSeconds)) };
       });
-      if (canceled) {
-        const task: TaskRecord = canceled;
-        void deps.cancelUpstream(task);
-      }
+      if (canceled) void deps.cancelUpstream(canceled);
       if (!outcome.replayed) {
         const view = outcome.body as TaskView;
         deps.metrics.taskTransition(view.model, 'canceled');

@@ -137,7 +137,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     log: FastifyBaseLogger,
   ): Promise<{ account: Provider; step: ProviderStep }> {
     if (task.upstreamId !== null) {
-      const account = task.provider === null ? undefined : deps.router.account(task.provider);
+      const account = deps.router.account(task.provider);
       if (!account) {
         throw new UpstreamError({
           message: 'The provider that accepted this task is no longer configured.', reason: 'account_removed', retryable: false,
@@ -146,7 +146,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
       }
       return { account, step: await deps.router.poll(account, { ...task, upstreamId: task.upstreamId }, context) };
     }
-    const pinned = task.provider === null ? undefined : deps.router.account(task.provider);
+    const pinned = deps.router.account(task.provider);
     if (pinned?.adopt && task.upstreamHint) {
       // A retryable failure of this check is thrown: the task waits and checks again, never resends meanwhile.
       if (await pinned.adopt(task, task.upstreamHint, context.signal)) {

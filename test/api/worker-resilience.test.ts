@@ -16,7 +16,6 @@ function pollingProvider() {
   const provider: Provider = {
     name: 'polling',
     kind: 'local',
-    dedupesSubmissions: true,
     resendAfterSeconds: 0,
     refuses: () => null,
     async submit(task) {

@@ -16,7 +16,6 @@ export function createGatedProvider() {
   const provider: Provider = {
     name: 'gated',
     kind: 'local',
-    dedupesSubmissions: true,
     resendAfterSeconds: 0,
     refuses: () => null,
     async submit(task, context) {

@@ -13,7 +13,6 @@ function account(name: string, script: Behaviour[] = [], refuses: (params: Recor
   const provider: Provider = {
     name,
     kind: 'kie',
-    dedupesSubmissions: false,
     resendAfterSeconds: 60,
     refuses: (_model, params) => refuses(params),
     async submit(task) {

@@ -381,6 +381,6 @@ async function toBlob(file: Uploadable, options: UploadOptions): Promise<{ blob:
     return { blob: options.mimeType ? new Blob([file], type) : file, name };
   }
   // A copy: a view of a shared or larger buffer is not a Blob part as it is.
-  const bytes = file instanceof ArrayBuffer ? new Uint8Array(file) : new Uint8Array(file);
+  const bytes = new Uint8Array(file);
   return { blob: new Blob([bytes], type), name: options.name ?? 'upload' };
 }

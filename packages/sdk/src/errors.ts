@@ -53,6 +53,11 @@ export class ApiError extends RivyaError {
     this.details = details;
     this.headers = headers;
   }
+
+  /** Seconds to wait before trying again (`Retry-After`: rate limits, unavailability, a key in flight), when the server said. */
+  get retryAfter(): number | null {
+    return parseRetryAfter(this.headers.get('retry-after'));
+  }
 }
 
 export class ValidationError extends ApiError {
@@ -84,19 +89,12 @@ export class PayloadTooLargeError extends ApiError {
 }
 export class RateLimitError extends ApiError {
   override name = 'RateLimitError';
-  /** Seconds to wait before trying again (`Retry-After`), when the server said. */
-  get retryAfter(): number | null {
-    return parseRetryAfter(this.headers.get('retry-after'));
-  }
 }
 export class InternalServerError extends ApiError {
   override name = 'InternalServerError';
 }
 export class ServiceUnavailableError extends ApiError {
   override name = 'ServiceUnavailableError';
-  get retryAfter(): number | null {
-    return parseRetryAfter(this.headers.get('retry-after'));
-  }
 }
 
 /** The request never got an answer (network failure), even after retries. */

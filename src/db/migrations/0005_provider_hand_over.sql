@@ -19,7 +19,8 @@ ALTER TABLE tasks
 
 DROP FUNCTION rivya_claim_task(text, text, double precision);
 
--- p_seq: the hand-over a job was made for; NULL for a task's first job and for resumed ones.
+-- p_seq: the hand-over a job was made for (a task's first job carries 0, each resume the next number);
+-- NULL only from jobs queued before this migration, which may claim whatever the task's number.
 CREATE FUNCTION rivya_claim_task(p_id text, p_lease text, p_lease_seconds double precision, p_seq integer)
 RETURNS SETOF tasks LANGUAGE sql AS $$
   UPDATE tasks SET status = 'running', started_at = coalesce(started_at, now()), updated_at = now(),

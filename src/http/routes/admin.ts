@@ -7,7 +7,7 @@ import type { IdempotencyStore } from '../../idempotency/idempotency-store.js';
 import { postCreditChange } from '../../ledger/credit-ledger.js';
 import { getAccount } from '../../accounts/account-store.js';
 import { bodyReader } from '../body-reader.js';
-import { idempotencyOf } from '../idempotency-header.js';
+import { idempotencyOf, sendOutcome } from '../idempotency-header.js';
 import { presentAccount } from './account.js';
 
 export interface AdminRoutesDeps {
@@ -59,8 +59,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
       status: 201,
       body: presentAccount(await deps.accounts.createAccount(name as string, credits, limits, tx)),
     }));
-    if (outcome.replayed) void reply.header('idempotent-replayed', 'true');
-    return reply.code(outcome.status).send(outcome.body);
+    return sendOutcome(reply, outcome);
   });
 
   app.get<{ Params: { id: string } }>('/admin/v1/accounts/:id', { preHandler: authorize }, async (request) =>
@@ -87,8 +86,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
       // The secret is shown once: a replay names the key it made, but never stores or repeats the secret.
       return { status: 201, body, replayBody: { ...body, key: null } };
     });
-    if (outcome.replayed) void reply.header('idempotent-replayed', 'true');
-    return reply.code(outcome.status).send(outcome.body);
+    return sendOutcome(reply, outcome);
   });
 
   app.delete<{ Params: { id: string } }>('/admin/v1/keys/:id', { preHandler: authorize }, async (request) => {
@@ -107,7 +105,6 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
       const account = await getAccount(tx, request.params.id);
       return { status: 201, body: { entry, account: account ? presentAccount(account) : null } };
     });
-    if (outcome.replayed) void reply.header('idempotent-replayed', 'true');
-    return reply.code(outcome.status).send(outcome.body);
+    return sendOutcome(reply, outcome);
   });
 }

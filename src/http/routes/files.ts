@@ -1,13 +1,12 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { validationFailed } from '../../errors.js';
 import type { FileService } from '../../files/file-service.js';
 import { requestFingerprint } from '../../idempotency/canonical-json.js';
 import type { IdempotencyStore } from '../../idempotency/idempotency-store.js';
 import { callerOf } from '../auth.js';
-import { idempotencyOf } from '../idempotency-header.js';
+import { idempotencyOf, sendOutcome } from '../idempotency-header.js';
 import { queryReader } from '../query.js';
 
 export interface FileRoutesDeps {
@@ -105,16 +104,14 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRoutesDeps): 
             return { response, fingerprint: fingerprint(hash) };
           },
           async () => {
-            const { stream, hash } = hashing(part.file);
-            stream.resume();
-            await finished(stream);
+            const hash = createHash('sha256');
+            for await (const chunk of part.file) hash.update(chunk as Buffer);
             return fingerprint(hash);
           },
         )
         : { ...(await upload(part.file)), replayed: false };
-      if (outcome.replayed) void reply.header('idempotent-replayed', 'true');
-      const id = (outcome.body as { id: string }).id;
-      return await reply.code(outcome.status).header('location', `/api/v1/files/${id}`).send(outcome.body);
+      void reply.header('location', `/api/v1/files/${(outcome.body as { id: string }).id}`);
+      return await sendOutcome(reply, outcome);
     } catch (error) {
       // A client still sending a refused upload (one too large, say) reads no answer from a
       // closed connection: read and drop the rest first, up to a bound; past it, close after answering.

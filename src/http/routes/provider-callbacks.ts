@@ -42,7 +42,6 @@ export function registerProviderCallbackRoutes(
     scope.post<{ Params: { taskId: string }; Querystring: { expires?: string; sig?: string }; Body: string | undefined }>(
       '/api/v1/provider-callbacks/:taskId',
       {
-        bodyLimit: CALLBACK_BODY_LIMIT,
         onRequest: async (request) => {
           const { taskId } = request.params;
           const { expires, sig } = request.query;

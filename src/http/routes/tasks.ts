@@ -3,9 +3,8 @@ import { MODEL_IDS } from '../../catalog/models.js';
 import { TASK_STATUSES } from '../../domain.js';
 import type { RateLimiter } from '../../rate-limit/port.js';
 import type { TaskService } from '../../tasks/task-service.js';
-import type { IdempotencyOutcome } from '../../idempotency/idempotency-store.js';
-import { callerOf, rateLimited, setRateLimitHeaders } from '../auth.js';
-import { idempotencyOf } from '../idempotency-header.js';
+import { callerOf, consumeCreateBudget, consumeRequestBudget, rateLimited } from '../auth.js';
+import { idempotencyOf, sendOutcome } from '../idempotency-header.js';
 import { queryReader } from '../query.js';
 
 export interface TaskRoutesDeps {
@@ -20,28 +19,23 @@ export interface TaskRoutesDeps {
 
 export const MAX_WAIT_SECONDS = 60;
 
-function sendOutcome(reply: FastifyReply, outcome: IdempotencyOutcome): FastifyReply {
-  if (outcome.replayed) void reply.header('idempotent-replayed', 'true');
-  return reply.code(outcome.status).send(outcome.body);
-}
 
 export function registerTaskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): void {
   const onRequest = deps.authenticate;
 
   app.post('/api/v1/tasks', { preHandler: deps.authenticateCreate }, async (request, reply) => {
-    const { account, keyId } = callerOf(request);
+    const caller = callerOf(request);
+    const { account } = caller;
     // Creates have their own limit, for requests that would make a task; a replay or a refused
     // body is not a create, and counts as one of the key's other requests instead.
     let admitted = false;
     const admit = async () => {
       admitted = true;
-      const decision = await deps.rateLimiter.consume(`creates:${keyId}`, account.limits.creates_per_minute, 60);
-      setRateLimitHeaders(reply, decision);
+      const decision = await consumeCreateBudget(deps.rateLimiter, reply, caller);
       if (!decision.allowed) throw rateLimited('creates', decision);
     };
     const countAsRequest = async () => {
-      if (admitted) return;
-      setRateLimitHeaders(reply, await deps.rateLimiter.consume(`requests:${keyId}`, account.limits.requests_per_minute, 60));
+      if (!admitted) await consumeRequestBudget(deps.rateLimiter, reply, caller);
     };
     const outcome = await deps.tasks.create(account, request.body, idempotencyOf(request, account.id), admit).finally(countAsRequest);
     const id = (outcome.body as { id?: string }).id;
