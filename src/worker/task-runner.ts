@@ -175,7 +175,10 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     const lease = `${deps.workerId}:${attemptToken}`;
     const task = await deps.tasks.claim(job.taskId, lease, deps.leaseSeconds, job.seq ?? null);
     if (!task) return;
-    if (task.attempts === 1 && task.upstreamId === null && (job.retries ?? 0) === 0) announce(task);
+    // Started: the claim of the task's first job (hand-over 0). Later jobs (hand-overs, resumes,
+    // callbacks) continue a started task; jobs queued before hand-over numbers judge by the attempt.
+    const firstStart = job.seq === undefined ? task.upstreamId === null && (job.retries ?? 0) === 0 : job.seq === 0;
+    if (task.attempts === 1 && firstStart) announce(task);
     if (task.attempts > deps.maxAttempts) {
       await fail(task, lease, { code: 'internal_error', message: 'The task could not be completed; its credits were released.' });
       return;

@@ -120,11 +120,18 @@ describe('kie provider: faults', () => {
   it('adopts the job of a create whose answer was lost when its callback names it: one job, not two', async () => {
     // Kie has no idempotency key. The job is made but its answer is lost (a reset; a reply slower
     // than our 1 s timeout); Kie's callback names the job, Kie's own record confirms it is this task's.
+    const started = async () => {
+      const metrics = await (await fetch(`${service.runtime.config.publicUrl}/metrics`)).text();
+      return Number(/rivya_task_transitions_total\{model="sora-2",status="running"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    };
     for (const fault of [{ kind: 'accept-then-reset' }, { kind: 'delay', ms: 1500 }] as const) {
       primary.inject('create', fault);
+      const before = await started();
       const outcome = await run();
       await expectSucceededAndCaptured(service, outcome.task);
       expect(outcome.jobs, fault.kind).toEqual({ primary: 1, spare: 0 });
+      // Waiting for the callback and resuming is not a second start.
+      expect(await started(), fault.kind).toBe(before + 1);
     }
   });
 
