@@ -3,7 +3,8 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { CreateTaskParams, FileObject, ModelId, ModelParams, Task } from '../../packages/sdk/src/index.js';
 import type { FileView } from '../../src/files/file-service.js';
 import type { TaskView } from '../../src/tasks/present-task.js';
-import { ERROR_STATUSES, Rivya } from '../../packages/sdk/src/index.js';
+import { ApiError, ERROR_STATUSES, Rivya } from '../../packages/sdk/src/index.js';
+import { errorFromResponse } from '../../packages/sdk/src/errors.js';
 import { renderSdkCatalog, SDK_CATALOG_PATH } from '../../scripts/generate-sdk-catalog.js';
 import { MODEL_IDS } from '../../src/catalog/models.js';
 import { ERROR_CODES } from '../../src/errors.js';
@@ -55,6 +56,12 @@ describe('SDK types', () => {
 
   it('have one error per contract code, with the server\'s statuses', () => {
     expect(ERROR_STATUSES).toEqual(Object.fromEntries(Object.entries(ERROR_CODES).map(([code, spec]) => [code, spec.status])));
+    // A code the SDK does not know, even one named like an object's own property, is a plain ApiError.
+    for (const code of ['constructor', 'toString', 'brand_new_code']) {
+      const error = errorFromResponse(400, { error: { code, message: 'm', details: null, request_id: 'r' } }, new Headers());
+      expect(error.constructor, code).toBe(ApiError);
+      expect(error.code).toBe(code);
+    }
   });
 
   it('ship as a package with no runtime dependencies that resolves as @rivya/sdk (built ESM + types)', async () => {

@@ -136,7 +136,7 @@ export function errorFromResponse(status: number, body: unknown, headers: Header
   const code = typeof envelope?.code === 'string' ? envelope.code : `http_${status}`;
   const message = typeof envelope?.message === 'string' ? envelope.message : `HTTP ${status}`;
   const requestId = typeof envelope?.request_id === 'string' ? envelope.request_id : headers.get('x-request-id');
-  const Class = code in CLASSES ? CLASSES[code as ErrorCode] : status >= 500 ? InternalServerError : ApiError;
+  const Class = Object.hasOwn(CLASSES, code) ? CLASSES[code as ErrorCode] : status >= 500 ? InternalServerError : ApiError;
   return new Class(status, code, message, requestId, envelope?.details ?? null, headers);
 }
 
