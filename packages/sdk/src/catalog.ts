@@ -77,3 +77,9 @@ export const CATALOG = [
     }
   }
 ] as const;
+
+/** A task's statuses; the last three are final. */
+export const TASK_STATUSES = ["queued","running","succeeded","failed","canceled"] as const;
+export const TERMINAL_STATUSES = ["succeeded","failed","canceled"] as const;
+/** The codes of a failed or canceled task's `error`. */
+export const TASK_ERROR_CODES = ["upstream_error","content_policy_violation","timeout","canceled","invalid_reference","internal_error"] as const;

@@ -1,4 +1,4 @@
-import { CATALOG } from './catalog.js';
+import { CATALOG, TERMINAL_STATUSES } from './catalog.js';
 import {
   ConnectionError, errorFromResponse, parseRetryAfter, RivyaError, TaskFailedError, TimeoutError, type ApiError,
 } from './errors.js';
@@ -53,7 +53,7 @@ export interface UploadOptions extends RequestOptions {
   mimeType?: string;
 }
 
-const TERMINAL = new Set(['succeeded', 'failed', 'canceled']);
+const TERMINAL: ReadonlySet<string> = new Set(TERMINAL_STATUSES);
 const RETRYABLE_STATUSES = new Set([408, 409, 429, 500, 502, 503, 504]);
 
 function environment(name: string): string | undefined {

@@ -1,4 +1,4 @@
-import type { CATALOG } from './catalog.js';
+import type { CATALOG, TASK_ERROR_CODES, TASK_STATUSES } from './catalog.js';
 
 type Catalog = (typeof CATALOG)[number];
 
@@ -41,8 +41,8 @@ export type CreateTaskParams = {
   };
 }[ModelId];
 
-export type TaskStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
-export type TaskErrorCode = 'upstream_error' | 'content_policy_violation' | 'timeout' | 'canceled' | 'invalid_reference' | 'internal_error';
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export type TaskErrorCode = (typeof TASK_ERROR_CODES)[number];
 
 export interface MediaResult {
   url: string;
