@@ -8,7 +8,8 @@ const HELP = `rivya — Rivya Public API v1: the service, and a client for it
 
 Usage:
   rivya serve [--role all|api|worker]   Run the service (default role: all = API + worker)
-  rivya migrate                         Apply database migrations (safe from several processes at once)
+  rivya migrate [--status]              Apply database migrations (safe from several processes at once);
+                                        --status lists applied and pending ones and changes nothing
 
   rivya generate "<prompt>" [options]   Make a video: upload, create, follow, download
   rivya tasks list|get|cancel           Tasks
@@ -97,7 +98,7 @@ export async function main(
   }
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { role: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { role: { type: 'string' }, status: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     allowPositionals: true,
     strict: false,
   });
@@ -112,5 +113,8 @@ export async function main(
   }
   // Loaded only here: the client commands start without the server's modules (database, queue, HTTP server).
   const { runServerCommand } = await import('./cli/server-commands.js');
-  return runServerCommand(command, typeof values.role === 'string' ? values.role : undefined);
+  return runServerCommand(command, {
+    role: typeof values.role === 'string' ? values.role : undefined,
+    status: values.status === true,
+  });
 }

@@ -81,7 +81,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       throw error;
     }
   }
-  await migrate(db);
+  try {
+    await migrate(db);
+  } catch (error) {
+    await db.close();
+    await lock?.release();
+    throw error;
+  }
   const secret = config.secret ?? (await loadOrCreateSecret(config.dataDir));
   const signer = createUrlSigner(secret);
   // Each target is an S3-API bucket when one is configured for it, else a directory of the data dir.

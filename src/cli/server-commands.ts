@@ -1,18 +1,30 @@
 import pino from 'pino';
 import { ConfigError, loadConfig } from '../config.js';
-import { DataDirLockedError } from '../db/data-dir-lock.js';
-import { migrate } from '../db/migrate.js';
+import { join } from 'node:path';
+import { DataDirLockedError, lockDataDir } from '../db/data-dir-lock.js';
+import { label, migrate, MigrationMismatchError, migrationStatus, type MigrationStatus } from '../db/migrate.js';
+import { createPgliteDatabase } from '../db/pglite-database.js';
+import type { Database } from '../db/port.js';
 import { createPostgresDatabase } from '../db/postgres-database.js';
 import { createPgBossQueue } from '../jobs/pg-boss-queue.js';
 import { bootstrapDevAccount, createRuntime } from '../runtime.js';
 import { TASK_QUEUE } from '../worker/task-runner.js';
 
-/** Runs `rivya serve` or `rivya migrate`; a configuration problem is one line on stderr and exit code 78. */
-export async function runServerCommand(command: 'serve' | 'migrate', role: string | undefined): Promise<number> {
+export interface ServerCommandOptions {
+  role?: string | undefined;
+  /** `rivya migrate --status`: list applied and pending migrations, change nothing. */
+  status?: boolean;
+}
+
+/**
+ * Runs `rivya serve` or `rivya migrate`; a configuration problem, a locked data dir or a database
+ * whose migrations differ from this release's is one line on stderr and exit code 78.
+ */
+export async function runServerCommand(command: 'serve' | 'migrate', options: ServerCommandOptions = {}): Promise<number> {
   try {
-    return command === 'serve' ? await serve(role) : await migrateCommand();
+    return command === 'serve' ? await serve(options.role) : await migrateCommand(options.status === true);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof DataDirLockedError) {
+    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof MigrationMismatchError) {
       process.stderr.write(`rivya: ${error.message}\n`);
       return 78;
     }
@@ -52,22 +64,65 @@ async function serve(role: string | undefined): Promise<number> {
   return 0;
 }
 
-async function migrateCommand(): Promise<number> {
-  const config = loadConfig(process.env);
-  if (!config.databaseUrl) {
-    process.stdout.write('The embedded database migrates itself at start; `rivya migrate` is for DATABASE_URL.\n');
-    return 0;
+/** Opens the configured database for `rivya migrate`: the server's, or the data dir's (locked while open). */
+async function openDatabase(config: ReturnType<typeof loadConfig>): Promise<{ db: Database; close: () => Promise<void> }> {
+  if (config.databaseUrl) {
+    const db = await createPostgresDatabase({ connectionString: config.databaseUrl });
+    return { db, close: () => db.close() };
   }
-  const db = await createPostgresDatabase({ connectionString: config.databaseUrl });
+  const lock = await lockDataDir(config.dataDir);
   try {
+    const db = await createPgliteDatabase({ dataDir: join(config.dataDir, 'pgdata') });
+    const close = async () => {
+      await db.close();
+      await lock.release();
+    };
+    return { db, close };
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+const STATE_WORDS: Record<MigrationStatus['state'], string> = {
+  applied: 'applied',
+  pending: 'pending',
+  changed: 'CHANGED since applied',
+  unknown: 'UNKNOWN to this release',
+};
+
+/** `rivya migrate --status`: one line per migration; exit 0 when the database is up to date, 1 with pending ones, 78 on a mismatch. */
+function printStatus(statuses: readonly MigrationStatus[], where: string): number {
+  process.stdout.write(`Migrations of ${where}:\n`);
+  for (const status of statuses) {
+    const when = status.appliedAt ? `  ${status.appliedAt.toISOString()}` : '';
+    process.stdout.write(`  ${label(status).padEnd(40)} ${STATE_WORDS[status.state]}${when}\n`);
+  }
+  const count = (state: MigrationStatus['state']) => statuses.filter((status) => status.state === state).length;
+  const mismatched = count('changed') + count('unknown');
+  if (mismatched > 0) {
+    process.stdout.write(`${mismatched} migration(s) differ from this release: rivya refuses to start on this database.\n`);
+    return 78;
+  }
+  const pending = count('pending');
+  process.stdout.write(pending ? `${pending} pending: \`rivya migrate\` (or the next start) applies them.\n` : 'The database is up to date.\n');
+  return pending ? 1 : 0;
+}
+
+async function migrateCommand(statusOnly: boolean): Promise<number> {
+  const config = loadConfig(process.env);
+  const where = config.databaseUrl ? 'DATABASE_URL' : `the embedded database in ${config.dataDir}`;
+  const { db, close } = await openDatabase(config);
+  try {
+    if (statusOnly) return printStatus(await migrationStatus(db), where);
     const applied = await migrate(db);
     // The job queue's own schema too (pg-boss migrates under its own advisory lock).
     const queue = createPgBossQueue({ db, logger: pino({ level: 'warn' }), queues: [TASK_QUEUE] });
     await queue.start();
     await queue.stop(1000);
-    process.stdout.write(applied.length ? `Applied migrations ${applied.join(', ')}.\n` : 'The database is up to date.\n');
+    process.stdout.write(applied.length ? `Applied migrations ${applied.map((version) => String(version).padStart(4, '0')).join(', ')} to ${where}.\n` : `${where}: up to date.\n`);
     return 0;
   } finally {
-    await db.close();
+    await close();
   }
 }

@@ -64,5 +64,6 @@ describe('a process killed with kill -9 mid-render', () => {
     }
     second.process.kill('SIGTERM');
     expect(await second.exited).toBe(0);
-  });
+    // Two starts, renders and a lease to lapse: its waits allow more than the default test timeout.
+  }, 240_000);
 });

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { loadMigrations } from '../../src/db/migrate.js';
+
+/**
+ * Every landed migration, pinned by checksum. A landed migration is never edited: a database that
+ * applied it would be refused at its next start. A new migration adds its line here when it lands.
+ */
+const LANDED: Record<string, string> = {
+  '0001_init': '7d4fd7f5ade9721fdfc2e3cecf558e5c4ccf5cff9f4ffc13b41a16254a664c87',
+  '0002_create_task_function': '95499f095ce97985f6bcd7e4652aec52d3cb777fd6d0133c4654a1f2ef818da2',
+  '0003_end_and_claim_task_functions': 'c0a5e19034aa68df8696553b18989b0ebfc9ddc5bd64e29628bf2224ad3110ba',
+  '0004_files': 'fdd0ba99adbd649a0f80f4f784ad9d87b56b0562a58b07495d13a1527cdf7680',
+  '0005_provider_hand_over': '6c858f10ee3c8d5a4303482be71b6d151749e16d035071abbed6620b10e8ad30',
+};
+
+describe('landed migrations', () => {
+  it('are unchanged, numbered without gaps, and each one is pinned here', async () => {
+    const migrations = await loadMigrations();
+    const actual = Object.fromEntries(migrations.map((m) => [`${String(m.version).padStart(4, '0')}_${m.name}`, m.checksum]));
+    expect(actual).toEqual(LANDED);
+    expect(migrations.map((m) => m.version)).toEqual(migrations.map((_, index) => index + 1));
+  });
+});
