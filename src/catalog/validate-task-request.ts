@@ -1,5 +1,5 @@
 import type { ValidationIssue } from '../errors.js';
-import { findModel, MODEL_IDS, REFERENCE_ITEMS_KEY, type ModelRecord } from './models.js';
+import { findModel, MODEL_IDS, MODELS, REFERENCE_ITEMS_KEY, type ModelRecord } from './models.js';
 
 /** A reference item as the client sent it, checked for shape against the model's upload policy. */
 export interface ReferenceMediaItem {
@@ -31,6 +31,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'string' ? `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"` : `${typeof value} ${JSON.stringify(value) ?? typeof value}`;
@@ -56,7 +57,7 @@ export function validateTaskRequest(body: unknown): ValidationResult {
     return { ok: false, issues: [{ path: '', message: `The body must be a JSON object, got ${describe(body)}.` }] };
   }
   for (const key of Object.keys(body)) {
-    if (!TOP_LEVEL_KEYS.has(key)) issues.push({ path: key, message: 'Unknown field.' });
+    if (!TOP_LEVEL_KEYS.has(key)) issues.push({ path: key, message: unknownTopLevelField(key, body['model']) });
   }
 
   const model = validateModel(body['model'], issues);
@@ -68,6 +69,20 @@ export function validateTaskRequest(body: unknown): ValidationResult {
 
   if (issues.length > 0 || !model || prompt === null) return { ok: false, issues };
   return { ok: true, request: { model, prompt, params, referenceMediaItems, clientRequestId } };
+}
+
+/**
+ * Why a top-level key is unknown. A model parameter sent beside `model` instead of inside
+ * `params` is named where it belongs (the keys come from the catalog).
+ */
+function unknownTopLevelField(key: string, modelId: unknown): string {
+  const model = typeof modelId === 'string' ? findModel(modelId) : undefined;
+  const owners: string[] = MODELS.filter((candidate) => candidate.params.some((param) => param.key === key)).map((candidate) => candidate.id);
+  if (key === REFERENCE_ITEMS_KEY || (model ? owners.includes(model.id) : owners.length > 0)) {
+    return `Unknown field; did you mean params.${key}? Model parameters go inside params.`;
+  }
+  if (owners.length > 0) return `Unknown field; ${key} is a parameter of ${owners.join(', ')} only (inside params).`;
+  return 'Unknown field.';
 }
 
 function validateModel(value: unknown, issues: ValidationIssue[]): ModelRecord | undefined {
@@ -186,14 +201,19 @@ function validateReferenceItems(value: unknown, model: ModelRecord, issues: Vali
       issues.push({ path: `${path}.url`, message: 'Required: the url returned by POST /api/v1/files.' });
     }
     const kindPolicy = policy.kinds.find((k) => k.kind === kind);
-    if (!kindPolicy) {
-      const kinds = policy.kinds.map((k) => `"${k.kind}"`).join(', ');
+    const kinds = policy.kinds.map((k) => `"${k.kind}"`).join(', ');
+    if (kind === undefined) {
+      issues.push({ path: `${path}.kind`, message: `Required: one of ${kinds} for ${model.id}.` });
+    } else if (!kindPolicy) {
       issues.push({ path: `${path}.kind`, message: `Must be one of ${kinds} for ${model.id}, got ${describe(kind)}.` });
-    } else if (typeof mimeType !== 'string' || !kindPolicy.mime_types.includes(mimeType)) {
-      issues.push({
-        path: `${path}.mimeType`,
-        message: `Must be one of ${kindPolicy.mime_types.join(', ')} for kind ${kindPolicy.kind}, got ${describe(mimeType)}.`,
-      });
+    }
+    // The types allowed for the item's kind, or for any kind of the model when the kind is not one of them.
+    const mimeTypes = kindPolicy ? kindPolicy.mime_types : policy.kinds.flatMap((k) => k.mime_types);
+    const forKind = kindPolicy ? ` for kind ${kindPolicy.kind}` : '';
+    if (mimeType === undefined) {
+      issues.push({ path: `${path}.mimeType`, message: `Required: one of ${mimeTypes.join(', ')}${forKind}.` });
+    } else if (kindPolicy && (typeof mimeType !== 'string' || !mimeTypes.includes(mimeType))) {
+      issues.push({ path: `${path}.mimeType`, message: `Must be one of ${mimeTypes.join(', ')}${forKind}, got ${describe(mimeType)}.` });
     }
     if (typeof name !== 'string' || name.length === 0 || name.length > NAME_MAX) {
       issues.push({ path: `${path}.name`, message: `Required: a file name of 1 to ${NAME_MAX} characters.` });
