@@ -24,22 +24,33 @@ function createTaskSchema(model: ModelRecord): Schema {
     };
   }
   const kinds = model.upload_policy.kinds;
+  const fields = {
+    url: { type: 'string', format: 'uri', description: 'The url returned by POST /api/v1/files for a file of yours.' },
+    kind: { type: 'string', enum: kinds.map((k) => k.kind) },
+    name: { type: 'string', minLength: 1, maxLength: 255 },
+    mimeType: { type: 'string', enum: kinds.flatMap((k) => [...k.mime_types]) },
+    durationToken: { type: 'string', description: 'Required for video and audio references.' },
+  };
+  const referenceById = {
+    type: 'object',
+    title: 'A file by its id',
+    description: 'The server takes the url, kind, name and type from the file; any of them given here must agree with it (name excepted).',
+    additionalProperties: false,
+    required: ['file_id'],
+    properties: { file_id: { type: 'string', pattern: '^file_[0-9A-Za-z]{1,64}$', description: 'The id returned by POST /api/v1/files.' }, ...fields },
+  };
+  const referenceByUrl = {
+    type: 'object',
+    title: 'A file by its url',
+    additionalProperties: false,
+    required: ['url', 'kind', 'name', 'mimeType'],
+    properties: fields,
+  };
   params[REFERENCE_ITEMS_KEY] = {
     type: 'array',
     maxItems: model.upload_policy.max_files,
     description: model.upload_policy.description,
-    items: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['url', 'kind', 'name', 'mimeType'],
-      properties: {
-        url: { type: 'string', format: 'uri', description: 'The url returned by POST /api/v1/files for a file of yours.' },
-        kind: { type: 'string', enum: kinds.map((k) => k.kind) },
-        name: { type: 'string', minLength: 1, maxLength: 255 },
-        mimeType: { type: 'string', enum: kinds.flatMap((k) => [...k.mime_types]) },
-        durationToken: { type: 'string', description: 'Required for video and audio references.' },
-      },
-    },
+    items: { oneOf: [referenceById, referenceByUrl] },
   };
   return {
     type: 'object',

@@ -110,6 +110,22 @@ describe('validateTaskRequest', () => {
     expect(JSON.stringify([bare, noType, empty])).not.toContain('undefined');
   });
 
+  it('takes a reference item as {file_id} alone; other fields beside it are optional but still checked', () => {
+    const withItems = (...items: unknown[]) => ({ model: 'sora-2', prompt: 'x', params: { referenceMediaItems: items } });
+    const ok = validateTaskRequest(withItems({ file_id: 'file_abc123' }));
+    expect(ok.ok && ok.request.referenceMediaItems).toEqual([{ fileId: 'file_abc123' }]);
+    const full = validateTaskRequest(withItems({ file_id: 'file_abc', url: 'https://x.test/a.png', kind: 'image', name: 'a.png', mimeType: 'image/png' }));
+    expect(full.ok && full.request.referenceMediaItems).toEqual([
+      { fileId: 'file_abc', url: 'https://x.test/a.png', kind: 'image', name: 'a.png', mimeType: 'image/png' },
+    ]);
+    for (const bad of ['', 'abc', 'task_abc', 'file_a b', 7, null, `file_${'a'.repeat(65)}`]) {
+      expect(issuesOf(withItems({ file_id: bad }))).toEqual([{ path: 'params.referenceMediaItems[0].file_id', message: expect.stringContaining('file_') }]);
+    }
+    expect(issuesOf(withItems({ file_id: 'file_a', kind: 'video', mimeType: 'image/gif', name: '', url: 'ftp://x' })).map((issue) => issue.path)).toEqual(
+      ['url', 'kind', 'mimeType', 'name'].map((field) => `params.referenceMediaItems[0].${field}`),
+    );
+  });
+
   it('names params.<key> for a model parameter sent at the top level (keys from the catalog)', () => {
     expect(issuesOf({ model: 'sora-2', prompt: 'x', n_frames: '15' })).toEqual([
       { path: 'n_frames', message: 'Unknown field; did you mean params.n_frames? Model parameters go inside params.' },
