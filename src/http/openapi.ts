@@ -11,7 +11,7 @@ function createTaskSchema(model: ModelRecord): Schema {
   const params: Record<string, Schema> = {};
   for (const param of model.params) {
     params[param.key] = {
-      description: param.description,
+      description: `${param.description}. ${param.notes}`,
       oneOf: [
         { type: 'string', enum: [...param.options] },
         // Numbers and booleans equal to an option are accepted and normalized to the option string.

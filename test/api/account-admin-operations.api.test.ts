@@ -30,7 +30,15 @@ describe.each(BACKENDS)('models, account, admin and operations on $name', (backe
       upload_policy: { max_files: 1, kinds: [{ kind: 'image', max_bytes: 10_000_000, mime_types: ['image/jpeg', 'image/png', 'image/webp'] }] },
     });
     expect(pro.params.map((p: { key: string }) => p.key)).toEqual(['size', 'n_frames', 'aspect_ratio', 'remove_watermark', 'upload_method']);
-    expect(pro.params[0]).toEqual({ key: 'size', type: 'select', required: false, default: null, options: ['standard', 'high'], description: 'Quality tier' });
+    expect(pro.params[0]).toEqual({
+      key: 'size', type: 'select', required: false, default: null, options: ['standard', 'high'], description: 'Quality tier', notes: expect.any(String),
+    });
+    // The page's one-word descriptions are kept; notes say what they mean and what happens without a default.
+    const notes = Object.fromEntries(pro.params.map((p: { key: string; notes: string }) => [p.key, p.notes]));
+    expect(notes['n_frames']).toMatch(/length of the video in seconds/);
+    expect(notes['size']).toMatch(/no default.*left out.*made at standard/);
+    expect(notes['size']).toContain('1280×720');
+    expect(notes['aspect_ratio']).toContain('720×1280');
     const sora2 = (await app.inject({ url: '/api/v1/models/sora-2' })).json();
     expect(sora2.credits).toBe(6);
     expect(sora2.params.map((p: { key: string }) => p.key)).toEqual(['n_frames', 'aspect_ratio', 'remove_watermark', 'upload_method']);

@@ -88,7 +88,10 @@ export interface SelectParamInfo {
   required: boolean;
   default: string | null;
   options: string[];
+  /** The model page's own word for it (`Duration`). */
   description: string;
+  /** What the options mean, and what happens when the parameter is left out. */
+  notes: string;
 }
 
 export interface Model {
