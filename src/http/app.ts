@@ -145,7 +145,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   registerProviderCallbackRoutes(app, { signer: deps.signer, wake: deps.wakeTask });
   registerOperationsRoutes(app, { metrics: deps.metrics, readiness: deps.readiness, isShuttingDown: () => deps.shutdown.aborted });
   if (deps.adminToken) {
-    registerAdminRoutes(app, { adminToken: deps.adminToken, accounts: deps.accounts, idempotency: deps.idempotency });
+    registerAdminRoutes(app, { adminToken: deps.adminToken, publicUrl: deps.publicUrl, accounts: deps.accounts, idempotency: deps.idempotency });
   }
   const openapi = buildOpenApiDocument(deps.publicUrl);
   app.get('/api/v1/openapi.json', async () => openapi);

@@ -51,8 +51,9 @@ describe.each(BACKENDS)('models, account, admin and operations on $name', (backe
     const doc = (await app.inject({ url: '/api/v1/openapi.json' })).json();
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/tasks', '/api/v1/tasks/{id}', '/api/v1/tasks/{id}/cancel', '/api/v1/models', '/api/v1/account/ledger']));
-    const variants = doc.components.schemas.CreateTaskRequest.oneOf;
+    const variants = doc.components.schemas.CreateTaskRequest.oneOf.map((variant: { $ref: string }) => doc.components.schemas[variant.$ref.split('/').at(-1)!]);
     expect(variants).toHaveLength(MODELS.length);
+    expect(variants.map((variant: { properties: { model: { const: string } } }) => variant.properties.model.const)).toEqual(['sora-2', 'sora-2-pro']);
     expect(Object.keys(variants[0].properties.params.properties)).not.toContain('size');
     expect(Object.keys(variants[1].properties.params.properties)).toContain('size');
     // Every public route is described, and every described operation is a route of the service.
@@ -156,6 +157,8 @@ describe('admin routes without RIVYA_ADMIN_TOKEN', () => {
     try {
       const response = await service.runtime.app!.inject({ method: 'POST', url: '/admin/v1/accounts', headers: { authorization: 'Bearer ' }, payload: { name: 'x' } });
       expect(response.statusCode).toBe(404);
+      // Nor does their document.
+      expect((await service.runtime.app!.inject({ url: '/admin/v1/openapi.json', headers: { authorization: 'Bearer ' } })).statusCode).toBe(404);
     } finally {
       await service.close();
     }
