@@ -5,6 +5,7 @@ import { FILE_KINDS, SUPPORTED_TYPES } from '../files/media-types.js';
 import {
   errors, fullObject, idempotencyHeader, idParam, json, pageOf, pageParams, ref, SHARED_SCHEMAS, TIMESTAMP, type Schema,
 } from './openapi-parts.js';
+import { SERVICE_LINKS } from './routes/service-index.js';
 
 /** The create-task body of one model, as JSON Schema, from its catalog record. */
 function createTaskSchema(model: ModelRecord): Schema {
@@ -108,6 +109,13 @@ function taskParamsSchema(): Schema {
 
 const schemas: Record<string, Schema> = {
   ...SHARED_SCHEMAS,
+  ServiceIndex: fullObject({
+    name: { type: 'string' },
+    description: { type: 'string' },
+    version: { type: 'string', description: 'The version of the service.' },
+    api: fullObject({ version: { type: 'string', const: 'v1' }, base: { type: 'string', const: '/api/v1' } }),
+    links: fullObject(Object.fromEntries(Object.entries(SERVICE_LINKS).map(([key, href]) => [key, { type: 'string', const: href }]))),
+  }),
   SelectParam: fullObject({
     key: { type: 'string' },
     type: { type: 'string', const: 'select' },
@@ -232,6 +240,18 @@ export function buildOpenApiDocument(serverUrl: string): Schema {
       schemas,
     },
     paths: {
+      '/': {
+        get: {
+          operationId: 'getServiceIndex', summary: 'What this service is, and where its API, catalog and this document are', tags: ['Service'], security: PUBLIC,
+          responses: {
+            200: {
+              description: 'JSON; a small HTML page with the same links when the client prefers text/html (a browser)',
+              content: { 'application/json': { schema: ref('ServiceIndex') }, 'text/html': { schema: { type: 'string' } } },
+            },
+            ...errors(),
+          },
+        },
+      },
       '/api/v1/models': {
         get: {
           operationId: 'listModels', summary: 'List models', tags: ['Models'], security: PUBLIC,

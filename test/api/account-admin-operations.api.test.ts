@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { MODELS } from '../../src/catalog/models.js';
@@ -65,6 +66,31 @@ describe.each(BACKENDS)('models, account, admin and operations on $name', (backe
         expect(app.hasRoute({ method: method.toUpperCase(), url: path.replace(/\{(\w+)\}/g, ':$1') }), `${method} ${path}`).toBe(true);
       }
     }
+  });
+
+  it('answers GET / with the service, its version and links that work: JSON, or a small page for a browser', async () => {
+    const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const accept of [undefined, '*/*', 'application/json', 'application/json, text/html;q=0.5']) {
+      const response = await app.inject({ url: '/', headers: accept ? { accept } : {} });
+      expect(response.statusCode, accept).toBe(200);
+      expect(response.headers['content-type']).toMatch(/^application\/json/);
+      expect(response.headers['vary']).toMatch(/Accept/i);
+      expect(response.json()).toEqual({
+        name: 'Rivya', description: expect.any(String), version, api: { version: 'v1', base: '/api/v1' },
+        links: { openapi: '/api/v1/openapi.json', models: '/api/v1/models', health: '/healthz', readiness: '/readyz' },
+      });
+    }
+    const { links } = (await app.inject({ url: '/' })).json<{ links: Record<string, string> }>();
+    for (const href of Object.values(links)) expect((await app.inject({ url: href })).statusCode, href).toBe(200);
+    // A browser's Accept header gets a page with the same links.
+    const browser = await app.inject({ url: '/', headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' } });
+    expect(browser.statusCode).toBe(200);
+    expect(browser.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(browser.headers['content-security-policy']).toBe("default-src 'none'");
+    expect(browser.body).toContain(`<h1>Rivya <small>${version}</small></h1>`);
+    for (const href of Object.values(links)) expect(browser.body).toContain(`<a href="${href}">`);
+    expect((await app.inject({ method: 'HEAD', url: '/' })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'POST', url: '/' })).json().error.code).toBe('not_found');
   });
 
   it('answers unknown routes with the error envelope', async () => {
