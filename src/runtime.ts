@@ -157,7 +157,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   });
   const taskService = createTaskService({
     tasks, idempotency, queue, events, metrics, stores,
-    resolveReferences: (account, items) => fileService.resolveReferences(account, items),
+    resolveReferences: (account, items, policy) => fileService.resolveReferences(account, items, policy),
     taskTimeoutSeconds: config.taskTimeoutSeconds,
     resultUrlTtlSeconds: config.resultUrlTtlSeconds,
     refuseParams: (model, params) => router.refuses(model, params),

@@ -4,7 +4,11 @@
  * nothing about a model is written anywhere else.
  */
 
-/** A `select` parameter: a closed list of string options, exactly as on the model page. */
+/**
+ * A `select` parameter: a closed list of string options, exactly as on the model page
+ * (`description` is the page's own word for it). `notes` is ours: what the options mean and what
+ * happens when the parameter is left out, where the page's word is not enough.
+ */
 export interface SelectParam {
   readonly key: string;
   readonly type: 'select';
@@ -12,6 +16,7 @@ export interface SelectParam {
   readonly default: string | null;
   readonly options: readonly string[];
   readonly description: string;
+  readonly notes: string;
 }
 
 export interface UploadPolicy {
@@ -44,15 +49,37 @@ export interface ModelRecord {
 
 const MB = 1_000_000;
 
+/** `1280×720`: the output size of these params (from `outputDimensions`, so it is written once). */
+function pixels(params: Readonly<Record<string, string>>): string {
+  const { width, height } = outputDimensions(params);
+  return `${width}×${height}`;
+}
+
 const COMMON_PARAMS = [
-  { key: 'n_frames', type: 'select', required: false, default: '10', options: ['10', '15'], description: 'Duration' },
-  { key: 'aspect_ratio', type: 'select', required: false, default: 'landscape', options: ['landscape', 'portrait'], description: 'Aspect ratio' },
-  { key: 'remove_watermark', type: 'select', required: false, default: 'false', options: ['false', 'true'], description: 'Remove watermark' },
-  { key: 'upload_method', type: 'select', required: false, default: 's3', options: ['s3', 'oss'], description: 'Upload target' },
+  {
+    key: 'n_frames', type: 'select', required: false, default: '10', options: ['10', '15'], description: 'Duration',
+    notes: 'The length of the video in seconds (10 or 15), despite the name: not a count of frames. The result\'s durationSeconds is this value.',
+  },
+  {
+    key: 'aspect_ratio', type: 'select', required: false, default: 'landscape', options: ['landscape', 'portrait'], description: 'Aspect ratio',
+    notes: `landscape is ${pixels({ aspect_ratio: 'landscape' })}, portrait ${pixels({ aspect_ratio: 'portrait' })} `
+      + `(with sora-2-pro's size high: ${pixels({ aspect_ratio: 'landscape', size: 'high' })} and ${pixels({ aspect_ratio: 'portrait', size: 'high' })}).`,
+  },
+  {
+    key: 'remove_watermark', type: 'select', required: false, default: 'false', options: ['false', 'true'], description: 'Remove watermark',
+    notes: 'true: the video carries no watermark. The price is the same either way.',
+  },
+  {
+    key: 'upload_method', type: 'select', required: false, default: 's3', options: ['s3', 'oss'], description: 'Upload target',
+    notes: 'Where the result video is stored: s3 (Amazon S3) or oss (Alibaba Cloud OSS). The signed url in result.media points there.',
+  },
 ] as const satisfies readonly SelectParam[];
 
 const SIZE_PARAM = {
   key: 'size', type: 'select', required: false, default: null, options: ['standard', 'high'], description: 'Quality tier',
+  notes: `standard is ${pixels({ size: 'standard' })} (landscape), high ${pixels({ size: 'high' })}; the price is the same. `
+    + 'The model page gives size no default, and the catalog keeps it so: left out, the task\'s params carry no size, '
+    + 'the video is made at standard, and an upstream provider is sent no size (its own default is standard).',
 } as const satisfies SelectParam;
 
 const REFERENCE_IMAGE_POLICY = {

@@ -1,14 +1,15 @@
 import type { ValidationIssue } from '../errors.js';
-import { findModel, MODEL_IDS, REFERENCE_ITEMS_KEY, type ModelRecord } from './models.js';
+import type { FileKind } from '../files/media-types.js';
+import { findModel, MODEL_IDS, MODELS, REFERENCE_ITEMS_KEY, type ModelRecord } from './models.js';
 
-/** A reference item as the client sent it, checked for shape against the model's upload policy. */
-export interface ReferenceMediaItem {
-  url: string;
-  kind: 'image' | 'video' | 'audio';
-  name: string;
-  mimeType: string;
-  durationToken?: string;
-}
+/**
+ * A reference item as the client sent it, checked for shape against the model's upload policy:
+ * the long form `{url, kind, name, mimeType}`, or `{file_id}` alone (the file's own url, kind,
+ * name and type are then used; any of them given beside it must agree with the file).
+ */
+export type ReferenceMediaItem =
+  | { fileId: string; url?: string; kind?: FileKind; name?: string; mimeType?: string; durationToken?: string }
+  | { fileId?: undefined; url: string; kind: FileKind; name: string; mimeType: string; durationToken?: string };
 
 /** A create-task request after validation: every param present as its option string. */
 export interface TaskRequest {
@@ -22,7 +23,9 @@ export interface TaskRequest {
 export type ValidationResult = { ok: true; request: TaskRequest } | { ok: false; issues: ValidationIssue[] };
 
 const TOP_LEVEL_KEYS = new Set(['model', 'prompt', 'params', 'client_request_id']);
-const REFERENCE_ITEM_KEYS = new Set(['url', 'kind', 'name', 'mimeType', 'durationToken']);
+const REFERENCE_ITEM_KEYS = new Set(['file_id', 'url', 'kind', 'name', 'mimeType', 'durationToken']);
+/** The shape of a file id (`file_` and base62); anything else cannot name a file. */
+const FILE_ID = /^file_[0-9A-Za-z]{1,64}$/;
 export const CLIENT_REQUEST_ID_MAX = 128;
 const NAME_MAX = 255;
 
@@ -31,6 +34,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'string' ? `"${value.length > 40 ? `${value.slice(0, 40)}…` : value}"` : `${typeof value} ${JSON.stringify(value) ?? typeof value}`;
@@ -56,7 +60,7 @@ export function validateTaskRequest(body: unknown): ValidationResult {
     return { ok: false, issues: [{ path: '', message: `The body must be a JSON object, got ${describe(body)}.` }] };
   }
   for (const key of Object.keys(body)) {
-    if (!TOP_LEVEL_KEYS.has(key)) issues.push({ path: key, message: 'Unknown field.' });
+    if (!TOP_LEVEL_KEYS.has(key)) issues.push({ path: key, message: unknownTopLevelField(key, body['model']) });
   }
 
   const model = validateModel(body['model'], issues);
@@ -68,6 +72,20 @@ export function validateTaskRequest(body: unknown): ValidationResult {
 
   if (issues.length > 0 || !model || prompt === null) return { ok: false, issues };
   return { ok: true, request: { model, prompt, params, referenceMediaItems, clientRequestId } };
+}
+
+/**
+ * Why a top-level key is unknown. A model parameter sent beside `model` instead of inside
+ * `params` is named where it belongs (the keys come from the catalog).
+ */
+function unknownTopLevelField(key: string, modelId: unknown): string {
+  const model = typeof modelId === 'string' ? findModel(modelId) : undefined;
+  const owners: string[] = MODELS.filter((candidate) => candidate.params.some((param) => param.key === key)).map((candidate) => candidate.id);
+  if (key === REFERENCE_ITEMS_KEY || (model ? owners.includes(model.id) : owners.length > 0)) {
+    return `Unknown field; did you mean params.${key}? Model parameters go inside params.`;
+  }
+  if (owners.length > 0) return `Unknown field; ${key} is a parameter of ${owners.join(', ')} only (inside params).`;
+  return 'Unknown field.';
 }
 
 function validateModel(value: unknown, issues: ValidationIssue[]): ModelRecord | undefined {
@@ -174,44 +192,64 @@ function validateReferenceItems(value: unknown, model: ModelRecord, issues: Vali
   value.forEach((item: unknown, index) => {
     const path = `${base}[${index}]`;
     if (!isPlainObject(item)) {
-      issues.push({ path, message: `Must be an object {url, kind, name, mimeType}, got ${describe(item)}.` });
+      issues.push({ path, message: `Must be an object, {file_id} or {url, kind, name, mimeType}, got ${describe(item)}.` });
       return;
     }
     const before = issues.length;
     for (const key of Object.keys(item)) {
       if (!REFERENCE_ITEM_KEYS.has(key)) issues.push({ path: `${path}.${key}`, message: 'Unknown field.' });
     }
-    const { url, kind, name, mimeType, durationToken } = item;
-    if (typeof url !== 'string' || !isHttpUrl(url)) {
-      issues.push({ path: `${path}.url`, message: 'Required: the url returned by POST /api/v1/files.' });
+    const { file_id: fileId, url, kind, name, mimeType, durationToken } = item;
+    // With file_id the file's own url, kind, name and type are used: the others are optional
+    // (and, given, must agree with the file). Without it, the long form is required.
+    const short = fileId !== undefined;
+    const required = (field: string, message: string) => {
+      if (!short) issues.push({ path: `${path}.${field}`, message: `Required: ${message}` });
+    };
+    if (short && (typeof fileId !== 'string' || !FILE_ID.test(fileId))) {
+      issues.push({ path: `${path}.file_id`, message: `Must be the id of one of your files (file_…), returned by POST /api/v1/files, got ${describe(fileId)}.` });
+    }
+    if (url === undefined) required('url', 'the url returned by POST /api/v1/files (or give the file\'s id alone, as file_id).');
+    else if (typeof url !== 'string' || !isHttpUrl(url)) {
+      issues.push({ path: `${path}.url`, message: `Must be the url returned by POST /api/v1/files, got ${describe(url)}.` });
     }
     const kindPolicy = policy.kinds.find((k) => k.kind === kind);
-    if (!kindPolicy) {
-      const kinds = policy.kinds.map((k) => `"${k.kind}"`).join(', ');
-      issues.push({ path: `${path}.kind`, message: `Must be one of ${kinds} for ${model.id}, got ${describe(kind)}.` });
-    } else if (typeof mimeType !== 'string' || !kindPolicy.mime_types.includes(mimeType)) {
-      issues.push({
-        path: `${path}.mimeType`,
-        message: `Must be one of ${kindPolicy.mime_types.join(', ')} for kind ${kindPolicy.kind}, got ${describe(mimeType)}.`,
-      });
+    const kinds = policy.kinds.map((k) => `"${k.kind}"`).join(', ');
+    if (kind === undefined) required('kind', `one of ${kinds} for ${model.id}.`);
+    else if (!kindPolicy) issues.push({ path: `${path}.kind`, message: `Must be one of ${kinds} for ${model.id}, got ${describe(kind)}.` });
+    // The types allowed for the item's kind, or for any kind of the model when the kind is not one of them.
+    const mimeTypes = kindPolicy ? kindPolicy.mime_types : policy.kinds.flatMap((k) => k.mime_types);
+    const forKind = kindPolicy ? ` for kind ${kindPolicy.kind}` : '';
+    if (mimeType === undefined) required('mimeType', `one of ${mimeTypes.join(', ')}${forKind}.`);
+    else if ((kindPolicy || short) && (typeof mimeType !== 'string' || !mimeTypes.includes(mimeType))) {
+      issues.push({ path: `${path}.mimeType`, message: `Must be one of ${mimeTypes.join(', ')}${forKind}, got ${describe(mimeType)}.` });
     }
-    if (typeof name !== 'string' || name.length === 0 || name.length > NAME_MAX) {
-      issues.push({ path: `${path}.name`, message: `Required: a file name of 1 to ${NAME_MAX} characters.` });
+    if (name === undefined) required('name', `a file name of 1 to ${NAME_MAX} characters.`);
+    else if (typeof name !== 'string' || name.length === 0 || name.length > NAME_MAX) {
+      issues.push({ path: `${path}.name`, message: `Must be a file name of 1 to ${NAME_MAX} characters, got ${describe(name)}.` });
     }
+    // Video and audio need the file's duration token; with file_id alone the kind is the file's, checked at creation.
     const needsToken = kindPolicy !== undefined && (kind === 'video' || kind === 'audio');
     if (durationToken !== undefined && typeof durationToken !== 'string') {
       issues.push({ path: `${path}.durationToken`, message: `Must be a string, got ${describe(durationToken)}.` });
     } else if (needsToken && durationToken === undefined) {
       issues.push({ path: `${path}.durationToken`, message: 'Required for video and audio: the durationToken from /api/v1/files.' });
     }
-    if (issues.length === before) {
+    if (issues.length > before) return;
+    const optional = {
+      ...(typeof durationToken === 'string' ? { durationToken } : {}),
+    };
+    if (typeof fileId === 'string') {
       items.push({
-        url: url as string,
-        kind: kind as ReferenceMediaItem['kind'],
-        name: name as string,
-        mimeType: mimeType as string,
-        ...(typeof durationToken === 'string' ? { durationToken } : {}),
+        fileId,
+        ...(typeof url === 'string' ? { url } : {}),
+        ...(kindPolicy ? { kind: kindPolicy.kind } : {}),
+        ...(typeof name === 'string' ? { name } : {}),
+        ...(typeof mimeType === 'string' ? { mimeType } : {}),
+        ...optional,
       });
+    } else if (kindPolicy) {
+      items.push({ url: url as string, kind: kindPolicy.kind, name: name as string, mimeType: mimeType as string, ...optional });
     }
   });
   return items;

@@ -255,7 +255,7 @@ export async function generate(args: string[], context: CliContext): Promise<num
     await checkParams(client, model, params);
     if (!output.json) output.note(`Uploading ${values.image}...`);
     const file = await client.files.upload(image);
-    params['referenceMediaItems'] = [{ url: file.url, kind: file.kind, name: file.name, mimeType: file.mimeType }];
+    params['referenceMediaItems'] = [{ file_id: file.id }];
   }
   // The server validates model and params against the catalog; its answer names what is wrong.
   const request = { model, prompt, params } as unknown as CreateTaskParams;

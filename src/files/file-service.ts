@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileTypeFromBuffer } from 'file-type';
 import pLimit from 'p-limit';
+import type { UploadPolicy } from '../catalog/models.js';
 import type { ReferenceMediaItem } from '../catalog/validate-task-request.js';
 import type { Account, TaskReferenceFile } from '../domain.js';
 import { ApiError, validationFailed, type ValidationIssue } from '../errors.js';
@@ -266,26 +267,51 @@ export function createFileService(deps: FileServiceDeps) {
 
     /**
      * Resolves a task's reference items to the caller's live files (API.md, referenceMediaItems):
-     * each URL must be one this server's Files API issued for a live file of `account`; kind and
-     * MIME type must be the file's; video and audio need the file's duration token.
+     * an item names its file by `fileId`, or by a URL this server's Files API issued for it (both:
+     * they must name the same file); the file must be a live file of `account` of a kind and type
+     * `policy` takes; a kind or MIME type the item states must be the file's; video and audio
+     * need the file's duration token. The item's own name is kept, else the file's.
      */
-    async resolveReferences(account: Account, items: ReferenceMediaItem[]): Promise<TaskReferenceFile[]> {
+    async resolveReferences(account: Account, items: ReferenceMediaItem[], policy: UploadPolicy): Promise<TaskReferenceFile[]> {
       const issues: ValidationIssue[] = [];
       const resolved: TaskReferenceFile[] = [];
+      const fileAt = async (url: string): Promise<FileRecord | null> => {
+        for (const candidate of deps.stores.values()) {
+          const key = candidate.keyFromUrl(url);
+          const file = key ? await deps.files.findByObject(candidate.target, key) : null;
+          if (file) return file;
+        }
+        return null;
+      };
       for (const [index, item] of items.entries()) {
         const path = `params.referenceMediaItems[${index}]`;
-        let file: FileRecord | null = null;
-        for (const candidate of deps.stores.values()) {
-          const key = candidate.keyFromUrl(item.url);
-          if (key) file = await deps.files.findByObject(candidate.target, key);
-          if (file) break;
+        let file: FileRecord | null;
+        if (item.fileId !== undefined) {
+          file = await deps.files.get(account.id, item.fileId);
+          if (!file) {
+            issues.push({ path: `${path}.file_id`, message: 'Must be the id of one of your live files, returned by POST /api/v1/files.' });
+            continue;
+          }
+          if (item.url !== undefined && (await fileAt(item.url))?.id !== file.id) {
+            issues.push({ path: `${path}.url`, message: `Does not name file ${file.id}; send file_id alone, or the url of that same file.` });
+          }
+        } else {
+          file = await fileAt(item.url);
+          if (!file || file.accountId !== account.id) {
+            issues.push({ path: `${path}.url`, message: 'Must be the url of one of your live files, returned by POST /api/v1/files.' });
+            continue;
+          }
         }
-        if (!file || file.accountId !== account.id) {
-          issues.push({ path: `${path}.url`, message: 'Must be the url of one of your live files, returned by POST /api/v1/files.' });
+        if (item.kind !== undefined && item.kind !== file.kind) {
+          issues.push({ path: `${path}.kind`, message: `The file is a ${file.kind}, not a ${item.kind}.` });
           continue;
         }
-        if (item.kind !== file.kind) issues.push({ path: `${path}.kind`, message: `The file is a ${file.kind}, not a ${item.kind}.` });
-        if (canonicalMimeType(item.mimeType) !== file.mimeType) {
+        if (!policy.kinds.some((k) => k.kind === file.kind && k.mime_types.includes(file.mimeType))) {
+          const takes = policy.kinds.flatMap((k) => k.mime_types).join(', ');
+          issues.push({ path: `${path}.${item.fileId !== undefined ? 'file_id' : 'url'}`, message: `The file is ${file.mimeType}; this model takes ${takes}.` });
+          continue;
+        }
+        if (item.mimeType !== undefined && canonicalMimeType(item.mimeType) !== file.mimeType) {
           issues.push({ path: `${path}.mimeType`, message: `The file is ${file.mimeType}, not ${item.mimeType}.` });
         }
         if (file.kind === 'video' || file.kind === 'audio') {
@@ -294,7 +320,9 @@ export function createFileService(deps: FileServiceDeps) {
             issues.push({ path: `${path}.durationToken`, message: 'Must be the durationToken issued for this file by /api/v1/files.' });
           }
         }
-        resolved.push({ fileId: file.id, kind: file.kind, name: item.name, mimeType: file.mimeType, target: file.target, key: file.key });
+        resolved.push({
+          fileId: file.id, kind: file.kind, name: item.name ?? file.name, mimeType: file.mimeType, target: file.target, key: file.key,
+        });
       }
       if (issues.length > 0) throw validationFailed(issues);
       return resolved;

@@ -21,6 +21,7 @@ import { registerModelRoutes } from './routes/models.js';
 import { registerObjectRoutes } from './routes/objects.js';
 import { registerOperationsRoutes, type ReadinessCheck } from './routes/operations.js';
 import { registerProviderCallbackRoutes } from './routes/provider-callbacks.js';
+import { registerServiceIndexRoute } from './routes/service-index.js';
 import { registerTaskRoutes } from './routes/tasks.js';
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
@@ -144,8 +145,9 @@ export function createApp(deps: AppDeps): FastifyInstance {
   registerObjectRoutes(app, { stores: deps.stores, signer: deps.signer });
   registerProviderCallbackRoutes(app, { signer: deps.signer, wake: deps.wakeTask });
   registerOperationsRoutes(app, { metrics: deps.metrics, readiness: deps.readiness, isShuttingDown: () => deps.shutdown.aborted });
+  registerServiceIndexRoute(app);
   if (deps.adminToken) {
-    registerAdminRoutes(app, { adminToken: deps.adminToken, accounts: deps.accounts, idempotency: deps.idempotency });
+    registerAdminRoutes(app, { adminToken: deps.adminToken, publicUrl: deps.publicUrl, accounts: deps.accounts, idempotency: deps.idempotency });
   }
   const openapi = buildOpenApiDocument(deps.publicUrl);
   app.get('/api/v1/openapi.json', async () => openapi);

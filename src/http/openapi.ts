@@ -1,17 +1,20 @@
 import { MODELS, REFERENCE_ITEMS_KEY, type ModelRecord } from '../catalog/models.js';
 import { CLIENT_REQUEST_ID_MAX } from '../catalog/validate-task-request.js';
-import { ERROR_CODES } from '../errors.js';
 import { TASK_ERROR_CODES, TASK_STATUSES } from '../domain.js';
 import { FILE_KINDS, SUPPORTED_TYPES } from '../files/media-types.js';
-
-type Schema = Record<string, unknown>;
+import {
+  errors, fullObject, idempotencyHeader, idParam, json, pageOf, pageParams, ref, SHARED_SCHEMAS, TIMESTAMP, type Schema,
+} from './openapi-parts.js';
+import { SERVICE_LINKS } from './routes/service-index.js';
 
 /** The create-task body of one model, as JSON Schema, from its catalog record. */
 function createTaskSchema(model: ModelRecord): Schema {
   const params: Record<string, Schema> = {};
   for (const param of model.params) {
+    // The default is told, not declared with `default`: generators such as openapi-typescript make
+    // a property with a default required, which a request body's param is not.
     params[param.key] = {
-      description: param.description,
+      description: `${param.description}. ${param.notes}${param.default !== null ? ` Default: ${param.default}.` : ''}`,
       oneOf: [
         { type: 'string', enum: [...param.options] },
         // Numbers and booleans equal to an option are accepted and normalized to the option string.
@@ -20,26 +23,36 @@ function createTaskSchema(model: ModelRecord): Schema {
         // null, like leaving the key out, takes the default.
         { type: 'null' },
       ],
-      ...(param.default !== null ? { default: param.default } : {}),
     };
   }
   const kinds = model.upload_policy.kinds;
+  const fields = {
+    url: { type: 'string', format: 'uri', description: 'The url returned by POST /api/v1/files for a file of yours.' },
+    kind: { type: 'string', enum: kinds.map((k) => k.kind) },
+    name: { type: 'string', minLength: 1, maxLength: 255 },
+    mimeType: { type: 'string', enum: kinds.flatMap((k) => [...k.mime_types]) },
+    durationToken: { type: 'string', description: 'Required for video and audio references.' },
+  };
+  const referenceById = {
+    type: 'object',
+    title: 'A file by its id',
+    description: 'The server takes the url, kind, name and type from the file; any of them given here must agree with it (name excepted).',
+    additionalProperties: false,
+    required: ['file_id'],
+    properties: { file_id: { type: 'string', pattern: '^file_[0-9A-Za-z]{1,64}$', description: 'The id returned by POST /api/v1/files.' }, ...fields },
+  };
+  const referenceByUrl = {
+    type: 'object',
+    title: 'A file by its url',
+    additionalProperties: false,
+    required: ['url', 'kind', 'name', 'mimeType'],
+    properties: fields,
+  };
   params[REFERENCE_ITEMS_KEY] = {
     type: 'array',
     maxItems: model.upload_policy.max_files,
     description: model.upload_policy.description,
-    items: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['url', 'kind', 'name', 'mimeType'],
-      properties: {
-        url: { type: 'string', format: 'uri', description: 'The url returned by POST /api/v1/files for a file of yours.' },
-        kind: { type: 'string', enum: kinds.map((k) => k.kind) },
-        name: { type: 'string', minLength: 1, maxLength: 255 },
-        mimeType: { type: 'string', enum: kinds.flatMap((k) => [...k.mime_types]) },
-        durationToken: { type: 'string', description: 'Required for video and audio references.' },
-      },
-    },
+    items: { oneOf: [referenceById, referenceByUrl] },
   };
   return {
     type: 'object',
@@ -50,175 +63,259 @@ function createTaskSchema(model: ModelRecord): Schema {
       model: { type: 'string', const: model.id },
       prompt: { type: 'string', minLength: 1, maxLength: model.prompt_max_chars, description: `At most ${model.prompt_max_chars} Unicode characters, not blank.` },
       params: { type: 'object', additionalProperties: false, properties: params },
-      client_request_id: { type: 'string', minLength: 1, maxLength: CLIENT_REQUEST_ID_MAX },
+      client_request_id: { type: ['string', 'null'], minLength: 1, maxLength: CLIENT_REQUEST_ID_MAX, description: 'Echoed back; filter lists by it.' },
     },
     examples: [model.examples.minimal, model.examples.reference],
   };
 }
 
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (schema: Schema, description = 'OK') => ({ description, content: { 'application/json': { schema } } });
-const errors = (...codes: (keyof typeof ERROR_CODES)[]) =>
-  Object.fromEntries(codes.map((code) => [String(ERROR_CODES[code].status), json(ref('Error'), code)]));
-const bearer = [{ bearerAuth: [] }];
-const pageOf = (item: string) => ({
-  type: 'object',
-  required: ['data', 'has_more', 'next_cursor'],
-  properties: { data: { type: 'array', items: ref(item) }, has_more: { type: 'boolean' }, next_cursor: { type: ['string', 'null'] } },
-});
-const idempotencyHeader = {
-  name: 'Idempotency-Key', in: 'header', required: false,
-  schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' },
-  description: 'Replays the first response for the same request; kept at least 24 h.',
+/** `sora-2-pro` → `CreateSora2ProTaskRequest`: the component name of a model's create body. */
+function createSchemaName(model: ModelRecord): string {
+  const pascal = model.id.split(/[^A-Za-z0-9]+/).map((part) => part.charAt(0).toUpperCase() + part.slice(1)).join('');
+  return `Create${pascal}TaskRequest`;
+}
+
+const MODEL_IDS_SCHEMA = { type: 'string', enum: MODELS.map((m) => m.id) };
+
+/** The normalized params a task carries: every param of every model (as its option string), and its reference files. */
+function taskParamsSchema(): Schema {
+  const properties: Record<string, Schema> = {};
+  for (const model of MODELS) {
+    for (const param of model.params) {
+      const options = new Set([...((properties[param.key]?.['enum'] as string[] | undefined) ?? []), ...param.options]);
+      properties[param.key] = { type: 'string', enum: [...options], description: param.description };
+    }
+  }
+  properties[REFERENCE_ITEMS_KEY] = {
+    type: 'array',
+    description: 'The reference files the task was created with (never the signed url that was sent).',
+    items: fullObject({
+      file_id: { type: 'string' },
+      kind: { type: 'string', enum: Object.keys(FILE_KINDS) },
+      name: { type: 'string' },
+      mimeType: { type: 'string' },
+    }),
+  };
+  // A param every model has, with a default, is always there.
+  const always = Object.keys(properties).filter((key) =>
+    MODELS.every((model) => model.params.some((param) => param.key === key && param.default !== null)));
+  return {
+    type: 'object',
+    description: 'The params as normalized: each given or defaulted param as its option string (sora-2-pro\'s size only when given).',
+    required: always,
+    properties,
+  };
+}
+
+const schemas: Record<string, Schema> = {
+  ...SHARED_SCHEMAS,
+  ServiceIndex: fullObject({
+    name: { type: 'string' },
+    description: { type: 'string' },
+    version: { type: 'string', description: 'The version of the service.' },
+    api: fullObject({ version: { type: 'string', const: 'v1' }, base: { type: 'string', const: '/api/v1' } }),
+    links: fullObject(Object.fromEntries(Object.entries(SERVICE_LINKS).map(([key, href]) => [key, { type: 'string', const: href }]))),
+  }),
+  SelectParam: fullObject({
+    key: { type: 'string' },
+    type: { type: 'string', const: 'select' },
+    required: { type: 'boolean', description: 'Whether the request must name it (no catalog param is required).' },
+    default: { type: ['string', 'null'], description: 'Taken when the param is left out or null; null: none (see notes).' },
+    options: { type: 'array', items: { type: 'string' } },
+    description: { type: 'string', description: 'The model page\'s own word for it.' },
+    notes: { type: 'string', description: 'What the options mean and what happens when the param is left out.' },
+  }),
+  UploadPolicy: fullObject({
+    description: { type: 'string' },
+    max_files: { type: 'integer' },
+    kinds: {
+      type: 'array',
+      items: fullObject({
+        kind: { type: 'string', enum: Object.keys(FILE_KINDS) },
+        max_bytes: { type: 'integer' },
+        mime_types: { type: 'array', items: { type: 'string' } },
+      }),
+    },
+  }),
+  Model: fullObject(
+    {
+      id: MODEL_IDS_SCHEMA,
+      name: { type: 'string' },
+      description: { type: 'string' },
+      category: { type: 'string', enum: ['video'] },
+      inputs: { type: 'array', items: { type: 'string', enum: ['text', 'file'] } },
+      files: { type: 'string', enum: ['required_for_reference_modes'] },
+      credits: { type: 'integer', description: 'The price of one task, held at creation.' },
+      pricing: { type: 'string', enum: ['fixed'] },
+      prompt_max_chars: { type: 'integer' },
+      params: { type: 'array', items: ref('SelectParam') },
+      upload_policy: ref('UploadPolicy'),
+      examples: fullObject({ minimal: ref('CreateTaskRequest'), reference: ref('CreateTaskRequest') }),
+    },
+    { examples: [MODELS[0]] },
+  ),
+  ...Object.fromEntries(MODELS.map((model) => [createSchemaName(model), createTaskSchema(model)])),
+  CreateTaskRequest: {
+    oneOf: MODELS.map((model) => ref(createSchemaName(model))),
+    discriminator: { propertyName: 'model', mapping: Object.fromEntries(MODELS.map((model) => [model.id, `#/components/schemas/${createSchemaName(model)}`])) },
+  },
+  MediaResult: fullObject({
+    url: { type: 'string', format: 'uri', description: 'Signed; expires at the result\'s expires_at.' },
+    kind: { type: 'string', const: 'video' },
+    name: { type: 'string' },
+    mimeType: { type: 'string', const: 'video/mp4' },
+    width: { type: 'integer' },
+    height: { type: 'integer' },
+    durationSeconds: { type: 'number' },
+    sizeBytes: { type: 'integer' },
+  }),
+  Task: fullObject({
+    id: { type: 'string' },
+    status: { type: 'string', enum: [...TASK_STATUSES] },
+    model: MODEL_IDS_SCHEMA,
+    prompt: { type: 'string' },
+    params: taskParamsSchema(),
+    client_request_id: { type: ['string', 'null'] },
+    reserved_credits: { type: 'integer' },
+    final_credits: { type: 'integer', description: 'reserved_credits once succeeded, else 0.' },
+    progress: { type: 'integer', minimum: 0, maximum: 100 },
+    created_at: TIMESTAMP,
+    updated_at: TIMESTAMP,
+    started_at: { ...TIMESTAMP, type: ['string', 'null'] },
+    completed_at: { ...TIMESTAMP, type: ['string', 'null'] },
+    result: {
+      oneOf: [fullObject({ media: { type: 'array', items: ref('MediaResult') }, expires_at: TIMESTAMP }), { type: 'null' }],
+      description: 'Non-null only when succeeded.',
+    },
+    error: {
+      oneOf: [fullObject({ code: { type: 'string', enum: [...TASK_ERROR_CODES] }, message: { type: 'string' } }), { type: 'null' }],
+      description: 'Non-null only when failed or canceled.',
+    },
+  }),
+  File: {
+    type: 'object',
+    required: ['id', 'url', 'kind', 'name', 'mimeType', 'sizeBytes', 'created_at', 'expires_at'],
+    properties: {
+      id: { type: 'string', description: 'Name the file by it in referenceMediaItems: {"file_id": id}.' },
+      url: { type: 'string', format: 'uri', description: 'Signed until the file expires; a referenceMediaItems url.' },
+      kind: { type: 'string', enum: Object.keys(FILE_KINDS) },
+      name: { type: 'string' },
+      mimeType: { type: 'string', enum: [...SUPPORTED_TYPES] },
+      sizeBytes: { type: 'integer' },
+      width: { type: 'integer', description: 'Images and videos.' },
+      height: { type: 'integer', description: 'Images and videos.' },
+      durationSeconds: { type: 'number', description: 'Video and audio only.' },
+      durationToken: { type: 'string', description: 'Video and audio only: proof of the duration, for referenceMediaItems.' },
+      created_at: TIMESTAMP,
+      expires_at: TIMESTAMP,
+    },
+  },
 };
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
-const pageParams = [
-  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
-  { name: 'cursor', in: 'query', schema: { type: 'string' } },
+
+const TAGS = [
+  { name: 'Models', description: 'The public model catalog: prices, params and upload policies.' },
+  { name: 'Tasks', description: 'Create video tasks (credits are held), follow them, list and cancel them.' },
+  { name: 'Files', description: 'Reference files for image-to-video, uploaded and named in referenceMediaItems.' },
+  { name: 'Account', description: 'Credits, limits and the credit ledger of the key\'s account.' },
+  { name: 'Service', description: 'What this service is, and this document.' },
 ];
+
+const PUBLIC: Schema[] = [];
 
 /** The OpenAPI 3.1 document of the public API, derived from the catalog and the error table. */
 export function buildOpenApiDocument(serverUrl: string): Schema {
   return {
     openapi: '3.1.0',
-    info: { title: 'Rivya Public API', version: 'v1', description: 'Asynchronous video generation with sora-2 and sora-2-pro, paid in credits.' },
+    info: {
+      title: 'Rivya Public API',
+      version: 'v1',
+      description: 'Asynchronous video generation with sora-2 and sora-2-pro, paid in credits. '
+        + 'Authenticate with `Authorization: Bearer <API key>`; the model catalog and this document are public.',
+    },
     servers: [{ url: serverUrl }],
+    security: [{ bearerAuth: [] }],
+    tags: TAGS,
     components: {
-      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } },
-      schemas: {
-        Error: {
-          type: 'object',
-          required: ['error'],
-          properties: {
-            error: {
-              type: 'object',
-              required: ['code', 'message', 'details', 'request_id'],
-              properties: {
-                code: { type: 'string', enum: Object.keys(ERROR_CODES) },
-                message: { type: 'string' },
-                details: {},
-                request_id: { type: 'string' },
-              },
+      securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key (shown once when made).' } },
+      schemas,
+    },
+    paths: {
+      '/': {
+        get: {
+          operationId: 'getServiceIndex', summary: 'What this service is, and where its API, catalog and this document are', tags: ['Service'], security: PUBLIC,
+          responses: {
+            200: {
+              description: 'JSON; a small HTML page with the same links when the client prefers text/html (a browser)',
+              content: { 'application/json': { schema: ref('ServiceIndex') }, 'text/html': { schema: { type: 'string' } } },
             },
-          },
-        },
-        Model: { type: 'object', examples: [MODELS[0]] },
-        CreateTaskRequest: { oneOf: MODELS.map((model) => createTaskSchema(model)), discriminator: { propertyName: 'model' } },
-        Task: {
-          type: 'object',
-          properties: {
-            id: { type: 'string' }, status: { type: 'string', enum: [...TASK_STATUSES] }, model: { type: 'string' },
-            prompt: { type: 'string' }, params: { type: 'object' }, client_request_id: { type: ['string', 'null'] },
-            reserved_credits: { type: 'integer' }, final_credits: { type: 'integer' },
-            progress: { type: 'integer', minimum: 0, maximum: 100 },
-            created_at: { type: 'string', format: 'date-time' }, updated_at: { type: 'string', format: 'date-time' },
-            started_at: { type: ['string', 'null'], format: 'date-time' }, completed_at: { type: ['string', 'null'], format: 'date-time' },
-            result: {
-              type: ['object', 'null'],
-              properties: {
-                media: {
-                  type: 'array',
-                  items: {
-                    type: 'object',
-                    properties: {
-                      url: { type: 'string' }, kind: { const: 'video' }, name: { type: 'string' }, mimeType: { const: 'video/mp4' },
-                      width: { type: 'integer' }, height: { type: 'integer' }, durationSeconds: { type: 'number' }, sizeBytes: { type: 'integer' },
-                    },
-                  },
-                },
-                expires_at: { type: 'string', format: 'date-time' },
-              },
-            },
-            error: {
-              type: ['object', 'null'],
-              properties: { code: { type: 'string', enum: [...TASK_ERROR_CODES] }, message: { type: 'string' } },
-            },
-          },
-        },
-        Account: {
-          type: 'object',
-          properties: {
-            id: { type: 'string' }, name: { type: 'string' },
-            credits: { type: 'object', properties: { balance: { type: 'integer' }, held: { type: 'integer' }, available: { type: 'integer' } } },
-            limits: {
-              type: 'object',
-              properties: { creates_per_minute: { type: 'integer' }, requests_per_minute: { type: 'integer' }, active_tasks: { type: 'integer' } },
-            },
-          },
-        },
-        File: {
-          type: 'object',
-          required: ['id', 'url', 'kind', 'name', 'mimeType', 'sizeBytes', 'created_at', 'expires_at'],
-          properties: {
-            id: { type: 'string' },
-            url: { type: 'string', description: 'Signed; use it as a referenceMediaItems url.' },
-            kind: { type: 'string', enum: Object.keys(FILE_KINDS) }, name: { type: 'string' },
-            mimeType: { type: 'string', enum: [...SUPPORTED_TYPES] }, sizeBytes: { type: 'integer' },
-            width: { type: 'integer' }, height: { type: 'integer' },
-            durationSeconds: { type: 'number', description: 'Video and audio only.' },
-            durationToken: { type: 'string', description: 'Video and audio only: proof of the duration, for referenceMediaItems.' },
-            created_at: { type: 'string', format: 'date-time' }, expires_at: { type: 'string', format: 'date-time' },
-          },
-        },
-        LedgerEntry: {
-          type: 'object',
-          properties: {
-            id: { type: 'string' }, type: { type: 'string', enum: ['grant', 'hold', 'capture', 'release', 'adjust'] },
-            amount: { type: 'integer' }, task_id: { type: ['string', 'null'] }, balance_after: { type: 'integer' },
-            created_at: { type: 'string', format: 'date-time' },
+            ...errors(),
           },
         },
       },
-    },
-    paths: {
-      '/api/v1/models': { get: { summary: 'List models', responses: { 200: json({ type: 'object', properties: { data: { type: 'array', items: ref('Model') } } }) } } },
+      '/api/v1/models': {
+        get: {
+          operationId: 'listModels', summary: 'List models', tags: ['Models'], security: PUBLIC,
+          responses: { 200: json(fullObject({ data: { type: 'array', items: ref('Model') } })), ...errors() },
+        },
+      },
       '/api/v1/models/{id}': {
         get: {
-          summary: 'Get a model',
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', enum: MODELS.map((m) => m.id) } }],
+          operationId: 'getModel', summary: 'Get a model', tags: ['Models'], security: PUBLIC,
+          parameters: [{ ...idParam('A model id.'), schema: MODEL_IDS_SCHEMA }],
           responses: { 200: json(ref('Model')), ...errors('not_found') },
+        },
+      },
+      '/api/v1/openapi.json': {
+        get: {
+          operationId: 'getOpenApiDocument', summary: 'This document', tags: ['Service'], security: PUBLIC,
+          responses: { 200: json({ type: 'object', description: 'An OpenAPI 3.1 document.' }), ...errors() },
         },
       },
       '/api/v1/tasks': {
         post: {
-          summary: 'Create a task', security: bearer, parameters: [idempotencyHeader],
+          operationId: 'createTask', summary: 'Create a task; its price is held from your credits', tags: ['Tasks'],
+          parameters: [idempotencyHeader],
           requestBody: { required: true, content: { 'application/json': { schema: ref('CreateTaskRequest') } } },
           responses: {
-            201: json(ref('Task'), 'Created; credits held'),
+            201: {
+              ...json(ref('Task'), 'Created; credits held'),
+              headers: { Location: { description: 'The task\'s URL.', schema: { type: 'string' } } },
+            },
             ...errors('validation_failed', 'unauthorized', 'insufficient_credits', 'idempotency_conflict', 'payload_too_large', 'rate_limited'),
           },
         },
         get: {
-          summary: 'List tasks, newest first', security: bearer,
+          operationId: 'listTasks', summary: 'List tasks, newest first', tags: ['Tasks'],
           parameters: [
             ...pageParams,
-            { name: 'status', in: 'query', schema: { type: 'string', enum: [...TASK_STATUSES] } },
-            { name: 'model', in: 'query', schema: { type: 'string', enum: MODELS.map((m) => m.id) } },
-            { name: 'client_request_id', in: 'query', schema: { type: 'string' } },
+            { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: [...TASK_STATUSES] } },
+            { name: 'model', in: 'query', required: false, schema: MODEL_IDS_SCHEMA },
+            { name: 'client_request_id', in: 'query', required: false, schema: { type: 'string' } },
           ],
           responses: { 200: json(pageOf('Task')), ...errors('validation_failed', 'unauthorized', 'rate_limited') },
         },
       },
       '/api/v1/tasks/{id}': {
         get: {
-          summary: 'Get a task; with wait=N, answer as soon as it ends or after N seconds', security: bearer,
+          operationId: 'getTask', summary: 'Get a task; with wait=N, answer as soon as it ends or after N seconds', tags: ['Tasks'],
           parameters: [
-            idParam,
-            { name: 'wait', in: 'query', schema: { type: 'number', minimum: 0, maximum: 60, default: 0 } },
+            idParam('A task id.'),
+            { name: 'wait', in: 'query', required: false, schema: { type: 'number', minimum: 0, maximum: 60, default: 0 } },
           ],
           responses: { 200: json(ref('Task')), ...errors('validation_failed', 'unauthorized', 'not_found', 'rate_limited') },
         },
       },
       '/api/v1/tasks/{id}/cancel': {
         post: {
-          summary: 'Cancel a queued or running task; its credits are released', security: bearer,
-          parameters: [idParam, idempotencyHeader],
+          operationId: 'cancelTask', summary: 'Cancel a queued or running task; its credits are released', tags: ['Tasks'],
+          parameters: [idParam('A task id.'), idempotencyHeader],
           responses: { 200: json(ref('Task')), ...errors('unauthorized', 'not_found', 'invalid_state', 'rate_limited') },
         },
       },
       '/api/v1/files': {
         post: {
-          summary: 'Upload a reference file (streamed; the type is judged from its bytes)', security: bearer, parameters: [idempotencyHeader],
+          operationId: 'uploadFile', summary: 'Upload a reference file (streamed; the type is judged from its bytes)', tags: ['Files'],
+          parameters: [idempotencyHeader],
           requestBody: {
             required: true,
             content: {
@@ -234,31 +331,34 @@ export function buildOpenApiDocument(serverUrl: string): Schema {
           },
         },
         get: {
-          summary: 'List your live files, newest first', security: bearer, parameters: pageParams,
+          operationId: 'listFiles', summary: 'List your live files, newest first', tags: ['Files'], parameters: pageParams,
           responses: { 200: json(pageOf('File')), ...errors('validation_failed', 'unauthorized', 'rate_limited') },
         },
       },
       '/api/v1/files/{id}': {
         get: {
-          summary: 'Get a file (with a freshly signed url)', security: bearer,
-          parameters: [idParam],
+          operationId: 'getFile', summary: 'Get a file (with a freshly signed url)', tags: ['Files'],
+          parameters: [idParam('A file id.')],
           responses: { 200: json(ref('File')), ...errors('unauthorized', 'not_found', 'rate_limited') },
         },
         delete: {
-          summary: 'Delete a file', security: bearer,
-          parameters: [idParam],
+          operationId: 'deleteFile', summary: 'Delete a file; its url and use as a reference stop working', tags: ['Files'],
+          parameters: [idParam('A file id.')],
           responses: {
-            200: json({ type: 'object', properties: { id: { type: 'string' }, deleted: { const: true } } }),
+            200: json(fullObject({ id: { type: 'string' }, deleted: { type: 'boolean', const: true } })),
             ...errors('unauthorized', 'not_found', 'rate_limited'),
           },
         },
       },
       '/api/v1/account': {
-        get: { summary: 'Your account, credits and limits', security: bearer, responses: { 200: json(ref('Account')), ...errors('unauthorized', 'rate_limited') } },
+        get: {
+          operationId: 'getAccount', summary: 'Your account, credits and limits', tags: ['Account'],
+          responses: { 200: json(ref('Account')), ...errors('unauthorized', 'rate_limited') },
+        },
       },
       '/api/v1/account/ledger': {
         get: {
-          summary: 'Credit ledger, newest first', security: bearer, parameters: pageParams,
+          operationId: 'listLedgerEntries', summary: 'Credit ledger, newest first', tags: ['Account'], parameters: pageParams,
           responses: { 200: json(pageOf('LedgerEntry')), ...errors('validation_failed', 'unauthorized', 'rate_limited') },
         },
       },

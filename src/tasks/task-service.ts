@@ -12,6 +12,7 @@ import { endTask, insertTaskWithHold, type TaskListFilter, type TaskStore } from
 import type { Page } from '../pagination.js';
 import { LruCache } from '../lru-cache.js';
 import type { ReferenceMediaItem } from '../catalog/validate-task-request.js';
+import type { UploadPolicy } from '../catalog/models.js';
 import type { Queryable } from '../db/port.js';
 import type { ProviderRefusal } from '../providers/port.js';
 
@@ -22,8 +23,8 @@ export interface TaskServiceDeps {
   events: TaskEvents;
   metrics: Metrics;
   stores: ReadonlyMap<string, ObjectStore>;
-  /** Turns reference items into the caller's files, or reports the items that are not. */
-  resolveReferences(account: Account, items: ReferenceMediaItem[]): Promise<TaskReferenceFile[]>;
+  /** Turns reference items into the caller's files the model's upload policy takes, or reports the items that are not. */
+  resolveReferences(account: Account, items: ReferenceMediaItem[], policy: UploadPolicy): Promise<TaskReferenceFile[]>;
   taskTimeoutSeconds: number;
   resultUrlTtlSeconds: number;
   /** Why no configured provider can run this model with these params (null: one can). */
@@ -68,7 +69,7 @@ export function createTaskService(deps: TaskServiceDeps) {
       if (refusal) {
         throw validationFailed([{ path: refusal.param === 'model' ? 'model' : `params.${refusal.param}`, message: refusal.message }]);
       }
-      const referenceFiles = await deps.resolveReferences(account, request.referenceMediaItems);
+      const referenceFiles = await deps.resolveReferences(account, request.referenceMediaItems, request.model.upload_policy);
       const outcome = await deps.idempotency.run(idempotency, async (tx: Queryable) => {
         const task = await insertTaskWithHold(tx, {
           accountId: account.id,

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { MODELS } from '../../src/catalog/models.js';
@@ -30,7 +31,15 @@ describe.each(BACKENDS)('models, account, admin and operations on $name', (backe
       upload_policy: { max_files: 1, kinds: [{ kind: 'image', max_bytes: 10_000_000, mime_types: ['image/jpeg', 'image/png', 'image/webp'] }] },
     });
     expect(pro.params.map((p: { key: string }) => p.key)).toEqual(['size', 'n_frames', 'aspect_ratio', 'remove_watermark', 'upload_method']);
-    expect(pro.params[0]).toEqual({ key: 'size', type: 'select', required: false, default: null, options: ['standard', 'high'], description: 'Quality tier' });
+    expect(pro.params[0]).toEqual({
+      key: 'size', type: 'select', required: false, default: null, options: ['standard', 'high'], description: 'Quality tier', notes: expect.any(String),
+    });
+    // The page's one-word descriptions are kept; notes say what they mean and what happens without a default.
+    const notes = Object.fromEntries(pro.params.map((p: { key: string; notes: string }) => [p.key, p.notes]));
+    expect(notes['n_frames']).toMatch(/length of the video in seconds/);
+    expect(notes['size']).toMatch(/no default.*left out.*made at standard/);
+    expect(notes['size']).toContain('1280×720');
+    expect(notes['aspect_ratio']).toContain('720×1280');
     const sora2 = (await app.inject({ url: '/api/v1/models/sora-2' })).json();
     expect(sora2.credits).toBe(6);
     expect(sora2.params.map((p: { key: string }) => p.key)).toEqual(['n_frames', 'aspect_ratio', 'remove_watermark', 'upload_method']);
@@ -43,8 +52,9 @@ describe.each(BACKENDS)('models, account, admin and operations on $name', (backe
     const doc = (await app.inject({ url: '/api/v1/openapi.json' })).json();
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/tasks', '/api/v1/tasks/{id}', '/api/v1/tasks/{id}/cancel', '/api/v1/models', '/api/v1/account/ledger']));
-    const variants = doc.components.schemas.CreateTaskRequest.oneOf;
+    const variants = doc.components.schemas.CreateTaskRequest.oneOf.map((variant: { $ref: string }) => doc.components.schemas[variant.$ref.split('/').at(-1)!]);
     expect(variants).toHaveLength(MODELS.length);
+    expect(variants.map((variant: { properties: { model: { const: string } } }) => variant.properties.model.const)).toEqual(['sora-2', 'sora-2-pro']);
     expect(Object.keys(variants[0].properties.params.properties)).not.toContain('size');
     expect(Object.keys(variants[1].properties.params.properties)).toContain('size');
     // Every public route is described, and every described operation is a route of the service.
@@ -56,6 +66,31 @@ describe.each(BACKENDS)('models, account, admin and operations on $name', (backe
         expect(app.hasRoute({ method: method.toUpperCase(), url: path.replace(/\{(\w+)\}/g, ':$1') }), `${method} ${path}`).toBe(true);
       }
     }
+  });
+
+  it('answers GET / with the service, its version and links that work: JSON, or a small page for a browser', async () => {
+    const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const accept of [undefined, '*/*', 'application/json', 'application/json, text/html;q=0.5']) {
+      const response = await app.inject({ url: '/', headers: accept ? { accept } : {} });
+      expect(response.statusCode, accept).toBe(200);
+      expect(response.headers['content-type']).toMatch(/^application\/json/);
+      expect(response.headers['vary']).toMatch(/Accept/i);
+      expect(response.json()).toEqual({
+        name: 'Rivya', description: expect.any(String), version, api: { version: 'v1', base: '/api/v1' },
+        links: { openapi: '/api/v1/openapi.json', models: '/api/v1/models', health: '/healthz', readiness: '/readyz' },
+      });
+    }
+    const { links } = (await app.inject({ url: '/' })).json<{ links: Record<string, string> }>();
+    for (const href of Object.values(links)) expect((await app.inject({ url: href })).statusCode, href).toBe(200);
+    // A browser's Accept header gets a page with the same links.
+    const browser = await app.inject({ url: '/', headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' } });
+    expect(browser.statusCode).toBe(200);
+    expect(browser.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(browser.headers['content-security-policy']).toBe("default-src 'none'");
+    expect(browser.body).toContain(`<h1>Rivya <small>${version}</small></h1>`);
+    for (const href of Object.values(links)) expect(browser.body).toContain(`<a href="${href}">`);
+    expect((await app.inject({ method: 'HEAD', url: '/' })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'POST', url: '/' })).json().error.code).toBe('not_found');
   });
 
   it('answers unknown routes with the error envelope', async () => {
@@ -148,6 +183,8 @@ describe('admin routes without RIVYA_ADMIN_TOKEN', () => {
     try {
       const response = await service.runtime.app!.inject({ method: 'POST', url: '/admin/v1/accounts', headers: { authorization: 'Bearer ' }, payload: { name: 'x' } });
       expect(response.statusCode).toBe(404);
+      // Nor does their document.
+      expect((await service.runtime.app!.inject({ url: '/admin/v1/openapi.json', headers: { authorization: 'Bearer ' } })).statusCode).toBe(404);
     } finally {
       await service.close();
     }

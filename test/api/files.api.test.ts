@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { FILE_KINDS } from '../../src/files/media-types.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { ffmpegPath, makeMedia } from '../helpers/media.js';
 import { useGatedService } from '../helpers/test-service.js';
@@ -248,6 +249,48 @@ describe.each(BACKENDS)('Files API on $name', (backend) => {
       expect(deleted.statusCode).toBe(400);
     });
 
+    it('takes a file by its file_id alone, filling url, kind, name and type from the file; refuses any other file', async () => {
+      const owner = await ctx.service.newAccount(100);
+      const other = await ctx.service.newAccount(100);
+      const image = (await upload(owner.auth, 'ref.png', 'image/png', samples['png']!)).json();
+      const second = (await upload(owner.auth, 'second.png', 'image/png', samples['png']!)).json();
+      const video = (await upload(owner.auth, 'clip.mp4', 'video/mp4', samples['mp4']!)).json();
+      const theirs = (await upload(other.auth, 'theirs.png', 'image/png', samples['png']!)).json();
+      const create = (items: unknown[], model = 'sora-2') =>
+        ctx.create(owner.auth, { model, prompt: 'animate', params: { referenceMediaItems: items } });
+      const refusedAt = async (items: unknown[]) => {
+        const response = await create(items);
+        expect(response.statusCode, response.body).toBe(400);
+        expect(response.json().error.code).toBe('validation_failed');
+        return response.json().error.details.map((detail: { path: string }) => detail.path);
+      };
+
+      const short = await create([{ file_id: image.id }]);
+      expect(short.statusCode, short.body).toBe(201);
+      expect(short.json().params.referenceMediaItems).toEqual([{ file_id: image.id, kind: 'image', name: 'ref.png', mimeType: 'image/png' }]);
+      ctx.gated.release(short.json().id);
+      // Fields given beside file_id must agree with the file; a name of the caller's own is kept.
+      const agreeing = await create([{ file_id: image.id, url: image.url, kind: 'image', mimeType: 'image/png', name: 'my name.png' }], 'sora-2-pro');
+      expect(agreeing.statusCode, agreeing.body).toBe(201);
+      expect(agreeing.json().params.referenceMediaItems).toEqual([{ file_id: image.id, kind: 'image', name: 'my name.png', mimeType: 'image/png' }]);
+      ctx.gated.release(agreeing.json().id);
+
+      expect(await refusedAt([{ file_id: theirs.id }])).toEqual(['params.referenceMediaItems[0].file_id']);
+      expect(await refusedAt([{ file_id: 'file_0000000000000000000000' }])).toEqual(['params.referenceMediaItems[0].file_id']);
+      expect(await refusedAt([{ file_id: 'task_0000000000000000000000' }])).toEqual(['params.referenceMediaItems[0].file_id']);
+      expect(await refusedAt([{ file_id: image.id, url: second.url }])).toEqual(['params.referenceMediaItems[0].url']);
+      expect(await refusedAt([{ file_id: image.id, url: theirs.url }])).toEqual(['params.referenceMediaItems[0].url']);
+      expect(await refusedAt([{ file_id: image.id, url: 'https://cdn.example.com/reference-image.png' }])).toEqual(['params.referenceMediaItems[0].url']);
+      expect(await refusedAt([{ file_id: image.id, mimeType: 'image/jpeg' }])).toEqual(['params.referenceMediaItems[0].mimeType']);
+      expect(await refusedAt([{ file_id: image.id, kind: 'video' }])).toEqual(['params.referenceMediaItems[0].kind']);
+      // A file of a kind the model does not take (the Sora models take images).
+      expect(await refusedAt([{ file_id: video.id }])).toEqual(['params.referenceMediaItems[0].file_id']);
+      await ctx.app.inject({ method: 'DELETE', url: `/api/v1/files/${second.id}`, headers: owner.auth });
+      expect(await refusedAt([{ file_id: second.id }])).toEqual(['params.referenceMediaItems[0].file_id']);
+      // Only the two tasks made hold or took credits (6 + 75).
+      expect((await ctx.app.inject({ url: '/api/v1/account', headers: owner.auth })).json().credits.available).toBe(100 - 6 - 75);
+    });
+
     it('checks duration tokens: forged, swapped, foreign or for a deleted file are refused', async () => {
       const runtime = ctx.service.runtime;
       const owner = await ctx.service.newAccount(100);
@@ -257,8 +300,10 @@ describe.each(BACKENDS)('Files API on $name', (backend) => {
       const video = (await upload(owner.auth, 'a.mp4', 'video/mp4', samples['mp4']!)).json();
       const audio = (await upload(owner.auth, 'a.wav', 'audio/wav', samples['wav']!)).json();
       const theirs = (await upload(other.auth, 'a.mp4', 'video/mp4', samples['mp4']!)).json();
+      // A policy that takes video and audio, as a future model's would (the Sora models take images only).
+      const policy = { description: '', max_files: 1, kinds: (['video', 'audio'] as const).map((kind) => ({ kind, max_bytes: 1e9, mime_types: FILE_KINDS[kind] })) };
       const resolve = (token: string | undefined, file = video, who = account) =>
-        runtime.fileService.resolveReferences(who, [{ ...item(file), kind: file.kind as 'video', ...(token !== undefined ? { durationToken: token } : {}) }]);
+        runtime.fileService.resolveReferences(who, [{ ...item(file), kind: file.kind as 'video', ...(token !== undefined ? { durationToken: token } : {}) }], policy);
 
       await expect(resolve(video.durationToken)).resolves.toEqual([expect.objectContaining({ fileId: video.id, kind: 'video' })]);
       const token: string = video.durationToken;

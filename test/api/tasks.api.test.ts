@@ -147,6 +147,28 @@ describe.each(BACKENDS)('tasks API on $name', (backend) => {
     expect(list.data).toEqual([]);
   });
 
+  it('says what is missing from a reference item, and where a parameter sent at the top level belongs', async () => {
+    const { auth } = await ctx.service.newAccount(100);
+    const misplaced = await ctx.app.inject({
+      method: 'POST', url: '/api/v1/tasks', headers: { ...auth, 'content-type': 'application/json' },
+      payload: '{"model":"sora-2","prompt":"x","n_frames":"15"}',
+    });
+    expect(misplaced.statusCode).toBe(400);
+    expect(misplaced.json().error).toMatchObject({
+      code: 'validation_failed', message: 'n_frames: Unknown field; did you mean params.n_frames? Model parameters go inside params.',
+    });
+    const incomplete = await create(auth, {
+      model: 'sora-2', prompt: 'x', params: { referenceMediaItems: [{ url: 'https://cdn.example.com/r.png', name: 'r.png' }] },
+    });
+    expect(incomplete.statusCode).toBe(400);
+    expect(incomplete.json().error.details).toEqual([
+      { path: 'params.referenceMediaItems[0].kind', message: expect.stringMatching(/^Required/) },
+      { path: 'params.referenceMediaItems[0].mimeType', message: expect.stringMatching(/^Required/) },
+    ]);
+    expect(incomplete.body).not.toContain('undefined');
+    expect((await ctx.app.inject({ url: '/api/v1/account', headers: auth })).json().credits).toEqual({ balance: 100, held: 0, available: 100 });
+  });
+
   it('refuses NUL characters, which text cannot store, as validation_failed', async () => {
     const { auth } = await ctx.service.newAccount(100);
     const response = await create(auth, { model: 'sora-2', prompt: 'a\u0000b' });

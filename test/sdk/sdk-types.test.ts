@@ -40,6 +40,14 @@ describe('SDK types', () => {
     const forPro: CreateTaskParams = { model: 'sora-2-pro', prompt: 'p', params: built };
     expect([viaVariable, forPro]).toHaveLength(2);
     expectTypeOf<Rivya['tasks']['create']>().parameter(0).toEqualTypeOf<CreateTaskParams>();
+    // A reference is a file by its id alone, or the long form; a url alone is neither.
+    const byId: CreateTaskParams = { model: 'sora-2', prompt: 'p', params: { referenceMediaItems: [{ file_id: 'file_x' }] } };
+    const longForm: CreateTaskParams = {
+      model: 'sora-2', prompt: 'p', params: { referenceMediaItems: [{ url: 'u', kind: 'image', name: 'n', mimeType: 'image/png' }] },
+    };
+    // @ts-expect-error — without file_id, kind, name and mimeType are required.
+    const urlOnly: CreateTaskParams = { model: 'sora-2', prompt: 'p', params: { referenceMediaItems: [{ url: 'u' }] } };
+    expect([byId, longForm, urlOnly]).toHaveLength(3);
     expect([pro, sora, badFrames, badModel, noPrompt]).toHaveLength(5);
   });
 

@@ -87,9 +87,10 @@ describe('TypeScript SDK', () => {
     expect(listed).toEqual(expect.arrayContaining([fromPath.id, fromBytes.id, fromBlob.id]));
     const task = await client.tasks.run({
       model: 'sora-2', prompt: 'animate it',
-      params: { referenceMediaItems: [{ url: fromPath.url, kind: 'image', name: fromPath.name, mimeType: fromPath.mimeType }] },
+      params: { referenceMediaItems: [{ file_id: fromPath.id }] },
     });
     expect(task.status).toBe('succeeded');
+    expect(task.params['referenceMediaItems']).toEqual([{ file_id: fromPath.id, kind: 'image', name: 'ref.png', mimeType: 'image/png' }]);
     await client.files.delete(fromBlob.id);
     await expect(client.files.get(fromBlob.id)).rejects.toBeInstanceOf(NotFoundError);
   });

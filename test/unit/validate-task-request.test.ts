@@ -91,4 +91,56 @@ describe('validateTaskRequest', () => {
       .toBe('params.referenceMediaItems[0].mimeType');
     expect(issuesOf({ model: 'sora-2', prompt: 'x', params: { referenceMediaItems: 'a' } })[0]?.path).toBe('params.referenceMediaItems');
   });
+
+  it('says "Required" for each missing field of a reference item, never "undefined"', () => {
+    const bare = issuesOf({ model: 'sora-2', prompt: 'x', params: { referenceMediaItems: [{ url: 'https://x.test/a.png', name: 'a.png' }] } });
+    expect(bare).toEqual([
+      { path: 'params.referenceMediaItems[0].kind', message: 'Required: one of "image" for sora-2.' },
+      { path: 'params.referenceMediaItems[0].mimeType', message: 'Required: one of image/jpeg, image/png, image/webp.' },
+    ]);
+    const noType = issuesOf({
+      model: 'sora-2-pro', prompt: 'x', params: { referenceMediaItems: [{ url: 'https://x.test/a.png', kind: 'image', name: 'a.png' }] },
+    });
+    expect(noType).toEqual([
+      { path: 'params.referenceMediaItems[0].mimeType', message: 'Required: one of image/jpeg, image/png, image/webp for kind image.' },
+    ]);
+    const empty = issuesOf({ model: 'sora-2', prompt: 'x', params: { referenceMediaItems: [{}] } });
+    expect(empty.map((issue) => issue.path)).toEqual(['url', 'kind', 'mimeType', 'name'].map((field) => `params.referenceMediaItems[0].${field}`));
+    for (const issue of empty) expect(issue.message).toMatch(/^Required/);
+    expect(JSON.stringify([bare, noType, empty])).not.toContain('undefined');
+  });
+
+  it('takes a reference item as {file_id} alone; other fields beside it are optional but still checked', () => {
+    const withItems = (...items: unknown[]) => ({ model: 'sora-2', prompt: 'x', params: { referenceMediaItems: items } });
+    const ok = validateTaskRequest(withItems({ file_id: 'file_abc123' }));
+    expect(ok.ok && ok.request.referenceMediaItems).toEqual([{ fileId: 'file_abc123' }]);
+    const full = validateTaskRequest(withItems({ file_id: 'file_abc', url: 'https://x.test/a.png', kind: 'image', name: 'a.png', mimeType: 'image/png' }));
+    expect(full.ok && full.request.referenceMediaItems).toEqual([
+      { fileId: 'file_abc', url: 'https://x.test/a.png', kind: 'image', name: 'a.png', mimeType: 'image/png' },
+    ]);
+    for (const bad of ['', 'abc', 'task_abc', 'file_a b', 7, null, `file_${'a'.repeat(65)}`]) {
+      expect(issuesOf(withItems({ file_id: bad }))).toEqual([{ path: 'params.referenceMediaItems[0].file_id', message: expect.stringContaining('file_') }]);
+    }
+    expect(issuesOf(withItems({ file_id: 'file_a', kind: 'video', mimeType: 'image/gif', name: '', url: 'ftp://x' })).map((issue) => issue.path)).toEqual(
+      ['url', 'kind', 'mimeType', 'name'].map((field) => `params.referenceMediaItems[0].${field}`),
+    );
+  });
+
+  it('names params.<key> for a model parameter sent at the top level (keys from the catalog)', () => {
+    expect(issuesOf({ model: 'sora-2', prompt: 'x', n_frames: '15' })).toEqual([
+      { path: 'n_frames', message: 'Unknown field; did you mean params.n_frames? Model parameters go inside params.' },
+    ]);
+    const pro = issuesOf({ model: 'sora-2-pro', prompt: 'x', size: 'high', referenceMediaItems: [] });
+    expect(pro.map((issue) => issue.message)).toEqual([
+      expect.stringContaining('did you mean params.size?'), expect.stringContaining('did you mean params.referenceMediaItems?'),
+    ]);
+    // size exists for sora-2-pro only: sora-2 is told so rather than sent to a param it does not have.
+    expect(issuesOf({ model: 'sora-2', prompt: 'x', size: 'high' })[0]?.message).toBe(
+      'Unknown field; size is a parameter of sora-2-pro only (inside params).',
+    );
+    // Without a known model, any model's parameter is suggested; other keys stay plain.
+    expect(issuesOf({ prompt: 'x', aspect_ratio: 'portrait' }).find((issue) => issue.path === 'aspect_ratio')?.message)
+      .toContain('did you mean params.aspect_ratio?');
+    expect(issuesOf({ model: 'sora-2', prompt: 'x', colour: 'red' })).toEqual([{ path: 'colour', message: 'Unknown field.' }]);
+  });
 });

@@ -20,8 +20,17 @@ export type ModelParams<M extends ModelId> = {
 /** An option as the catalog writes it, or as its JSON number or boolean (`'15'` or `15`, `'true'` or `true`). */
 type OptionValue<O> = O | (O extends `${infer N extends number}` ? N : never) | (O extends `${infer B extends boolean}` ? B : never);
 
-/** A reference file for reference modes: an uploaded file (from `files.upload`) by its `url`. */
-export interface ReferenceMediaItem {
+/**
+ * A reference file for reference modes: an uploaded file (from `files.upload`), by its id alone
+ * (`{ file_id: file.id }`: the server fills in its url, kind, name and type), or in the long form
+ * by its `url` with its `kind`, `name` and `mimeType`. Fields given beside `file_id` must agree
+ * with the file, except `name`, which is yours to choose.
+ */
+export type ReferenceMediaItem =
+  | ({ file_id: string } & Partial<ReferenceFields>)
+  | ({ file_id?: never } & ReferenceFields);
+
+interface ReferenceFields {
   url: string;
   /** The catalog's models take image references. */
   kind: 'image';
@@ -79,7 +88,10 @@ export interface SelectParamInfo {
   required: boolean;
   default: string | null;
   options: string[];
+  /** The model page's own word for it (`Duration`). */
   description: string;
+  /** What the options mean, and what happens when the parameter is left out. */
+  notes: string;
 }
 
 export interface Model {

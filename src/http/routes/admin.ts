@@ -6,12 +6,15 @@ import { ApiError } from '../../errors.js';
 import type { IdempotencyStore } from '../../idempotency/idempotency-store.js';
 import { postCreditChange } from '../../ledger/credit-ledger.js';
 import { getAccount } from '../../accounts/account-store.js';
+import { buildAdminOpenApiDocument } from '../admin-openapi.js';
 import { bodyReader } from '../body-reader.js';
 import { idempotencyOf, sendOutcome } from '../idempotency-header.js';
 import { presentAccount } from './account.js';
 
 export interface AdminRoutesDeps {
   adminToken: string;
+  /** The server URL the admin OpenAPI document names. */
+  publicUrl: string;
   accounts: AccountStore;
   idempotency: IdempotencyStore;
 }
@@ -34,7 +37,7 @@ function readLimits(reader: ReturnType<typeof bodyReader>, raw: Record<string, u
   return limits;
 }
 
-/** Operator routes under `/admin/v1`, registered only when `RIVYA_ADMIN_TOKEN` is set. */
+/** Operator routes under `/admin/v1`, and their OpenAPI document, registered only when `RIVYA_ADMIN_TOKEN` is set. */
 export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps): void {
   const expected = digest(deps.adminToken);
   const authorize = async (request: FastifyRequest) => {
@@ -48,6 +51,9 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
     if (!account) throw new ApiError('not_found', `Account ${id} not found.`);
     return account;
   };
+
+  const document = buildAdminOpenApiDocument(deps.publicUrl);
+  app.get('/admin/v1/openapi.json', { preHandler: authorize }, async () => document);
 
   app.post('/admin/v1/accounts', { preHandler: authorize }, async (request, reply) => {
     const body = bodyReader(request.body, ['name', 'credits', 'limits']);
