@@ -8,28 +8,11 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
 import { ffmpegPath, makeMedia } from '../helpers/media.js';
+import { runRivya as rivya } from '../helpers/serve-process.js';
 import { ADMIN_TOKEN, startTestService, type TestService } from '../helpers/test-service.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const BIN = fileURLToPath(new URL('../../bin/rivya.js', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `rivya <args>` as a user would, with pipes (not a terminal). */
-function rivya(args: string[], env: Record<string, string>, cwd?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** Runs `rivya <args>` in a pseudo-terminal (util-linux `script`), to drive it as a person at a terminal. */
 function rivyaInTerminal(args: string[], env: Record<string, string>, cwd: string, redirect = '') {
