@@ -111,7 +111,7 @@ describe('rivya serve: start-up failures, the dev key, and the address clients f
 
   it('the next start that listens makes the dev account and shows its key; clients here find the service by themselves', async () => {
     // PORT and RIVYA_DATA_DIR as the service has them, in the folder it runs in (./.rivya).
-    const serve = await startServe({ RIVYA_DATA_DIR: '', RIVYA_PROVIDER: 'instant' }, [], dir);
+    const serve = await startServe({ RIVYA_DATA_DIR: '', RIVYA_PROVIDER: 'instant' }, [], { cwd: dir });
     try {
       expect(serve.output()).toContain('Created the "dev" account with 1000 credits');
       expect(serve.output()).toContain(await devKey(dataDir));

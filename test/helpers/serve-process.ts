@@ -26,12 +26,20 @@ export interface ServeProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `rivya serve` as a user would (`node bin/rivya.js serve`), and waits until it listens. */
-export async function startServe(env: Record<string, string>, args: string[] = [], cwd?: string): Promise<ServeProcess> {
+/**
+ * Starts `rivya serve` as a user would (`node bin/rivya.js serve`, or an installed `bin`), in `cwd`
+ * (default: here), and waits until it listens.
+ */
+export async function startServe(
+  env: Record<string, string | undefined>,
+  args: string[] = [],
+  options: { cwd?: string; bin?: string } = {},
+): Promise<ServeProcess> {
   const port = env['PORT'] ? Number(env['PORT']) : await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], {
+  const [command, commandArgs] = options.bin ? [options.bin, ['serve', ...args]] : [process.execPath, [BIN, 'serve', ...args]];
+  const child = spawn(command, commandArgs, {
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), RIVYA_PUBLIC_URL: `http://127.0.0.1:${port}`, ...env },
-    cwd,
+    cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
