@@ -12,8 +12,9 @@ import { TASK_QUEUE } from '../worker/task-runner.js';
 import { recordServiceAddress } from './service-address-file.js';
 
 /**
- * Runs `rivya serve` or `rivya migrate`. A problem at start the operator fixes (the configuration,
- * a port in use, a data dir another process holds) is one line on stderr and exit code 78.
+ * Runs `rivya serve` or `rivya migrate`. A problem at start the operator fixes is reported on
+ * stderr, without a stack, with exit code 78: the configuration's problems, or one line for a
+ * port in use or a data dir another process holds.
  */
 export async function runServerCommand(command: 'serve' | 'migrate', role: string | undefined): Promise<number> {
   try {
