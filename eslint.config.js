@@ -16,6 +16,8 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
     },
   },
+  // Plain JavaScript run by npm before anything is built (packages/sdk/scripts): linted without types.
+  { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {

@@ -21,8 +21,9 @@ Usage:
   rivya <command> --help                Each command's options and examples (also: rivya help <command>)
   rivya --version                       The version
 
-Client commands talk to RIVYA_BASE_URL (default http://localhost:$PORT, 8080) with RIVYA_API_KEY
-(or --api-key; without either, the dev key \`rivya serve\` saved in RIVYA_DATA_DIR). --json prints
+Client commands talk to RIVYA_BASE_URL or --base-url (default: the \`rivya serve\` running on
+RIVYA_DATA_DIR, ./.rivya, else http://localhost:$PORT, 8080) with RIVYA_API_KEY or --api-key
+(default: the dev key \`rivya serve\` saved in RIVYA_DATA_DIR). --json prints
 machine-readable results. Exit codes: 0 ok, 1 other failure, 2 bad input, 3 unauthorized, 4 insufficient credits,
 5 not found, 6 conflict, 7 rate limited, 8 unreachable/unavailable, 9 task failed, 10 task canceled,
 130 interrupted.

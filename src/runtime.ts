@@ -15,6 +15,7 @@ import type { TaskRecord } from './domain.js';
 import { createPostgresDatabase } from './db/postgres-database.js';
 import { createMemoryTaskEvents } from './events/memory-task-events.js';
 import { createApp } from './http/app.js';
+import { listenFailure } from './http/listen-error.js';
 import { createIdempotencyStore } from './idempotency/idempotency-store.js';
 import { newId } from './ids.js';
 import { createPgBossQueue } from './jobs/pg-boss-queue.js';
@@ -237,8 +238,18 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   return {
     config, db, app, accounts, ledger, tasks, taskService, fileService, idempotency, queue, stores, signer, sweeper, runner, logger,
 
-    /** Starts serving (api role) and working (worker role). Resolves with the listening URL, if any. */
+    /**
+     * Starts serving (api role) and working (worker role). Resolves with the listening URL, if any.
+     * It listens first: when the port is taken (`ListenError`), no worker has started.
+     */
     async start(options: { listen?: boolean } = {}): Promise<string | null> {
+      if (app && options.listen !== false) {
+        listening = await app.listen({ host: config.host, port: config.port }).catch((error: unknown) => {
+          throw listenFailure(error, config.host, config.port);
+        });
+      } else if (app) {
+        await app.ready();
+      }
       if (config.role !== 'api') {
         await removeDeadWorkDirs(join(config.dataDir, 'work'));
         await mkdir(workRoot, { recursive: true });
@@ -248,11 +259,6 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         await queue.work<TaskJob>(TASK_QUEUE, config.workerConcurrency, (job) => runner.handle(job.data));
         await sweeper.sweepOnce();
         sweeper.start();
-      }
-      if (app && options.listen !== false) {
-        listening = await app.listen({ host: config.host, port: config.port });
-      } else if (app) {
-        await app.ready();
       }
       return listening;
     },

@@ -36,7 +36,7 @@ export async function admin(args: string[], context: CliContext): Promise<number
   if (values.help || !group || !action) return help(context, ADMIN_HELP, values.help ? EXIT.ok : EXIT.usage);
   const token = values['admin-token'] ?? context.env['RIVYA_ADMIN_TOKEN'];
   if (!token) throw new UsageError('No admin token: pass --admin-token or set RIVYA_ADMIN_TOKEN (the one the server runs with).');
-  const client = new RivyaAdmin({ adminToken: token, baseUrl: baseUrlOf(values, context.env) });
+  const client = new RivyaAdmin({ adminToken: token, baseUrl: await baseUrlOf(values, context.env) });
   const { output } = context;
   const need = (value: string | undefined, what: string): string => {
     if (!value) throw new UsageError(`Missing ${what}: ${USAGE[`${group} ${action}`] ?? `rivya admin ${group} ${action} <${what}>`}`);

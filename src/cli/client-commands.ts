@@ -9,6 +9,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InvalidStateError, Rivya, TaskFailedError, type CreateTaskParams, type Page, type Task } from '../../packages/sdk/src/index.js';
 import { AfterTaskCreated, describeFailure, EXIT, progressBar, table, UsageError, type Output } from './output.js';
+import { recordedServiceUrl } from './service-address-file.js';
 
 /** The process's streams and environment, for the client commands (tests pass their own). */
 export interface CliIo {
@@ -40,6 +41,11 @@ export function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: s
   }
 }
 
+/** The data dir of a `rivya serve` run here (RIVYA_DATA_DIR, default ./.rivya): its dev key and its address. */
+function dataDirOf(env: CliContext['env']): string {
+  return env['RIVYA_DATA_DIR'] || '.rivya';
+}
+
 /** The API client: key from --api-key, RIVYA_API_KEY, or the dev key `rivya serve` saved in the data dir. */
 export async function clientFor(
   values: { 'api-key'?: string | undefined; 'base-url'?: string | undefined },
@@ -47,10 +53,10 @@ export async function clientFor(
   /** Public routes (the catalog) need no key. */
   keyOptional = false,
 ): Promise<Rivya> {
-  const baseUrl = baseUrlOf(values, env);
+  const baseUrl = await baseUrlOf(values, env);
   let apiKey = values['api-key'] ?? env['RIVYA_API_KEY'];
   if (!apiKey) {
-    const saved = await readFile(join(env['RIVYA_DATA_DIR'] || '.rivya', 'dev-api-key'), 'utf8').catch(() => '');
+    const saved = await readFile(join(dataDirOf(env), 'dev-api-key'), 'utf8').catch(() => '');
     apiKey = saved.trim() || undefined;
   }
   if (!apiKey && keyOptional) apiKey = 'none';
@@ -58,8 +64,15 @@ export async function clientFor(
   return new Rivya({ apiKey, baseUrl });
 }
 
-/** --base-url, else RIVYA_BASE_URL, else this machine's `rivya serve` (PORT, default 8080). */
-export function baseUrlOf(values: { 'base-url'?: string | undefined }, env: CliContext['env']): string {
+/**
+ * --base-url, else RIVYA_BASE_URL, else the address the `rivya serve` running on this data dir
+ * recorded, else this machine's default (`http://localhost:$PORT`, PORT 8080).
+ */
+export async function baseUrlOf(values: { 'base-url'?: string | undefined }, env: CliContext['env']): Promise<string> {
+  if (values['base-url'] === undefined && !env['RIVYA_BASE_URL']) {
+    const recorded = await recordedServiceUrl(dataDirOf(env));
+    if (recorded) return recorded;
+  }
   const [url, from] = values['base-url'] !== undefined ? [values['base-url'], '--base-url']
     : env['RIVYA_BASE_URL'] ? [env['RIVYA_BASE_URL'], 'RIVYA_BASE_URL']
     : [`http://localhost:${env['PORT'] ?? '8080'}`, 'PORT'];

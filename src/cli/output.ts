@@ -81,7 +81,14 @@ export function describeFailure(error: unknown): { exitCode: number; message: st
       json: { error: { code: error.code, message: error.message }, task: error.task },
     };
   }
-  if (error instanceof ConnectionError || error instanceof TimeoutError) {
+  if (error instanceof ConnectionError) {
+    // Which service was tried, and how to point at another: the address may have come from a default.
+    const url = URL.canParse(error.url) ? new URL(error.url).origin : error.url;
+    const message = `Could not reach the service at ${url} (${error.message}).\n` +
+      'Start it with `rivya serve` (client commands run in the same folder find it), or give its address with --base-url or RIVYA_BASE_URL.';
+    return { exitCode: EXIT.unreachable, message, json: { error: { code: 'unreachable', message, url } } };
+  }
+  if (error instanceof TimeoutError) {
     return { exitCode: EXIT.unreachable, message: error.message, json: { error: { code: 'unreachable', message: error.message } } };
   }
   if (error instanceof RivyaError) return { exitCode: EXIT.usage, message: error.message, json: { error: { code: 'usage', message: error.message } } };

@@ -1,14 +1,17 @@
+import { access } from 'node:fs/promises';
+import { isAbsolute, join, relative } from 'node:path';
 import pino from 'pino';
 import { ConfigError, loadConfig } from '../config.js';
-import { join } from 'node:path';
 import { DataDirLockedError, lockDataDir } from '../db/data-dir-lock.js';
 import { label, migrate, MigrationMismatchError, migrationStatus, type MigrationStatus } from '../db/migrate.js';
 import { createPgliteDatabase } from '../db/pglite-database.js';
 import type { Database } from '../db/port.js';
+import { ListenError } from '../http/listen-error.js';
 import { createPostgresDatabase } from '../db/postgres-database.js';
 import { createPgBossQueue } from '../jobs/pg-boss-queue.js';
 import { bootstrapDevAccount, createRuntime } from '../runtime.js';
 import { TASK_QUEUE } from '../worker/task-runner.js';
+import { recordServiceAddress } from './service-address-file.js';
 
 export interface ServerCommandOptions {
   role?: string | undefined;
@@ -17,14 +20,16 @@ export interface ServerCommandOptions {
 }
 
 /**
- * Runs `rivya serve` or `rivya migrate`; a configuration problem, a locked data dir or a database
- * whose migrations differ from this release's is one line on stderr and exit code 78.
+ * Runs `rivya serve` or `rivya migrate`. A problem at start the operator fixes is reported on
+ * stderr, without a stack, with exit code 78: the configuration's problems, or one line for a
+ * port in use, a data dir another process holds, or a database whose migrations differ from
+ * this release's.
  */
 export async function runServerCommand(command: 'serve' | 'migrate', options: ServerCommandOptions = {}): Promise<number> {
   try {
     return command === 'serve' ? await serve(options.role) : await migrateCommand(options.status === true);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof MigrationMismatchError) {
+    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof ListenError || error instanceof MigrationMismatchError) {
       process.stderr.write(`rivya: ${error.message}\n`);
       return 78;
     }
@@ -35,13 +40,22 @@ export async function runServerCommand(command: 'serve' | 'migrate', options: Se
 async function serve(role: string | undefined): Promise<number> {
   const config = loadConfig(process.env, { role });
   const runtime = await createRuntime(config);
+  const url = await runtime.start().catch(async (error: unknown) => {
+    await runtime.stop();
+    throw error;
+  });
+  // Only once the service listens: a start that failed leaves no account whose key was never shown.
   const dev = await bootstrapDevAccount(runtime);
-  const url = await runtime.start();
   if (dev) {
     process.stdout.write(
       `\nCreated the "dev" account with 1000 credits.\nAPI key (shown once, also saved in ${dev.path}):\n\n  ${dev.key}\n\n`,
     );
+  } else {
+    const saved = await savedDevKey(config.dataDir);
+    if (saved) process.stdout.write(`dev API key in ${saved}\n`);
   }
+  // Client commands run next to this data dir find the service by this record.
+  const address = url ? await recordServiceAddress(config.dataDir, url) : null;
   runtime.logger.info({ url, role: config.role, database: runtime.db.kind, providers: config.providers.accounts.map((account) => `${account.name} (${account.kind})`) }, 'rivya is running');
   process.stdout.write(`rivya is running: role ${config.role}${url ? ` at ${url}` : ''}, ${runtime.db.kind} database\n`);
   await new Promise<void>((resolve) => {
@@ -53,7 +67,7 @@ async function serve(role: string | undefined): Promise<number> {
       }
       stopping = true;
       runtime.logger.info({ signal }, 'shutting down: finishing requests, leaving running tasks to resume');
-      runtime.stop().then(resolve, (error: unknown) => {
+      Promise.all([address?.remove(), runtime.stop()]).then(() => resolve(), (error: unknown) => {
         runtime.logger.error({ err: error }, 'error while shutting down');
         resolve();
       });
@@ -62,6 +76,14 @@ async function serve(role: string | undefined): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
   return 0;
+}
+
+/** Where the data dir's dev key is saved (relative to here when under it), if it is. */
+async function savedDevKey(dataDir: string): Promise<string | null> {
+  const path = join(dataDir, 'dev-api-key');
+  if (!(await access(path).then(() => true, () => false))) return null;
+  const shown = relative(process.cwd(), path);
+  return shown.startsWith('..') || isAbsolute(shown) ? path : shown;
 }
 
 /** Opens the configured database for `rivya migrate`: the server's, or the data dir's (locked while open). */

@@ -8,35 +8,24 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
 import { ffmpegPath, makeMedia } from '../helpers/media.js';
+import { runRivya as rivya } from '../helpers/serve-process.js';
 import { ADMIN_TOKEN, startTestService, type TestService } from '../helpers/test-service.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const BIN = fileURLToPath(new URL('../../bin/rivya.js', import.meta.url));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `rivya <args>` as a user would, with pipes (not a terminal). */
-function rivya(args: string[], env: Record<string, string>, cwd?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** Runs `rivya <args>` in a pseudo-terminal (util-linux `script`), to drive it as a person at a terminal. */
-function rivyaInTerminal(args: string[], env: Record<string, string>, cwd: string, redirect = '') {
-  const quoted = [process.execPath, BIN, ...args].map((part) => `'${part.replace(/'/g, `'\\''`)}'`).join(' ') + (redirect ? ` ${redirect}` : '');
+/**
+ * Runs `rivya <args>` in a pseudo-terminal (util-linux `script`), to drive it as a person at a terminal: the
+ * installed binary (`node bin/rivya.js`), or through `npx rivya` (`cwd` must then be the repository).
+ */
+function rivyaInTerminal(args: string[], env: Record<string, string>, cwd: string, redirect = '', launcher: 'binary' | 'npx' = 'binary') {
+  const command = launcher === 'npx' ? ['npx', 'rivya', ...args] : [process.execPath, BIN, ...args];
+  const quoted = command.map((part) => `'${part.replace(/'/g, `'\\''`)}'`).join(' ') + (redirect ? ` ${redirect}` : '');
+  // Without the variables `npm test` gives its scripts: a nested npx acts as one typed at a shell.
+  const shellEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(npm_|INIT_CWD$)/i.test(name)));
   // `script` runs the command through $SHELL; `exec` makes the CLI the terminal's only foreground process, whatever
   // the shell (dash would otherwise stay as its parent and die of the Ctrl-C, taking `script` with it).
-  const child = spawn('script', ['-qefc', `exec ${quoted}`, '/dev/null'], { env: { ...process.env, ...env }, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('script', ['-qefc', `exec ${quoted}`, '/dev/null'], { env: { ...shellEnv, ...env }, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   let screen = '';
   child.stdout.on('data', (chunk: Buffer) => (screen += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (screen += chunk.toString()));
@@ -143,6 +132,23 @@ describe('the rivya CLI', () => {
     expect(run.screen()).toContain(`rivya tasks get ${taskId} --wait`);
     expect(JSON.parse((await rivya(['tasks', 'get', taskId, '--json'], idleEnv)).stdout)).toMatchObject({ status: 'queued' });
     expect((await rivya(['tasks', 'cancel', taskId], idleEnv)).code).toBe(0);
+  }, 60_000);
+
+  it('under npx, Ctrl-C still asks and the answer is acted on, but npm exits 130 whatever it was (the README says to run the installed binary)', async () => {
+    // npm and the shell it runs the command in (/bin/sh) get the Ctrl-C too: the shell ends by it once the command
+    // has ended, and npm passes that on. Exit codes without a Ctrl-C pass through.
+    const repository = fileURLToPath(new URL('../..', import.meta.url));
+    const run = rivyaInTerminal(['generate', 'Asked under npx', '--no-download'], idleEnv, repository, '', 'npx');
+    await waitFor(() => /Task (task_\w+) created/.test(run.screen()), 30_000, 'the task to be created');
+    const taskId = /Task (task_\w+) created/.exec(run.screen())![1]!;
+    run.type('\x03');
+    await waitFor(() => run.screen().includes(`Cancel task ${taskId}?`), 10_000, 'the question');
+    run.type('y\r');
+    expect(await run.exited).toBe(130);
+    expect(run.screen()).toContain(`Canceled ${taskId}`);
+    expect(JSON.parse((await rivya(['tasks', 'get', taskId, '--json'], idleEnv)).stdout)).toMatchObject({ status: 'canceled' });
+    const missing = rivyaInTerminal(['tasks', 'get', 'task_missing'], idleEnv, repository, '', 'npx');
+    expect(await missing.exited).toBe(5);
   }, 60_000);
 
   it('checks inputs before anything is charged, and fails cleanly on local errors', async () => {

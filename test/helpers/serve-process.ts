@@ -26,11 +26,20 @@ export interface ServeProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `rivya serve` as a user would (`node bin/rivya.js serve`), and waits until it listens. */
-export async function startServe(env: Record<string, string>, args: string[] = []): Promise<ServeProcess> {
+/**
+ * Starts `rivya serve` as a user would (`node bin/rivya.js serve`, or an installed `bin`), in `cwd`
+ * (default: here), and waits until it listens.
+ */
+export async function startServe(
+  env: Record<string, string | undefined>,
+  args: string[] = [],
+  options: { cwd?: string; bin?: string } = {},
+): Promise<ServeProcess> {
   const port = env['PORT'] ? Number(env['PORT']) : await freePort();
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], {
+  const [command, commandArgs] = options.bin ? [options.bin, ['serve', ...args]] : [process.execPath, [BIN, 'serve', ...args]];
+  const child = spawn(command, commandArgs, {
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), RIVYA_PUBLIC_URL: `http://127.0.0.1:${port}`, ...env },
+    cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -53,6 +62,24 @@ export async function startServe(env: Record<string, string>, args: string[] = [
     throw new Error(`rivya serve did not start:\n${output}`);
   }
   return { url: `http://127.0.0.1:${port}`, process: child, output: () => output, exited };
+}
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `rivya <args>` as a user would (`node bin/rivya.js`, pipes, not a terminal) to its end. */
+export function runRivya(args: string[], env: Record<string, string | undefined>, cwd?: string): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 /** The dev key the first start saved in the data dir. */

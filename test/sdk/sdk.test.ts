@@ -169,6 +169,7 @@ describe('TypeScript SDK', () => {
     const request = { model: 'sora-2', prompt: 'resent by the caller', client_request_id: 'resent-by-caller' } as const;
     const failure = await new Rivya({ apiKey: key, baseUrl: base, fetch: loseAnswer, maxRetries: 0 }).tasks.create(request).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(ConnectionError);
+    expect((failure as ConnectionError).url).toBe(`${base}/api/v1/tasks`);
     const { idempotencyKey } = failure as ConnectionError;
     expect(idempotencyKey).toMatch(/^rivya-/);
     const task = await client.tasks.create(request, { idempotencyKey: idempotencyKey! });

@@ -180,7 +180,7 @@ class Transport {
         if (options.signal?.aborted) throw options.signal.reason;
         const failure = failed(attemptSignal?.aborted
           ? new TimeoutError(`${method} ${path} took longer than ${timeout} ms.`, { cause: error })
-          : new ConnectionError(`${method} ${path} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+          : new ConnectionError(`${method} ${path} failed: ${error instanceof Error ? error.message : String(error)}`, url.href, { cause: error }));
         if (attempt >= maxRetries) throw failure;
         mayHaveActed = true;
         await sleep(this.#backoff(attempt, null), options.signal);

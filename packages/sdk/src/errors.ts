@@ -100,6 +100,14 @@ export class ServiceUnavailableError extends ApiError {
 /** The request never got an answer (network failure), even after retries. */
 export class ConnectionError extends RivyaError {
   override name = 'ConnectionError';
+  constructor(
+    message: string,
+    /** The URL the request was sent to (which service could not be reached). */
+    readonly url: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 /** The request took longer than the client's `timeout`. */
 export class TimeoutError extends RivyaError {
