@@ -86,6 +86,8 @@ async function readHead(stream: Readable, bytes: number): Promise<Buffer> {
       size += chunk.length;
       continue;
     }
+    // A stream that failed before we listened has no error event left to give: its error is the answer.
+    if (stream.errored) throw stream.errored;
     if (stream.readableEnded || stream.destroyed) break;
     await new Promise<void>((resolve, reject) => {
       const done = () => {
