@@ -14,7 +14,7 @@ import type { Database, Queryable } from './db/port.js';
 import type { TaskRecord } from './domain.js';
 import { createPostgresDatabase } from './db/postgres-database.js';
 import { createMemoryTaskEvents } from './events/memory-task-events.js';
-import { createApp } from './http/app.js';
+import { createApp, type AppRoute } from './http/app.js';
 import { createIdempotencyStore } from './idempotency/idempotency-store.js';
 import { newId } from './ids.js';
 import { createPgBossQueue } from './jobs/pg-boss-queue.js';
@@ -47,6 +47,8 @@ export interface RuntimeOptions {
   logger?: Logger;
   /** Replaces the configured providers with this one for every model (tests of faults and timing). */
   provider?: Provider;
+  /** Told of every route the HTTP app registers (checks that must cover every route). */
+  onRoute?: (route: AppRoute) => void;
 }
 
 /** Where the embedded mode keeps its generated secret. */
@@ -175,6 +177,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
           rateLimiter, metrics, stores, signer, readiness,
           wakeTask,
           shutdown: shutdown.signal,
+          ...(options.onRoute ? { onRoute: options.onRoute } : {}),
         });
 
   /**

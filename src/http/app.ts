@@ -13,6 +13,7 @@ import type { FileService } from '../files/file-service.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { registerFileRoutes } from './routes/files.js';
 import { findUnstorableText, MAX_JSON_DEPTH, nestsDeeperThan, unstorableText } from './storable-text.js';
+import { createClientErrorHandler } from './client-errors.js';
 import { createAuthenticator } from './auth.js';
 import { sendError } from './error-envelope.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -48,6 +49,14 @@ export interface AppDeps {
   wakeTask: (taskId: string, upstreamHint: string | null) => Promise<boolean>;
   /** Aborted when the process begins to shut down. */
   shutdown: AbortSignal;
+  /** Told of every route as it is registered (checks that must cover every route). */
+  onRoute?: (route: AppRoute) => void;
+}
+
+/** A registered route: its method and its URL pattern (`/api/v1/tasks/:id`). */
+export interface AppRoute {
+  method: string;
+  url: string;
 }
 
 /** Builds the HTTP API over its dependencies. Nothing here reads the environment. */
@@ -65,11 +74,19 @@ export function createApp(deps: AppDeps): FastifyInstance {
     // past it the connection is cut, so a stalled client cannot hold a request open for ever.
     requestTimeout: 300_000,
     connectionTimeout: 300_000,
-    // The router's errors (an undecodable path, an over-long id) also answer in the contract's envelope.
+    // Errors raised before a request reaches the app also answer in the contract's envelope: the
+    // router's (an undecodable path, an over-long id) and Node's HTTP parser's (an unknown method, a huge head).
     frameworkErrors: (error, request, reply) => {
       void sendError(request, reply, error);
     },
+    clientErrorHandler: createClientErrorHandler(deps.logger),
   });
+  const { onRoute } = deps;
+  if (onRoute) {
+    app.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) onRoute({ method, url: route.url });
+    });
+  }
   app.decorateRequest('auth', null);
   // Multipart bodies stream: parts are read by the Files API route as they arrive.
   void app.register(multipart, { limits: { fileSize: deps.maxUploadBytes + 1, files: 1 } });
