@@ -64,7 +64,8 @@ const UNDECLARED = new Set(['', 'application/octet-stream', 'binary/octet-stream
 
 /** The client's file name as shown back: control characters removed, at most 255 characters. */
 function cleanName(name: string): string {
-  return name.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 255);
+  // Cut by characters: a cut by UTF-16 units may split a pair, and half a pair is not text (stored as U+FFFD).
+  return Array.from(name.replace(/[\u0000-\u001f\u007f]/g, '').trim()).slice(0, 255).join('');
 }
 
 /** A file name safe as the last segment of an object key. */

@@ -136,6 +136,16 @@ describe.each(BACKENDS)('malformed input on $name: never a 5xx, a hang, or an an
     expect((await ctx.create(auth, '{"model":"sora-2","prompt":"\\ud83e\\udd8a"}', { 'content-type': 'application/json' })).statusCode).toBe(201);
   });
 
+  it('a long file name is cut between characters, never inside one (half a surrogate pair is not text)', async () => {
+    const { auth } = await ctx.service.newAccount(100);
+    const name = `${'n'.repeat(254)}\u{1F98A}.png`;
+    const head = `--b\r\nContent-Disposition: form-data; name="file"; filename*=utf-8''${encodeURIComponent(name)}\r\nContent-Type: image/png\r\n\r\n`;
+    const payload = Buffer.concat([Buffer.from(head), png, Buffer.from('\r\n--b--\r\n')]);
+    const response = await upload(auth, 'multipart/form-data; boundary=b', payload, { 'idempotency-key': 'long-name' });
+    expect(response.statusCode, response.body).toBe(201);
+    expect(response.json().name).toBe(`${'n'.repeat(254)}\u{1F98A}`);
+  });
+
   it("the router's own errors answer in the envelope with a request id: an undecodable path, an over-long id", async () => {
     const { auth } = await ctx.service.newAccount(100);
     expectEnvelope(await ctx.app.inject({ url: '/api/v1/tasks/%zz', headers: auth }), 'not_found');
