@@ -64,10 +64,12 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
  * The spec of `method url`. A HEAD route the app derives from a GET one is fuzzed as that GET is;
  * a route without an entry is fuzzed with what its URL says: its parameters (of no known kind),
  * the caller its prefix implies, and JSON bodies of any fields when its method takes a body.
+ * Null when its URL cannot be filled in (a regular-expression or multi-parameter segment).
  */
-export function specOf(method: string, url: string): { spec: RouteSpec; listed: boolean } {
+export function specOf(method: string, url: string): { spec: RouteSpec; listed: boolean } | null {
   const listed = ROUTE_SPECS[`${method} ${url}`] ?? (method === 'HEAD' ? ROUTE_SPECS[`GET ${url}`] : undefined);
   if (listed) return { spec: listed, listed: true };
+  if (!/^(\/([\w.~-]+|:\w+|\*))*\/?$/.test(url)) return null;
   const params = Object.fromEntries(
     [...url.matchAll(/:(\w+)|\*/g)].map((match): [string, ParamKind] => [match[1] ?? '*', 'unknown']),
   );
