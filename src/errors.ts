@@ -57,7 +57,7 @@ export class DependencyUnavailableError extends Error {
 export function validationFailed(issues: readonly ValidationIssue[]): ApiError {
   const first = issues[0];
   const message =
-    issues.length === 1 && first ? `${first.path}: ${first.message}` : `The request has ${issues.length} problems; see details.`;
+    issues.length === 1 && first ? `${first.path ? `${first.path}: ` : ''}${first.message}` : `The request has ${issues.length} problems; see details.`;
   return new ApiError('validation_failed', message, { details: issues });
 }
 

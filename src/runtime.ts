@@ -14,7 +14,7 @@ import type { Database, Queryable } from './db/port.js';
 import type { TaskRecord } from './domain.js';
 import { createPostgresDatabase } from './db/postgres-database.js';
 import { createMemoryTaskEvents } from './events/memory-task-events.js';
-import { createApp } from './http/app.js';
+import { createApp, type AppRoute } from './http/app.js';
 import { listenFailure } from './http/listen-error.js';
 import { createIdempotencyStore } from './idempotency/idempotency-store.js';
 import { newId } from './ids.js';
@@ -48,6 +48,8 @@ export interface RuntimeOptions {
   logger?: Logger;
   /** Replaces the configured providers with this one for every model (tests of faults and timing). */
   provider?: Provider;
+  /** Told of every route the HTTP app registers (checks that must cover every route). */
+  onRoute?: (route: AppRoute) => void;
 }
 
 /** Where the embedded mode keeps its generated secret. */
@@ -182,6 +184,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
           rateLimiter, metrics, stores, signer, readiness,
           wakeTask,
           shutdown: shutdown.signal,
+          ...(options.onRoute ? { onRoute: options.onRoute } : {}),
         });
 
   /**

@@ -65,7 +65,8 @@ const UNDECLARED = new Set(['', 'application/octet-stream', 'binary/octet-stream
 
 /** The client's file name as shown back: control characters removed, at most 255 characters. */
 function cleanName(name: string): string {
-  return name.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 255);
+  // Cut by characters: a cut by UTF-16 units may split a pair, and half a pair is not text (stored as U+FFFD).
+  return Array.from(name.replace(/[\u0000-\u001f\u007f]/g, '').trim()).slice(0, 255).join('');
 }
 
 /** A file name safe as the last segment of an object key. */
@@ -87,6 +88,8 @@ async function readHead(stream: Readable, bytes: number): Promise<Buffer> {
       size += chunk.length;
       continue;
     }
+    // A stream that failed before we listened has no error event left to give: its error is the answer.
+    if (stream.errored) throw stream.errored;
     if (stream.readableEnded || stream.destroyed) break;
     await new Promise<void>((resolve, reject) => {
       const done = () => {

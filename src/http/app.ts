@@ -1,7 +1,7 @@
 import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AccountStore } from '../accounts/account-store.js';
-import { ApiError } from '../errors.js';
+import { ApiError, validationFailed } from '../errors.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import { newId } from '../ids.js';
 import type { CreditLedger } from '../ledger/credit-ledger.js';
@@ -12,6 +12,8 @@ import type { UrlSigner } from '../storage/url-signer.js';
 import type { FileService } from '../files/file-service.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { registerFileRoutes } from './routes/files.js';
+import { findUnstorableText, MAX_JSON_DEPTH, nestsDeeperThan, unstorableText } from './storable-text.js';
+import { createClientErrorHandler } from './client-errors.js';
 import { createAuthenticator } from './auth.js';
 import { sendError } from './error-envelope.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -48,27 +50,14 @@ export interface AppDeps {
   wakeTask: (taskId: string, upstreamHint: string | null) => Promise<boolean>;
   /** Aborted when the process begins to shut down. */
   shutdown: AbortSignal;
+  /** Told of every route as it is registered (checks that must cover every route). */
+  onRoute?: (route: AppRoute) => void;
 }
 
-/** The path of the first string (or key) holding U+0000, which PostgreSQL text cannot store; null if none. */
-function findNulCharacter(root: unknown, rootPath: string): string | null {
-  // Iterative, so a deeply nested body cannot exhaust the stack.
-  const pending: [unknown, string][] = [[root, rootPath]];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    const [value, path] = next;
-    if (typeof value === 'string') {
-      if (value.includes('\u0000')) return path;
-    } else if (Array.isArray(value)) {
-      value.forEach((item, index) => pending.push([item, `${path}[${index}]`]));
-    } else if (value !== null && typeof value === 'object') {
-      for (const [key, item] of Object.entries(value)) {
-        const at = path ? `${path}.${key}` : key;
-        if (key.includes('\u0000')) return at;
-        pending.push([item, at]);
-      }
-    }
-  }
-  return null;
+/** A registered route: its method and its URL pattern (`/api/v1/tasks/:id`). */
+export interface AppRoute {
+  method: string;
+  url: string;
 }
 
 /** Builds the HTTP API over its dependencies. Nothing here reads the environment. */
@@ -86,16 +75,34 @@ export function createApp(deps: AppDeps): FastifyInstance {
     // past it the connection is cut, so a stalled client cannot hold a request open for ever.
     requestTimeout: 300_000,
     connectionTimeout: 300_000,
+    // Errors raised before a request reaches the app also answer in the contract's envelope: the
+    // router's (an undecodable path, an over-long id) and Node's HTTP parser's (an unknown method, a huge head).
+    frameworkErrors: (error, request, reply) => {
+      void sendError(request, reply, error);
+    },
+    clientErrorHandler: createClientErrorHandler(deps.logger),
   });
+  const { onRoute } = deps;
+  if (onRoute) {
+    app.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) onRoute({ method, url: route.url });
+    });
+  }
   app.decorateRequest('auth', null);
   // Multipart bodies stream: parts are read by the Files API route as they arrive.
   void app.register(multipart, { limits: { fileSize: deps.maxUploadBytes + 1, files: 1 } });
 
-  // JSON bodies: an empty body reads as no body; anything unparsable is validation_failed.
+  // JSON bodies: an empty body reads as no body; anything unparsable, nested too deep, or holding
+  // text PostgreSQL cannot store is validation_failed, before anything reads it.
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: JSON_BODY_LIMIT }, (_request, text, done) => {
     const source = String(text);
     if (source.trim() === '') return done(null, undefined);
+    if (nestsDeeperThan(source)) {
+      const message = `JSON bodies may nest at most ${MAX_JSON_DEPTH} levels.`;
+      done(new ApiError('validation_failed', `The body is nested too deep: ${message}`, { details: [{ path: '', message }] }), undefined);
+      return;
+    }
     let body: unknown;
     try {
       body = JSON.parse(source);
@@ -105,11 +112,9 @@ export function createApp(deps: AppDeps): FastifyInstance {
       }), undefined);
       return;
     }
-    const nulAt = findNulCharacter(body, '');
-    if (nulAt !== null) {
-      done(new ApiError('validation_failed', `${nulAt || 'The body'}: NUL characters (\\u0000) are not allowed in text.`, {
-        details: [{ path: nulAt, message: 'NUL characters (\\u0000) are not allowed in text.' }],
-      }), undefined);
+    const unstorable = findUnstorableText(body);
+    if (unstorable) {
+      done(validationFailed([{ path: unstorable.path, message: unstorable.message }]), undefined);
       return;
     }
     done(null, body);
@@ -119,6 +124,12 @@ export function createApp(deps: AppDeps): FastifyInstance {
     void reply.header('x-request-id', request.id);
     if (deps.shutdown.aborted && !request.url.startsWith('/healthz')) {
       throw new ApiError('service_unavailable', 'The server is shutting down; retry shortly.', { headers: { 'retry-after': '2' } });
+    }
+  });
+  // An id PostgreSQL cannot store (U+0000) is no id: 404, as for any unknown one, on every route with ids.
+  app.addHook('onRequest', async (request) => {
+    for (const value of Object.values(request.params as Record<string, string>)) {
+      if (unstorableText(value)) throw new ApiError('not_found', 'No such resource: the path holds characters no id has.');
     }
   });
   app.addHook('onResponse', async (request, reply) => {

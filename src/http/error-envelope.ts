@@ -45,6 +45,12 @@ export function toApiError(error: unknown): ApiError {
       return new ApiError('payload_too_large', 'The file is larger than any kind of file may be.');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new ApiError('validation_failed', 'The Content-Length does not match the body.');
+    // The router's own: a path that is not valid percent-encoded UTF-8, or a path segment (an id)
+    // longer than any id; either names nothing, like any unknown id.
+    case 'FST_ERR_BAD_URL':
+      return new ApiError('not_found', 'No such resource: the path is not valid percent-encoded UTF-8.');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new ApiError('not_found', 'No such resource: the path holds a segment longer than any id.');
     default:
       break;
   }
@@ -65,6 +71,8 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, error: u
   const apiError = toApiError(error);
   if (apiError.code === 'internal_error') request.log.error({ err: error }, 'internal error');
   else if (apiError.code === 'service_unavailable') request.log.warn({ err: error }, 'store unavailable');
+  // Also set here: an error raised before the request's hooks (by the router) has not been through them.
+  void reply.header('x-request-id', request.id);
   for (const [name, value] of Object.entries(apiError.headers)) void reply.header(name, value);
   return reply
     .code(ERROR_CODES[apiError.code].status)

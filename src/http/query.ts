@@ -1,5 +1,6 @@
 import { validationFailed, type ValidationIssue } from '../errors.js';
 import { ApiError } from '../errors.js';
+import { unstorableText } from './storable-text.js';
 import { decodeCursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../pagination.js';
 
 type Query = Record<string, unknown>;
@@ -18,8 +19,9 @@ export function queryReader(query: unknown, allowed: readonly string[]) {
       issues.push({ path: name, message: 'Give this parameter once.' });
       return undefined;
     }
-    if (value.includes('\u0000')) {
-      issues.push({ path: name, message: 'NUL characters are not allowed.' });
+    const unstorable = unstorableText(value);
+    if (unstorable) {
+      issues.push({ path: name, message: unstorable });
       return undefined;
     }
     return value;

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { Provider } from '../../src/providers/port.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.js';
 import { createServerDatabase, type TestBackend } from './backends.js';
 import { createGatedProvider } from './gated-provider.js';
 import { freePort } from './serve-process.js';
@@ -32,6 +32,8 @@ export async function startTestService(
     worker?: boolean;
     /** Listen on a free loopback port (its URL is the public URL): for upstreams that call back or fetch. */
     listen?: boolean;
+    /** Told of every route the app registers. */
+    onRoute?: RuntimeOptions['onRoute'];
   } = {},
 ): Promise<TestService> {
   const dataDir = await mkdtemp(join(tmpdir(), 'rivya-test-'));
@@ -53,6 +55,7 @@ export async function startTestService(
     inMemoryDatabase: true,
     logger: pino({ level: process.env['RIVYA_TEST_LOG_LEVEL'] ?? 'silent' }),
     ...(options.provider ? { provider: options.provider } : {}),
+    ...(options.onRoute ? { onRoute: options.onRoute } : {}),
   });
   if (options.worker !== false) await runtime.start({ listen: options.listen === true });
   else if (options.listen) await runtime.app?.listen({ host: config.host, port: config.port });

@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import { finished, Transform, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { validationFailed } from '../../errors.js';
+import { ApiError, validationFailed } from '../../errors.js';
 import type { FileService } from '../../files/file-service.js';
 import { requestFingerprint } from '../../idempotency/canonical-json.js';
 import type { IdempotencyStore } from '../../idempotency/idempotency-store.js';
@@ -17,16 +17,39 @@ export interface FileRoutesDeps {
   authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 }
 
-/** The stream passed through a SHA-256 of its bytes (read the digest once the stream has ended). */
-function hashing(source: Readable): { stream: Readable; hash: Hash } {
-  const hash = createHash('sha256');
-  const stream = source.pipe(new Transform({
+/**
+ * The multipart parser's own errors are the body's fault (no boundary, a boundary absent from the
+ * body, a part cut short, LF-only line breaks): validation_failed. Its limit errors carry a code,
+ * which the error envelope maps (a file over the limit is 413).
+ */
+function asMalformedBody(error: unknown): unknown {
+  if (error instanceof ApiError) return error;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('FST_')) return error;
+  return validationFailed([{ path: '', message: `Not a well-formed multipart/form-data body (${(error as Error).message}).` }]);
+}
+
+/**
+ * The part's bytes, passed through `hash` if given. The part's errors are carried through (as
+ * `asMalformedBody`): a plain pipe would leave its reader waiting for ever on a body cut short.
+ */
+function partBytes(file: Readable, hash?: Hash): Readable {
+  const copy = new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
+      hash?.update(chunk);
       done(null, chunk);
     },
-  }));
-  return { stream, hash };
+  });
+  // `finished` also reports a part that failed before this was called (the parser may read a
+  // whole small body, and fail at its end, before the route looks at its first part).
+  finished(file, (error) => {
+    if (error) copy.destroy(asMalformedBody(error) as Error);
+  });
+  // Its readers see its error (their own listeners, or `errored` when they next read); this one
+  // keeps an error that comes while no reader listens (between the sniff and the store) from
+  // being an uncaught exception.
+  copy.on('error', () => {});
+  return file.pipe(copy);
 }
 
 /** How long the rest of a refused upload is read (and dropped) before the connection is closed instead. */
@@ -69,7 +92,9 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRoutesDeps): 
       throw validationFailed([{ path: '', message: 'Send the file as multipart/form-data with one part named "file".' }]);
     }
     const parts = request.parts({ limits: { files: 1, fileSize: deps.maxUploadBytes + 1, fields: 10 } });
-    const first = await parts.next();
+    const first = await parts.next().catch((error: unknown) => {
+      throw asMalformedBody(error);
+    });
     if (first.done) throw validationFailed([{ path: 'file', message: 'Required: a part named "file" holding the file.' }]);
     const part = first.value;
     if (part.type !== 'file' || part.fieldname !== 'file') {
@@ -99,17 +124,17 @@ export function registerFileRoutes(app: FastifyInstance, deps: FileRoutesDeps): 
         ? await deps.idempotency.runStreamed(
           idempotency,
           async () => {
-            const { stream, hash } = hashing(part.file);
-            const response = await upload(stream);
+            const hash = createHash('sha256');
+            const response = await upload(partBytes(part.file, hash));
             return { response, fingerprint: fingerprint(hash) };
           },
           async () => {
             const hash = createHash('sha256');
-            for await (const chunk of part.file) hash.update(chunk as Buffer);
+            for await (const chunk of partBytes(part.file)) hash.update(chunk as Buffer);
             return fingerprint(hash);
           },
         )
-        : { ...(await upload(part.file)), replayed: false };
+        : { ...(await upload(partBytes(part.file))), replayed: false };
       void reply.header('location', `/api/v1/files/${(outcome.body as { id: string }).id}`);
       return await sendOutcome(reply, outcome);
     } catch (error) {

@@ -1,0 +1,78 @@
+/**
+ * What the fuzz suite knows of each route: who may call it, the query parameters and JSON fields
+ * it reads (the generators use them, alongside junk, to get past the first checks), and what
+ * its path parameters name. The routes fuzzed are the app's own, as it registers them: one
+ * without an entry here is fuzzed with what its URL says (`specOf`); an entry for a route the
+ * app no longer has fails the suite.
+ */
+export type Caller = 'key' | 'admin' | 'public';
+
+/** What a path parameter names: its real values come from the suite's fixtures. */
+export type ParamKind = 'task' | 'file' | 'model' | 'account' | 'key' | 'target' | 'object-key' | 'unknown';
+
+export interface RouteSpec {
+  caller: Caller;
+  params: Readonly<Record<string, ParamKind>>;
+  query: readonly string[];
+  /** JSON fields read from the body; `multipart` for an upload; `none` when it reads none. */
+  body: readonly string[] | 'multipart' | 'none';
+  /** Whose signature its `?expires=&sig=` carries: the suite has a valid one of each. */
+  signed?: 'object' | 'callback';
+  /** A valid body, which the generators break in one or two places (`$FILE_URL`: a real file's URL). */
+  example?: Readonly<Record<string, unknown>>;
+}
+
+const TASK_FIELDS = ['model', 'prompt', 'params', 'client_request_id'] as const;
+
+export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
+  'GET /api/v1/models': { caller: 'public', params: {}, query: [], body: 'none' },
+  'GET /api/v1/models/:id': { caller: 'public', params: { id: 'model' }, query: [], body: 'none' },
+  'POST /api/v1/tasks': {
+    caller: 'key', params: {}, query: [], body: TASK_FIELDS,
+    example: {
+      model: 'sora-2', prompt: 'a fox in the snow', client_request_id: 'c-1',
+      params: { n_frames: '10', aspect_ratio: 'portrait', referenceMediaItems: [{ url: '$FILE_URL', kind: 'image', name: 'a.png', mimeType: 'image/png' }] },
+    },
+  },
+  'GET /api/v1/tasks': { caller: 'key', params: {}, query: ['limit', 'cursor', 'status', 'model', 'client_request_id'], body: 'none' },
+  'GET /api/v1/tasks/:id': { caller: 'key', params: { id: 'task' }, query: ['wait'], body: 'none' },
+  'POST /api/v1/tasks/:id/cancel': { caller: 'key', params: { id: 'task' }, query: [], body: 'none' },
+  'POST /api/v1/files': { caller: 'key', params: {}, query: [], body: 'multipart' },
+  'GET /api/v1/files': { caller: 'key', params: {}, query: ['limit', 'cursor'], body: 'none' },
+  'GET /api/v1/files/:id': { caller: 'key', params: { id: 'file' }, query: [], body: 'none' },
+  'DELETE /api/v1/files/:id': { caller: 'key', params: { id: 'file' }, query: [], body: 'none' },
+  'GET /api/v1/account': { caller: 'key', params: {}, query: [], body: 'none' },
+  'GET /api/v1/account/ledger': { caller: 'key', params: {}, query: ['limit', 'cursor'], body: 'none' },
+  'GET /objects/:target/*': { caller: 'public', params: { target: 'target', '*': 'object-key' }, query: ['expires', 'sig'], body: 'none', signed: 'object' },
+  'POST /api/v1/provider-callbacks/:taskId': {
+    caller: 'public', params: { taskId: 'task' }, query: ['expires', 'sig'], body: ['data', 'code', 'msg'], signed: 'callback',
+    example: { code: 200, data: { taskId: 'up-1', state: 'success' } },
+  },
+  'GET /healthz': { caller: 'public', params: {}, query: [], body: 'none' },
+  'GET /readyz': { caller: 'public', params: {}, query: [], body: 'none' },
+  'GET /metrics': { caller: 'public', params: {}, query: [], body: 'none' },
+  'GET /api/v1/openapi.json': { caller: 'public', params: {}, query: [], body: 'none' },
+  'POST /admin/v1/accounts': { caller: 'admin', params: {}, query: [], body: ['name', 'credits', 'limits'], example: { name: 'n', credits: 5, limits: { active_tasks: 3 } } },
+  'GET /admin/v1/accounts/:id': { caller: 'admin', params: { id: 'account' }, query: [], body: 'none' },
+  'PATCH /admin/v1/accounts/:id': { caller: 'admin', params: { id: 'account' }, query: [], body: ['limits'], example: { limits: { requests_per_minute: 100 } } },
+  'POST /admin/v1/accounts/:id/keys': { caller: 'admin', params: { id: 'account' }, query: [], body: ['name'], example: { name: 'k' } },
+  'DELETE /admin/v1/keys/:id': { caller: 'admin', params: { id: 'key' }, query: [], body: 'none' },
+  'POST /admin/v1/accounts/:id/credits': { caller: 'admin', params: { id: 'account' }, query: [], body: ['amount', 'reason'], example: { amount: 5, reason: 'r' } },
+};
+
+/**
+ * The spec of `method url`. A HEAD route the app derives from a GET one is fuzzed as that GET is;
+ * a route without an entry is fuzzed with what its URL says: its parameters (of no known kind),
+ * the caller its prefix implies, and JSON bodies of any fields when its method takes a body.
+ * Null when its URL cannot be filled in (a regular-expression or multi-parameter segment).
+ */
+export function specOf(method: string, url: string): { spec: RouteSpec; listed: boolean } | null {
+  const listed = ROUTE_SPECS[`${method} ${url}`] ?? (method === 'HEAD' ? ROUTE_SPECS[`GET ${url}`] : undefined);
+  if (listed) return { spec: listed, listed: true };
+  if (!/^(\/([\w.~-]+|:\w+|\*))*\/?$/.test(url)) return null;
+  const params = Object.fromEntries(
+    [...url.matchAll(/:(\w+)|\*/g)].map((match): [string, ParamKind] => [match[1] ?? '*', 'unknown']),
+  );
+  const caller: Caller = url.startsWith('/admin/') ? 'admin' : url.startsWith('/api/') ? 'key' : 'public';
+  return { spec: { caller, params, query: [], body: ['POST', 'PUT', 'PATCH'].includes(method) ? [] : 'none' }, listed: false };
+}
