@@ -30,7 +30,8 @@ async function serve(role: string | undefined): Promise<number> {
       `\nCreated the "dev" account with 1000 credits.\nAPI key (shown once, also saved in ${dev.path}):\n\n  ${dev.key}\n\n`,
     );
   }
-  runtime.logger.info({ url, role: config.role, database: runtime.db.kind, providers: config.providers.accounts.map((account) => `${account.name} (${account.kind})`) }, 'rivya is running');
+  // The logger's base fields already name the service and its role.
+  runtime.logger.info({ url, database: runtime.db.kind, providers: config.providers.accounts.map((account) => `${account.name} (${account.kind})`) }, 'rivya is running');
   process.stdout.write(`rivya is running: role ${config.role}${url ? ` at ${url}` : ''}, ${runtime.db.kind} database\n`);
   await new Promise<void>((resolve) => {
     let stopping = false;
