@@ -26,7 +26,7 @@ import { registerProviderCallbackRoutes } from './routes/provider-callbacks.js';
 import { registerServiceIndexRoute } from './routes/service-index.js';
 import { registerTaskRoutes } from './routes/tasks.js';
 import { registerMetricsRoute } from './routes/metrics.js';
-import { registerRequestLog } from './request-log.js';
+import { recordAnswer, registerRequestLog } from './request-log.js';
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
 
@@ -81,7 +81,9 @@ export function createApp(deps: AppDeps): FastifyInstance {
     connectionTimeout: 300_000,
     // Errors raised before a request reaches the app also answer in the contract's envelope: the
     // router's (an undecodable path, an over-long id) and Node's HTTP parser's (an unknown method, a huge head).
+    // Their answers bypass the hooks, so they are logged and counted here.
     frameworkErrors: (error, request, reply) => {
+      reply.raw.once('finish', () => recordAnswer(request, reply, deps.metrics));
       void sendError(request, reply, error);
     },
     clientErrorHandler: createClientErrorHandler(deps.logger),

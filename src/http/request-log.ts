@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Metrics } from '../metrics.js';
 import { MAX_WAIT_SECONDS } from './routes/tasks.js';
 
@@ -30,24 +30,27 @@ function askedWaitMs(request: FastifyRequest, route: string): number {
  * (a long-poll that waits its 60 s is not slow), uploads and downloads excepted (the client sets
  * their pace). Each request is also observed in the HTTP metrics.
  */
+export function recordAnswer(request: FastifyRequest, reply: FastifyReply, metrics: Metrics): void {
+  const route = routeOf(request);
+  const ms = reply.elapsedTime;
+  metrics.observeRequest(request.method, route, reply.statusCode, ms / 1000);
+  const waitMs = askedWaitMs(request, route);
+  const slow = ms > waitMs + SLOW_MS && !CLIENT_PACED.has(`${request.method} ${route}`);
+  const line = {
+    method: request.method,
+    route,
+    status: reply.statusCode,
+    duration_ms: Math.round(ms * 10) / 10,
+    account_id: request.auth?.account.id ?? null,
+    key_id: request.auth?.keyId ?? null,
+    ...(waitMs > 0 ? { wait_s: waitMs / 1000 } : {}),
+    ...(slow ? { slow: true } : {}),
+  };
+  if (reply.statusCode >= 500 || slow) request.log.warn(line, 'request');
+  else request.log.info(line, 'request');
+}
+
+/** Records every answer of the app's routes (and of its not-found handler) with `recordAnswer`. */
 export function registerRequestLog(app: FastifyInstance, metrics: Metrics): void {
-  app.addHook('onResponse', async (request, reply) => {
-    const route = routeOf(request);
-    const ms = reply.elapsedTime;
-    metrics.observeRequest(request.method, route, reply.statusCode, ms / 1000);
-    const waitMs = askedWaitMs(request, route);
-    const slow = ms > waitMs + SLOW_MS && !CLIENT_PACED.has(`${request.method} ${route}`);
-    const line = {
-      method: request.method,
-      route,
-      status: reply.statusCode,
-      duration_ms: Math.round(ms * 10) / 10,
-      account_id: request.auth?.account.id ?? null,
-      key_id: request.auth?.keyId ?? null,
-      ...(waitMs > 0 ? { wait_s: waitMs / 1000 } : {}),
-      ...(slow ? { slow: true } : {}),
-    };
-    if (reply.statusCode >= 500 || slow) request.log.warn(line, 'request');
-    else request.log.info(line, 'request');
-  });
+  app.addHook('onResponse', async (request, reply) => recordAnswer(request, reply, metrics));
 }

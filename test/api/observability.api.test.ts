@@ -47,11 +47,16 @@ describe.each(BACKENDS)('what an operator sees, on $name', (backend) => {
       await app.inject({ url: '/api/v1/tasks/task_missing', headers: auth }),
       await app.inject({ method: 'POST', url: '/api/v1/tasks', headers: auth, payload: { model: 'nope' } }),
       await app.inject({ url: '/no/such/route' }),
+      // Refused by the router, before any route: an undecodable path, an over-long id.
+      await app.inject({ url: '/api/v1/tasks/%zz', headers: auth }),
+      await app.inject({ url: `/api/v1/tasks/task_${'x'.repeat(120)}`, headers: auth }),
     ];
     const expected = [
       { status: 401, route: '/api/v1/account', method: 'GET', account_id: null, key_id: null },
       { status: 404, route: '/api/v1/tasks/:id', method: 'GET', account_id: accountId },
       { status: 400, route: '/api/v1/tasks', method: 'POST', account_id: accountId },
+      { status: 404, route: 'unmatched', method: 'GET', account_id: null },
+      { status: 404, route: 'unmatched', method: 'GET', account_id: null },
       { status: 404, route: 'unmatched', method: 'GET', account_id: null },
     ];
     for (const [index, answer] of answers.entries()) {
