@@ -76,6 +76,13 @@ export async function createPostgresDatabase(config: PostgresDatabaseConfig): Pr
     async transaction(work) {
       const client = await pool.connect().catch(rethrow);
       let broken = false;
+      // The pool listens for the errors of idle clients only: a connection that breaks while this
+      // transaction holds it, between two statements, would be an unhandled 'error' event and end
+      // the process. Its next statement fails instead (and is translated); the client is discarded.
+      const onError = () => {
+        broken = true;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN').catch(rethrow);
         const value = await work(wrap(client));
@@ -89,6 +96,7 @@ export async function createPostgresDatabase(config: PostgresDatabaseConfig): Pr
         }
         throw error;
       } finally {
+        client.removeListener('error', onError);
         client.release(broken);
       }
     },
