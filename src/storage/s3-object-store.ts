@@ -65,6 +65,11 @@ function isUnreachable(error: unknown): boolean {
   return error.name === 'TimeoutError' || error.name === 'RequestTimeout' || (typeof code === 'string' && SOCKET_ERROR_CODES.has(code));
 }
 
+/** The error a stream is destroyed with when its reader stops reading it early (Node's AbortError). */
+function isReaderGone(error: unknown): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === 'ABORT_ERR';
+}
+
 /** An unreachable endpoint's error as `DependencyUnavailableError` (naming the target); others as they are. */
 function translate(target: string, error: unknown): unknown {
   return isUnreachable(error) ? new DependencyUnavailableError(`storage_${target}`, { cause: error }) : error;
@@ -155,8 +160,9 @@ export function createS3ObjectStore(config: S3ObjectStoreConfig): ObjectStore {
         await upload.done();
       } catch (error) {
         // Prefer the stream's own error (too large, connection lost) over what the upload made
-        // of it, e.g. a failed AbortMultipartUpload.
-        const streamError = counter.errored;
+        // of it, e.g. a failed AbortMultipartUpload. An upload that fails stops reading, which
+        // leaves `counter` errored with ABORT_ERR: that is the upload's failure, not the stream's.
+        const streamError = isReaderGone(counter.errored) ? null : counter.errored;
         counter.destroy();
         body.destroy();
         // `done()` aborts the multipart upload itself; if that attempt failed, try once more.
