@@ -181,6 +181,56 @@ describe.each(BACKENDS)('what an operator sees, on $name', (backend) => {
   });
 });
 
+describe('requests whose client goes away before the answer', () => {
+  it('are logged and counted once, as 499 with aborted: true', async () => {
+    const gated = createGatedProvider();
+    const service = await startTestService(BACKENDS[0]!, { provider: gated.provider, captureLogs: 'info', listen: true });
+    try {
+      const base = service.runtime.config.publicUrl;
+      const { auth, accountId } = await service.newAccount(100);
+      const created = await fetch(`${base}/api/v1/tasks`, {
+        method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'sora-2', prompt: 'held' }),
+      });
+      const { id } = (await created.json()) as { id: string };
+      await waitFor(() => gated.waiting.has(id), 10_000, 'the task to start');
+      const requestLines = () => parse(service).filter((line) => line.msg === 'request');
+
+      // A long-poll the client gives up on (its own timeout, a proxy's) after 200 ms of a 5 s wait.
+      const before = requestLines().length;
+      await fetch(`${base}/api/v1/tasks/${id}?wait=5`, { headers: auth, signal: AbortSignal.timeout(200) }).catch(() => null);
+      await waitFor(() => requestLines().length > before, 5_000, 'the long-poll to be logged');
+      // An upload cut in the middle of its body.
+      const upload = new AbortController();
+      let parts = 0;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (parts++ === 5) upload.abort();
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          controller.enqueue(new Uint8Array(1000).fill(65));
+        },
+      });
+      await fetch(`${base}/api/v1/files`, {
+        method: 'POST', headers: { ...auth, 'content-type': 'multipart/form-data; boundary=b' }, body, duplex: 'half', signal: upload.signal,
+      }).catch(() => null);
+      await waitFor(() => requestLines().length > before + 1, 5_000, 'the upload to be logged');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+
+      const lines = requestLines().slice(before);
+      expect(lines).toEqual([
+        expect.objectContaining({ level: 30, method: 'GET', route: '/api/v1/tasks/:id', status: 499, aborted: true, account_id: accountId, wait_s: 5 }),
+        expect.objectContaining({ level: 30, method: 'POST', route: '/api/v1/files', status: 499, aborted: true, account_id: accountId }),
+      ]);
+      expect(lines[0]!['duration_ms']).toBeLessThan(4000);
+      const text = await (await fetch(`${base}/metrics`)).text();
+      expect(sample(text, 'rivya_http_requests_total{method="GET",route="/api/v1/tasks/:id",status="499"}')).toBe(1);
+      expect(sample(text, 'rivya_http_requests_total{method="POST",route="/api/v1/files",status="499"}')).toBe(1);
+    } finally {
+      gated.releaseAll();
+      await service.close();
+    }
+  });
+});
+
 describe('/metrics on RIVYA_METRICS_PORT', () => {
   it('is served by a listener of its own (with its token) and not on the API port', async () => {
     const port = await freePort();
