@@ -124,6 +124,9 @@ describe.each(BACKENDS)('what an operator sees, on $name', (backend) => {
     await app.inject({ method: 'POST', url: `/admin/v1/accounts/${account.id}/credits`, headers: admin, payload: { amount: -5, reason: 'refund' } });
     await app.inject({ method: 'PATCH', url: `/admin/v1/accounts/${account.id}`, headers: admin, payload: { limits: { active_tasks: 3 } } });
     await app.inject({ method: 'DELETE', url: `/admin/v1/keys/${key.id}`, headers: admin });
+    // Revoking it again changes nothing, and is not an action; nor is a refused request.
+    expect((await app.inject({ method: 'DELETE', url: `/admin/v1/keys/${key.id}`, headers: admin })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'POST', url: `/admin/v1/accounts/${account.id}/credits`, headers: admin, payload: { amount: -1000, reason: 'too much' } })).statusCode).toBeGreaterThanOrEqual(400);
     const actions = parse(service).filter((line) => line.msg === 'admin action' && (line.account_id === account.id || line.key_id === key.id));
     expect(actions).toEqual([
       expect.objectContaining({ admin_action: 'account_created', account_id: account.id, credits: 10 }),
