@@ -3,7 +3,8 @@ import { startMockKie, type MockKie } from '../helpers/mock-kie.js';
 import { ADMIN_TOKEN, type TestService } from '../helpers/test-service.js';
 import { client, expectSucceededAndCaptured, FAST, startUpstreamService } from './upstream-harness.js';
 
-const KIE_KEY = 'kie-live-4f8a1c9e2b7d6035';
+/** Shaped as Kie.ai's keys are: bare hex, nothing that looks like a key to a pattern. */
+const KIE_KEY = '4f8a1c9e2b7d60353e1f0a9b8c7d6e5f';
 
 /** The `sig` of a signed URL (ours or S3's), which must never reach the logs. */
 function signatureOf(url: string): string {
@@ -46,8 +47,8 @@ describe('the logs of a run with keys, an admin token, signed URLs and provider 
     expect((await api.call('GET', '/api/v1/account')).status).toBe(200);
     expect((await client(base, { authorization: `Bearer ${key}x` }).call('GET', '/api/v1/account')).status).toBe(401);
 
-    // The first account answers 500 with text that quotes its key: the task fails over to the spare.
-    kie.inject('create', { kind: 'http', status: 500, body: `upstream broke for Bearer ${KIE_KEY}` }, 1);
+    // The first account answers 500 with text that quotes its key (bare, and as a header): the task fails over to the spare.
+    kie.inject('create', { kind: 'http', status: 500, body: `upstream broke: key ${KIE_KEY} is over quota (Bearer ${KIE_KEY})` }, 1);
     const fileUrl = await api.uploadImage();
     expect((await fetch(fileUrl)).status).toBe(200);
     const task = await api.settle((await api.create({ model: 'sora-2', prompt: 'secrets stay out of logs' })).id);
