@@ -12,6 +12,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { DependencyUnavailableError } from '../errors.js';
+import { isSocketError } from '../socket-errors.js';
 import { contentTypeOf } from './content-types.js';
 import { isValidObjectKey, keyUnder, type ObjectStore, type PutOptions } from './port.js';
 import { byteLimit } from './byte-limit.js';
@@ -49,9 +50,6 @@ function isMissing(error: unknown): boolean {
   return error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.name === 'NotFound');
 }
 
-/** Node's codes for a socket that could not connect, or broke. */
-const SOCKET_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
-
 /**
  * Whether a failed call means the endpoint cannot serve now: it answered 5xx (503 SlowDown
  * included), or did not answer — the SDK's request handler names its connect and request
@@ -61,8 +59,7 @@ const SOCKET_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '
 function isUnreachable(error: unknown): boolean {
   if (error instanceof S3ServiceException) return (error.$metadata.httpStatusCode ?? 0) >= 500;
   if (!(error instanceof Error)) return false;
-  const code = (error as NodeJS.ErrnoException).code;
-  return error.name === 'TimeoutError' || error.name === 'RequestTimeout' || (typeof code === 'string' && SOCKET_ERROR_CODES.has(code));
+  return error.name === 'TimeoutError' || error.name === 'RequestTimeout' || isSocketError(error);
 }
 
 /** The error a stream is destroyed with when its reader stops reading it early (Node's AbortError). */
