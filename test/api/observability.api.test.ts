@@ -184,6 +184,30 @@ describe.each(BACKENDS)('what an operator sees, on $name', (backend) => {
   });
 });
 
+describe.each(BACKENDS)('a task whose first job was lost, on $name', (backend) => {
+  it('is logged and counted as started when a requeued job first runs it', async () => {
+    const service = await startTestService(backend, { captureLogs: 'info' });
+    try {
+      const { auth } = await service.newAccount(100);
+      const app = service.runtime.app!;
+      // No worker takes jobs: the test runs the one it means to.
+      await service.runtime.queue.stop(1000);
+      const { id } = (await app.inject({ method: 'POST', url: '/api/v1/tasks', headers: auth, payload: { model: 'sora-2', prompt: 'stranded' } })).json<{ id: string }>();
+      // A worker took the task's first job and died before claiming it: the sweeper gives the
+      // still-queued task a new job, for its next hand-over.
+      await service.runtime.db.query('UPDATE tasks SET hand_over_seq = hand_over_seq + 1 WHERE id = $1', [id]);
+      await service.runtime.runner.handle({ taskId: id, seq: 1 });
+      const lines = parse(service).filter((line) => line.task_id === id && line.msg.startsWith('task '));
+      expect(lines.map((line) => line.msg)).toEqual(['task created', 'task started', 'task ended']);
+      expect(lines[2]).toMatchObject({ status: 'succeeded', attempts: 1 });
+      const text = (await app.inject({ url: '/metrics' })).body;
+      expect(sample(text, 'rivya_task_transitions_total{model="sora-2",status="running"}')).toBe(1);
+    } finally {
+      await service.close();
+    }
+  });
+});
+
 describe('requests whose client goes away before the answer', () => {
   it('are logged and counted once, as 499 with aborted: true', async () => {
     const gated = createGatedProvider();
