@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from './db/port.js';
+import { DependencyUnavailableError } from './errors.js';
 import { TASK_STATUSES, type TaskStatus } from './domain.js';
 import type { JobQueue } from './jobs/port.js';
 
@@ -24,6 +25,21 @@ function processMetrics(): Registry {
     collectDefaultMetrics({ register: processRegistry });
   }
   return processRegistry;
+}
+
+/**
+ * What `read` gives, or null while the store cannot be read (`DependencyUnavailableError`): the
+ * gauges that read it then keep their last values, and the scrape goes on. An outage is when an
+ * operator needs the rest most (the process, the HTTP answers, the 503s being counted); failing
+ * the whole scrape would hide them all. Any other error still fails it.
+ */
+async function unlessUnavailable<T>(read: () => Promise<T>): Promise<T | null> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof DependencyUnavailableError) return null;
+    throw error;
+  }
 }
 
 /** Queue waits: from well under a second (an idle worker) to an hour (a backlog). */
@@ -63,8 +79,10 @@ export function createMetrics(sources: MetricsSources) {
     labelNames: ['queue', 'state'],
     registers: [own],
     async collect() {
+      const depths = await unlessUnavailable(() => sources.queue.depth());
+      if (depths === null) return;
       this.reset();
-      for (const depth of await sources.queue.depth()) {
+      for (const depth of depths) {
         this.set({ queue: depth.name, state: 'queued' }, depth.queued);
         this.set({ queue: depth.name, state: 'active' }, depth.active);
       }
@@ -75,8 +93,8 @@ export function createMetrics(sources: MetricsSources) {
     help: 'Credits held by open holds, across all accounts.',
     registers: [own],
     async collect() {
-      const { rows } = await sources.db.query<{ held: number }>('SELECT coalesce(sum(held), 0)::bigint AS held FROM accounts');
-      this.set(Number(rows[0]?.held ?? 0));
+      const result = await unlessUnavailable(() => sources.db.query<{ held: number }>('SELECT coalesce(sum(held), 0)::bigint AS held FROM accounts'));
+      if (result !== null) this.set(Number(result.rows[0]?.held ?? 0));
     },
   });
   new Gauge({
@@ -85,8 +103,8 @@ export function createMetrics(sources: MetricsSources) {
     labelNames: ['status'],
     registers: [own],
     async collect() {
-      const counts = await sources.countTasks();
-      for (const status of TASK_STATUSES) this.set({ status }, counts[status]);
+      const counts = await unlessUnavailable(() => sources.countTasks());
+      if (counts !== null) for (const status of TASK_STATUSES) this.set({ status }, counts[status]);
     },
   });
   const queueWait = new Histogram({

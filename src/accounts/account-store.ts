@@ -93,15 +93,20 @@ export function createAccountStore(db: Database, options: AccountStoreOptions = 
       return { id, key, prefix: keyPrefix(key), name, created_at: (rows[0] as { created_at: Date }).created_at };
     },
 
-    /** Revokes a key; returns false if there is no such key. Revoking twice is fine. */
-    async revokeApiKey(keyId: string): Promise<boolean> {
-      const { rowCount } = await db.query(
-        'UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1',
+    /**
+     * Revokes a key: `revoked` by this call, `already_revoked` (revoking twice is fine and
+     * changes nothing), or null if there is no such key.
+     */
+    async revokeApiKey(keyId: string): Promise<'revoked' | 'already_revoked' | null> {
+      // now() is the statement's transaction time: revoked_at equals it only if set just now.
+      const { rows } = await db.query<{ now_revoked: boolean }>(
+        'UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING revoked_at = now() AS now_revoked',
         [keyId],
       );
       generation++;
       authCache.deleteWhere((auth) => auth.keyId === keyId);
-      return rowCount > 0;
+      if (!rows[0]) return null;
+      return rows[0].now_revoked ? 'revoked' : 'already_revoked';
     },
 
     /** The live key with this secret and its account, or null (unknown or revoked). */

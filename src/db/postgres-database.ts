@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { DependencyUnavailableError } from '../errors.js';
+import { isSocketError } from '../socket-errors.js';
 import type { Database, QueryResult, Transaction } from './port.js';
 
 export interface PostgresDatabaseConfig {
@@ -12,9 +13,6 @@ export interface PostgresDatabaseConfig {
 
 // Return bigint columns (counts, balances) as numbers: credits stay far below 2^53.
 pg.types.setTypeParser(20, (value: string) => Number(value));
-
-/** Node's codes for a socket that could not connect, or broke. */
-const SOCKET_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /**
  * PostgreSQL's own codes for "cannot serve now": class 08 (connection exception), the server
@@ -36,8 +34,7 @@ const CONNECTION_LOST_MESSAGE =
 function isConnectionFailure(error: unknown): boolean {
   if (error instanceof pg.DatabaseError) return typeof error.code === 'string' && isServerUnavailable(error.code);
   if (!(error instanceof Error)) return false;
-  const code = (error as NodeJS.ErrnoException).code;
-  return (typeof code === 'string' && SOCKET_ERROR_CODES.has(code)) || CONNECTION_LOST_MESSAGE.test(error.message);
+  return isSocketError(error) || CONNECTION_LOST_MESSAGE.test(error.message);
 }
 
 /** The server backend: a pool of connections to PostgreSQL. */
@@ -76,6 +73,13 @@ export async function createPostgresDatabase(config: PostgresDatabaseConfig): Pr
     async transaction(work) {
       const client = await pool.connect().catch(rethrow);
       let broken = false;
+      // The pool listens for the errors of idle clients only: a connection that breaks while this
+      // transaction holds it, between two statements, would be an unhandled 'error' event and end
+      // the process. Its next statement fails instead (and is translated); the client is discarded.
+      const onError = () => {
+        broken = true;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN').catch(rethrow);
         const value = await work(wrap(client));
@@ -89,6 +93,7 @@ export async function createPostgresDatabase(config: PostgresDatabaseConfig): Pr
         }
         throw error;
       } finally {
+        client.removeListener('error', onError);
         client.release(broken);
       }
     },

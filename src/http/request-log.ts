@@ -23,6 +23,11 @@ function askedWaitMs(request: FastifyRequest, route: string): number {
   return Number.isFinite(wait) && wait > 0 ? Math.min(wait, MAX_WAIT_SECONDS) * 1000 : 0;
 }
 
+/** The status logged for a request whose client went away before its answer began (nginx's "client closed request"). */
+const CLIENT_CLOSED = 499;
+/** Requests already logged: a request is logged once, whichever of its endings is seen first. */
+const recorded = new WeakSet<FastifyRequest>();
+
 /**
  * One line per answered request, at `info`: method, route pattern, status, duration, the caller's
  * account and key ids (never the key), and the `request_id` every error body carries. At `warn`
@@ -30,27 +35,41 @@ function askedWaitMs(request: FastifyRequest, route: string): number {
  * (a long-poll that waits its 60 s is not slow), uploads and downloads excepted (the client sets
  * their pace). Each request is also observed in the HTTP metrics.
  */
-export function recordAnswer(request: FastifyRequest, reply: FastifyReply, metrics: Metrics): void {
+export function recordAnswer(request: FastifyRequest, reply: FastifyReply, metrics: Metrics, aborted = false): void {
+  if (recorded.has(request)) return;
+  recorded.add(request);
   const route = routeOf(request);
   const ms = reply.elapsedTime;
-  metrics.observeRequest(request.method, route, reply.statusCode, ms / 1000);
+  const status = aborted && !reply.raw.headersSent ? CLIENT_CLOSED : reply.statusCode;
+  metrics.observeRequest(request.method, route, status, ms / 1000);
   const waitMs = askedWaitMs(request, route);
   const slow = ms > waitMs + SLOW_MS && !CLIENT_PACED.has(`${request.method} ${route}`);
   const line = {
     method: request.method,
     route,
-    status: reply.statusCode,
+    status,
     duration_ms: Math.round(ms * 10) / 10,
     account_id: request.auth?.account.id ?? null,
     key_id: request.auth?.keyId ?? null,
     ...(waitMs > 0 ? { wait_s: waitMs / 1000 } : {}),
     ...(slow ? { slow: true } : {}),
+    ...(aborted ? { aborted: true } : {}),
   };
-  if (reply.statusCode >= 500 || slow) request.log.warn(line, 'request');
+  if (status >= 500 || slow) request.log.warn(line, 'request');
   else request.log.info(line, 'request');
 }
 
-/** Records every answer of the app's routes (and of its not-found handler) with `recordAnswer`. */
+/**
+ * Records every answer of the app's routes (and of its not-found handler) with `recordAnswer`;
+ * and every request whose client went away before its answer was finished (a long-poll given up
+ * on, an upload cut off, a download not read to the end), which has no answer to record: it is
+ * logged when its connection closes, `aborted: true`, as 499 if nothing had been sent yet.
+ */
 export function registerRequestLog(app: FastifyInstance, metrics: Metrics): void {
+  app.addHook('onRequest', async (request, reply) => {
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) recordAnswer(request, reply, metrics, true);
+    });
+  });
   app.addHook('onResponse', async (request, reply) => recordAnswer(request, reply, metrics));
 }

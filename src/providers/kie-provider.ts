@@ -39,6 +39,15 @@ interface KieRecord {
 /** Kie's body codes that mean "not now or not with this account": another account or a later try may work. */
 const RETRYABLE_CODES = new Set([401, 402, 403, 429, 430, 455, 500, 502, 503, 504, 505]);
 
+/**
+ * A failure's reason for a Kie body code: `code_<n>` for a code shaped like an HTTP status (Kie's
+ * own are), `code_other` for anything else, so an upstream cannot make metric series at will.
+ * The code itself goes to the failure's detail.
+ */
+function codeReason(code: number): string {
+  return Number.isInteger(code) && code >= 100 && code <= 999 ? `code_${code}` : 'code_other';
+}
+
 /** Kie.ai's job API (`/api/v1/jobs/createTask`, `/api/v1/jobs/recordInfo`), one account. */
 export function createKieProvider(config: KieProviderConfig): Provider {
   const base = config.baseUrl.replace(/\/+$/, '');
@@ -54,7 +63,7 @@ export function createKieProvider(config: KieProviderConfig): Provider {
     const msg = typeof body?.msg === 'string' ? body.msg : '';
     if (code === 200 && response.status < 300) return body?.data;
     if (RETRYABLE_CODES.has(code)) throw unavailable(`code_${code}`, retryAfterSeconds(response.headers), redactUpstreamText(msg));
-    throw refused(`code_${code}`, String(code), msg, hasReference);
+    throw refused(codeReason(code), String(code), msg, hasReference);
   }
 
   function createBody(task: TaskRecord, context: ProviderContext): Record<string, unknown> {

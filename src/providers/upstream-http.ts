@@ -55,7 +55,7 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamRe
       ...(request.body === undefined ? {} : { body: request.body }),
       signal,
     });
-    const text = await response.text();
+    const text = withoutCredentials(await response.text(), request.headers ?? {});
     return { status: response.status, headers: response.headers, text };
   } catch (error) {
     if (request.signal.aborted) throw request.signal.reason;
@@ -74,6 +74,25 @@ export async function callUpstream(request: UpstreamRequest): Promise<UpstreamRe
       detail: error instanceof Error ? error.message : String(error),
     });
   }
+}
+
+/** Request headers that carry the account's key (as `Bearer <key>`, or bare). */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'api-key', 'x-api-key']);
+
+/**
+ * `text` with every credential the request sent replaced: an upstream that quotes the key back
+ * (in an error, say) must not put it in our logs, and no pattern can tell a bare key (Kie's and
+ * Azure's are plain hex) from other words.
+ */
+function withoutCredentials(text: string, headers: Record<string, string>): string {
+  let clean = text;
+  for (const [name, value] of Object.entries(headers)) {
+    if (!CREDENTIAL_HEADERS.has(name.toLowerCase())) continue;
+    const secret = value.replace(/^bearer\s+/i, '').trim();
+    // A value this short is no key, and replacing it would garble the answer.
+    if (secret.length >= 8) clean = clean.replaceAll(secret, '[redacted]');
+  }
+  return clean;
 }
 
 const MAX_REDIRECTS = 5;

@@ -12,9 +12,9 @@ export interface RedisRateLimiterConfig {
 /**
  * Redis error kinds (the first word of an error reply, by the protocol) that mean the server
  * cannot serve now: still loading its data, a read-only replica, its primary down, busy with a
- * script, or a cluster slot moving.
+ * script, a cluster slot moving, full (`maxmemory` reached) or refusing writes it cannot persist.
  */
-const UNAVAILABLE_REPLY_KINDS = new Set(['LOADING', 'READONLY', 'MASTERDOWN', 'BUSY', 'TRYAGAIN', 'CLUSTERDOWN']);
+const UNAVAILABLE_REPLY_KINDS = new Set(['LOADING', 'READONLY', 'MASTERDOWN', 'BUSY', 'TRYAGAIN', 'CLUSTERDOWN', 'OOM', 'MISCONF']);
 
 /** The class of Redis's error replies (ioredis declares it untyped). */
 const RedisReplyError = ReplyError as unknown as new () => Error;

@@ -12,6 +12,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { DependencyUnavailableError } from '../errors.js';
+import { isSocketError } from '../socket-errors.js';
 import { contentTypeOf } from './content-types.js';
 import { isValidObjectKey, keyUnder, type ObjectStore, type PutOptions } from './port.js';
 import { byteLimit } from './byte-limit.js';
@@ -49,9 +50,6 @@ function isMissing(error: unknown): boolean {
   return error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.name === 'NotFound');
 }
 
-/** Node's codes for a socket that could not connect, or broke. */
-const SOCKET_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
-
 /**
  * Whether a failed call means the endpoint cannot serve now: it answered 5xx (503 SlowDown
  * included), or did not answer — the SDK's request handler names its connect and request
@@ -61,8 +59,12 @@ const SOCKET_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '
 function isUnreachable(error: unknown): boolean {
   if (error instanceof S3ServiceException) return (error.$metadata.httpStatusCode ?? 0) >= 500;
   if (!(error instanceof Error)) return false;
-  const code = (error as NodeJS.ErrnoException).code;
-  return error.name === 'TimeoutError' || error.name === 'RequestTimeout' || (typeof code === 'string' && SOCKET_ERROR_CODES.has(code));
+  return error.name === 'TimeoutError' || error.name === 'RequestTimeout' || isSocketError(error);
+}
+
+/** The error a stream is destroyed with when its reader stops reading it early (Node's AbortError). */
+function isReaderGone(error: unknown): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === 'ABORT_ERR';
 }
 
 /** An unreachable endpoint's error as `DependencyUnavailableError` (naming the target); others as they are. */
@@ -155,8 +157,9 @@ export function createS3ObjectStore(config: S3ObjectStoreConfig): ObjectStore {
         await upload.done();
       } catch (error) {
         // Prefer the stream's own error (too large, connection lost) over what the upload made
-        // of it, e.g. a failed AbortMultipartUpload.
-        const streamError = counter.errored;
+        // of it, e.g. a failed AbortMultipartUpload. An upload that fails stops reading, which
+        // leaves `counter` errored with ABORT_ERR: that is the upload's failure, not the stream's.
+        const streamError = isReaderGone(counter.errored) ? null : counter.errored;
         counter.destroy();
         body.destroy();
         // `done()` aborts the multipart upload itself; if that attempt failed, try once more.

@@ -177,10 +177,11 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     const lease = `${deps.workerId}:${attemptToken}`;
     const task = await deps.tasks.claim(job.taskId, lease, deps.leaseSeconds, job.seq ?? null);
     if (!task) return;
-    // Started: the claim of the task's first job (hand-over 0). Later jobs (hand-overs, resumes,
-    // callbacks) continue a started task; jobs queued before hand-over numbers judge by the attempt.
-    const firstStart = job.seq === undefined ? task.upstreamId === null && (job.retries ?? 0) === 0 : job.seq === 0;
-    if (task.attempts === 1 && firstStart) {
+    // Started: the claim that took the task out of the queue, whichever job made it (its first, or
+    // one the sweeper gave it when a worker died holding that one). The claim stamps both times
+    // with the same now(); later claims (hand-overs, resumes, callbacks) keep the first start.
+    const firstStart = task.startedAt !== null && task.startedAt.getTime() === task.updatedAt.getTime();
+    if (firstStart) {
       deps.transitions.started(task);
       deps.events.publish(task.id);
     }

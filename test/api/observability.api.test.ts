@@ -124,6 +124,9 @@ describe.each(BACKENDS)('what an operator sees, on $name', (backend) => {
     await app.inject({ method: 'POST', url: `/admin/v1/accounts/${account.id}/credits`, headers: admin, payload: { amount: -5, reason: 'refund' } });
     await app.inject({ method: 'PATCH', url: `/admin/v1/accounts/${account.id}`, headers: admin, payload: { limits: { active_tasks: 3 } } });
     await app.inject({ method: 'DELETE', url: `/admin/v1/keys/${key.id}`, headers: admin });
+    // Revoking it again changes nothing, and is not an action; nor is a refused request.
+    expect((await app.inject({ method: 'DELETE', url: `/admin/v1/keys/${key.id}`, headers: admin })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'POST', url: `/admin/v1/accounts/${account.id}/credits`, headers: admin, payload: { amount: -1000, reason: 'too much' } })).statusCode).toBeGreaterThanOrEqual(400);
     const actions = parse(service).filter((line) => line.msg === 'admin action' && (line.account_id === account.id || line.key_id === key.id));
     expect(actions).toEqual([
       expect.objectContaining({ admin_action: 'account_created', account_id: account.id, credits: 10 }),
@@ -178,6 +181,80 @@ describe.each(BACKENDS)('what an operator sees, on $name', (backend) => {
     expect(routes).toContain('/objects/:target/*');
     expect([...routes].every((route) => route === 'unmatched' || !/nope|task_|sig=|results/.test(route!))).toBe(true);
     expect(text).not.toMatch(/forged|nope|task_x1/);
+  });
+});
+
+describe.each(BACKENDS)('a task whose first job was lost, on $name', (backend) => {
+  it('is logged and counted as started when a requeued job first runs it', async () => {
+    const service = await startTestService(backend, { captureLogs: 'info' });
+    try {
+      const { auth } = await service.newAccount(100);
+      const app = service.runtime.app!;
+      // No worker takes jobs: the test runs the one it means to.
+      await service.runtime.queue.stop(1000);
+      const { id } = (await app.inject({ method: 'POST', url: '/api/v1/tasks', headers: auth, payload: { model: 'sora-2', prompt: 'stranded' } })).json<{ id: string }>();
+      // A worker took the task's first job and died before claiming it: the sweeper gives the
+      // still-queued task a new job, for its next hand-over.
+      await service.runtime.db.query('UPDATE tasks SET hand_over_seq = hand_over_seq + 1 WHERE id = $1', [id]);
+      await service.runtime.runner.handle({ taskId: id, seq: 1 });
+      const lines = parse(service).filter((line) => line.task_id === id && line.msg.startsWith('task '));
+      expect(lines.map((line) => line.msg)).toEqual(['task created', 'task started', 'task ended']);
+      expect(lines[2]).toMatchObject({ status: 'succeeded', attempts: 1 });
+      const text = (await app.inject({ url: '/metrics' })).body;
+      expect(sample(text, 'rivya_task_transitions_total{model="sora-2",status="running"}')).toBe(1);
+    } finally {
+      await service.close();
+    }
+  });
+});
+
+describe('requests whose client goes away before the answer', () => {
+  it('are logged and counted once, as 499 with aborted: true', async () => {
+    const gated = createGatedProvider();
+    const service = await startTestService(BACKENDS[0]!, { provider: gated.provider, captureLogs: 'info', listen: true });
+    try {
+      const base = service.runtime.config.publicUrl;
+      const { auth, accountId } = await service.newAccount(100);
+      const created = await fetch(`${base}/api/v1/tasks`, {
+        method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'sora-2', prompt: 'held' }),
+      });
+      const { id } = (await created.json()) as { id: string };
+      await waitFor(() => gated.waiting.has(id), 10_000, 'the task to start');
+      const requestLines = () => parse(service).filter((line) => line.msg === 'request');
+
+      // A long-poll the client gives up on (its own timeout, a proxy's) after 200 ms of a 5 s wait.
+      const before = requestLines().length;
+      await fetch(`${base}/api/v1/tasks/${id}?wait=5`, { headers: auth, signal: AbortSignal.timeout(200) }).catch(() => null);
+      await waitFor(() => requestLines().length > before, 5_000, 'the long-poll to be logged');
+      // An upload cut in the middle of its body.
+      const upload = new AbortController();
+      let parts = 0;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (parts++ === 5) upload.abort();
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          controller.enqueue(new Uint8Array(1000).fill(65));
+        },
+      });
+      await fetch(`${base}/api/v1/files`, {
+        method: 'POST', headers: { ...auth, 'content-type': 'multipart/form-data; boundary=b' }, body, duplex: 'half', signal: upload.signal,
+      }).catch(() => null);
+      await waitFor(() => requestLines().length > before + 1, 5_000, 'the upload to be logged');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+
+      const lines = requestLines().slice(before);
+      expect(lines).toEqual([
+        expect.objectContaining({ level: 30, method: 'GET', route: '/api/v1/tasks/:id', status: 499, aborted: true, account_id: accountId, wait_s: 5 }),
+        expect.objectContaining({ level: 30, method: 'POST', route: '/api/v1/files', status: 499, aborted: true, account_id: accountId }),
+      ]);
+      expect(lines[0]!['duration_ms']).toBeLessThan(4000);
+      const text = await (await fetch(`${base}/metrics`)).text();
+      expect(sample(text, 'rivya_http_requests_total{method="GET",route="/api/v1/tasks/:id",status="499"}')).toBe(1);
+      expect(sample(text, 'rivya_http_requests_total{method="POST",route="/api/v1/files",status="499"}')).toBe(1);
+    } finally {
+      gated.releaseAll();
+      await service.close();
+    }
   });
 });
 

@@ -11,6 +11,9 @@ describe.each(BACKENDS)('when the store is unreachable, on $name', (backend) => 
     try {
       const { auth } = await service.newAccount(10);
       expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200);
+      const gauges = (text: string) => text.split('\n').filter((line) => /^rivya_(tasks|queue_depth|credits_held)[{ ]/.test(line));
+      const before = gauges((await app.inject({ url: '/metrics' })).body);
+      expect(before.length).toBeGreaterThan(5);
       await service.runtime.db.close();
       const ready = await app.inject({ url: '/readyz' });
       expect(ready.statusCode).toBe(503);
@@ -21,6 +24,13 @@ describe.each(BACKENDS)('when the store is unreachable, on $name', (backend) => 
       expect(response.json().error).toMatchObject({ code: 'service_unavailable', details: null });
       expect(response.json().error.message).not.toMatch(/pglite|postgres|ECONN/i);
       expect((await app.inject({ url: '/healthz' })).statusCode).toBe(200);
+      // The scrape goes on: what does not read the store (the process, HTTP answers, the 503s
+      // just counted) is what an operator needs now; the gauges that read the store keep their last values.
+      const scrape = await app.inject({ url: '/metrics' });
+      expect(scrape.statusCode).toBe(200);
+      expect(scrape.body).toMatch(/^process_resident_memory_bytes \d+/m);
+      expect(scrape.body).toMatch(/^rivya_http_requests_total\{method="GET",route="\/api\/v1\/account",status="503"\} 1$/m);
+      expect(gauges(scrape.body)).toEqual(before);
     } finally {
       await service.close().catch(() => {});
     }

@@ -3,8 +3,9 @@ import { migrate } from '../../src/db/migrate.js';
 import { createPostgresDatabase } from '../../src/db/postgres-database.js';
 import { DependencyUnavailableError } from '../../src/errors.js';
 import type { Database } from '../../src/db/port.js';
-import { BACKENDS, POSTGRES_AVAILABLE } from '../helpers/backends.js';
+import { BACKENDS, createServerDatabase, POSTGRES_AVAILABLE } from '../helpers/backends.js';
 import { freePort } from '../helpers/serve-process.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 describe.each(BACKENDS)('Database port contract on $name', (backend) => {
   let db: Database;
@@ -104,6 +105,42 @@ describe.runIf(POSTGRES_AVAILABLE)('PostgreSQL backend', () => {
       await expect(db.transaction((tx) => tx.query('SELECT 1'))).rejects.toMatchObject(unavailable);
     } finally {
       await db.close();
+    }
+  });
+
+  it('survives the connection breaking between a transaction\'s statements: the transaction fails as unavailable, the process goes on', async () => {
+    const server = await createServerDatabase();
+    const url = new URL(server.url);
+    // A throwaway proxy to the shared server: cutting it drops this test's connections only.
+    const proxy = await startTcpProxy(Number(url.port || 5432));
+    url.port = String(proxy.port);
+    const db = await createPostgresDatabase({ connectionString: url.toString(), connectTimeoutMs: 1000 });
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      let cut!: () => void;
+      const between = new Promise<void>((resolve) => (cut = resolve));
+      const transaction = db.transaction(async (tx) => {
+        await tx.query('SELECT 1');
+        // The connection breaks while the transaction does its own work between two statements.
+        cut();
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await tx.query('SELECT 2');
+      });
+      await between;
+      await proxy.down();
+      await expect(transaction).rejects.toMatchObject({ name: 'DependencyUnavailableError', dependency: 'database' });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(uncaught).toEqual([]);
+      await proxy.up();
+      // The broken connection was not given back to the pool: the next transaction works.
+      expect(await db.transaction(async (tx) => (await tx.query<{ n: number }>('SELECT 1 AS n')).rows)).toEqual([{ n: 1 }]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await db.close();
+      await proxy.close();
+      await server.drop();
     }
   });
 });

@@ -14,6 +14,7 @@ import { ObjectTooLargeError, type ObjectStore } from '../../src/storage/port.js
 import { createS3ObjectStore, type S3ObjectStoreConfig } from '../../src/storage/s3-object-store.js';
 import { createUrlSigner } from '../../src/storage/url-signer.js';
 import { freePort } from '../helpers/serve-process.js';
+import { startTcpProxy } from '../helpers/tcp-proxy.js';
 
 // s3rver ships no type declarations; this is the part of its API the tests use.
 interface S3rverInstance {
@@ -290,5 +291,29 @@ describe('S3 object store', () => {
     const error = await missing.put('a/b.png', Readable.from([Buffer.from('x')]), { contentType: 'image/png' }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(Error);
     expect(error).not.toBeInstanceOf(DependencyUnavailableError);
+  });
+
+  it('throws DependencyUnavailableError when S3 goes away in the middle of a multipart upload', async () => {
+    const proxy = await startTcpProxy(Number(new URL(s3.endpoint).port));
+    try {
+      const store = createS3ObjectStore(s3Config({ endpoint: `http://127.0.0.1:${proxy.port}` }));
+      // A source that keeps sending (1 MiB every 10 ms), as a client's upload does.
+      let sent = 0;
+      const source = new Readable({
+        read() {
+          if (sent++ < 64) setTimeout(() => this.push(Buffer.alloc(1024 * 1024, 5)), 10);
+          else this.push(null);
+        },
+      });
+      const put = store.put('cut/mid-upload.mp4', source, { contentType: 'video/mp4' }).catch((error: unknown) => error);
+      const partSent = () => s3.requests.some((line) => /^PUT \/rivya-test\/cut\/mid-upload\.mp4\?.*partNumber=1/.test(line));
+      for (let waited = 0; !partSent() && waited < 10_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(partSent()).toBe(true);
+      await proxy.down();
+      // The next part finds S3 gone: an outage, not the source's failure (nor a bug).
+      expect(await put).toMatchObject({ name: 'DependencyUnavailableError', dependency: 'storage_s3' });
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMemoryRateLimiter } from '../../src/rate-limit/memory-rate-limiter.js';
 import type { RateLimiter } from '../../src/rate-limit/port.js';
@@ -92,6 +93,58 @@ describe.runIf(REDIS_AVAILABLE)('Redis rate limiter', () => {
     } finally {
       await client.del(`${prefix}:rl5_60:wrong`);
       client.disconnect();
+    }
+  });
+});
+
+/**
+ * A Redis that answers the client's ready check (INFO) and every other command with the error
+ * reply `reply` (`-OOM …`): a reachable server that cannot take writes now.
+ */
+async function refusingRedis(reply: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer((socket) => {
+    let pending = Buffer.alloc(0);
+    socket.on('error', () => {});
+    socket.on('data', (chunk) => {
+      pending = Buffer.concat([pending, chunk]);
+      // Each command is an array of bulk strings: *N\r\n then N times $len\r\n<bytes>\r\n.
+      for (;;) {
+        const text = pending.toString('latin1');
+        const head = /^\*(\d+)\r\n/.exec(text);
+        if (!head) return;
+        let offset = head[0].length;
+        const parts: string[] = [];
+        for (let index = 0; index < Number(head[1]); index++) {
+          const bulk = /^\$(\d+)\r\n/.exec(text.slice(offset));
+          if (!bulk || text.length < offset + bulk[0].length + Number(bulk[1]) + 2) return;
+          parts.push(text.slice(offset + bulk[0].length, offset + bulk[0].length + Number(bulk[1])));
+          offset += bulk[0].length + Number(bulk[1]) + 2;
+        }
+        pending = pending.subarray(offset);
+        const info = 'redis_version:7.0.0\r\nloading:0\r\n';
+        socket.write(parts[0]?.toUpperCase() === 'INFO' ? `$${info.length}\r\n${info}\r\n` : `-${reply}\r\n`);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('Redis rate limiter against a Redis that refuses writes', () => {
+  it.each([
+    ['out of memory (maxmemory reached)', "OOM command not allowed when used memory > 'maxmemory'."],
+    ['unable to persist', 'MISCONF Redis is configured to save RDB snapshots, but it is currently unable to persist to disk.'],
+  ])('%s: DependencyUnavailableError, not a bug', async (_name, reply) => {
+    const redis = await refusingRedis(reply);
+    const limiter = createRedisRateLimiter({ url: redis.url, keyPrefix: 'rivya-test-refusing' });
+    try {
+      await expect(limiter.consume('k', 5, 60)).rejects.toMatchObject({ name: 'DependencyUnavailableError', dependency: 'rate_limiter' });
+    } finally {
+      await limiter.close();
+      await redis.close();
     }
   });
 });

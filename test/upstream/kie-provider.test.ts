@@ -179,6 +179,15 @@ describe('kie provider: faults', () => {
     expect(task.error!.message).not.toContain('input.prompt');
   });
 
+  it('labels a refusal by a body code no HTTP-like range holds as code_other: the upstream cannot add metric series at will', async () => {
+    primary.inject('create', { kind: 'code', code: 987_654_321, msg: 'something new' });
+    const { task } = await run();
+    await expectFailedAndReleased(service, task, 'upstream_error');
+    const text = await (await fetch(`${service.runtime.config.publicUrl}/metrics`)).text();
+    expect(text).toMatch(/^rivya_provider_calls_total\{account="primary",operation="submit",outcome="code_other"\} 1$/m);
+    expect(text).not.toContain('987654321');
+  });
+
   it('fails with upstream_error after every account failed for the configured rounds', async () => {
     primary.inject('create', { kind: 'http', status: 503 }, 3);
     spare.inject('create', { kind: 'http', status: 500 }, 3);

@@ -3,7 +3,10 @@ import { startMockKie, type MockKie } from '../helpers/mock-kie.js';
 import { ADMIN_TOKEN, type TestService } from '../helpers/test-service.js';
 import { client, expectSucceededAndCaptured, FAST, startUpstreamService } from './upstream-harness.js';
 
-const KIE_KEY = 'kie-live-4f8a1c9e2b7d6035';
+/** Shaped as Kie.ai's keys are: bare hex, nothing that looks like a key to a pattern. */
+const KIE_KEY = '4f8a1c9e2b7d60353e1f0a9b8c7d6e5f';
+const METRICS_TOKEN = 'metrics-scrape-token-5d2e9a';
+const COOKIE = 'session=cookie-value-8c1f0b';
 
 /** The `sig` of a signed URL (ours or S3's), which must never reach the logs. */
 function signatureOf(url: string): string {
@@ -29,7 +32,7 @@ describe('the logs of a run with keys, an admin token, signed URLs and provider 
         },
         routes: { 'sora-2': [{ account: 'primary', priority: 0 }, { account: 'spare', priority: 1 }], 'sora-2-pro': ['primary'] },
       },
-      { TEST_KIE_KEY: KIE_KEY },
+      { TEST_KIE_KEY: KIE_KEY, RIVYA_METRICS_TOKEN: METRICS_TOKEN },
       { captureLogs: 'trace' },
     ));
   });
@@ -45,9 +48,12 @@ describe('the logs of a run with keys, an admin token, signed URLs and provider 
     const api = client(base, { authorization: `Bearer ${key}` });
     expect((await api.call('GET', '/api/v1/account')).status).toBe(200);
     expect((await client(base, { authorization: `Bearer ${key}x` }).call('GET', '/api/v1/account')).status).toBe(401);
+    expect((await client(base, { authorization: `Bearer ${key}`, cookie: COOKIE }).call('GET', '/api/v1/account')).status).toBe(200);
+    expect((await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status).toBe(200);
+    expect((await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}x` } })).status).toBe(401);
 
-    // The first account answers 500 with text that quotes its key: the task fails over to the spare.
-    kie.inject('create', { kind: 'http', status: 500, body: `upstream broke for Bearer ${KIE_KEY}` }, 1);
+    // The first account answers 500 with text that quotes its key (bare, and as a header): the task fails over to the spare.
+    kie.inject('create', { kind: 'http', status: 500, body: `upstream broke: key ${KIE_KEY} is over quota (Bearer ${KIE_KEY})` }, 1);
     const fileUrl = await api.uploadImage();
     expect((await fetch(fileUrl)).status).toBe(200);
     const task = await api.settle((await api.create({ model: 'sora-2', prompt: 'secrets stay out of logs' })).id);
@@ -64,7 +70,7 @@ describe('the logs of a run with keys, an admin token, signed URLs and provider 
 
     const text = service.logs.join('\n');
     const secrets = [
-      key, ADMIN_TOKEN, KIE_KEY, service.runtime.config.secret!, 'forged-signature-value',
+      key, ADMIN_TOKEN, KIE_KEY, METRICS_TOKEN, COOKIE, service.runtime.config.secret!, 'forged-signature-value',
       signatureOf(fileUrl), signatureOf(resultUrl), ...callbackUrls.map(signatureOf),
     ];
     for (const secret of secrets) expect(service.logs.filter((line) => line.includes(secret))).toEqual([]);

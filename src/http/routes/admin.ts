@@ -99,8 +99,10 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
   });
 
   app.delete<{ Params: { id: string } }>('/admin/v1/keys/:id', { preHandler: authorize }, async (request) => {
-    if (!(await deps.accounts.revokeApiKey(request.params.id))) throw new ApiError('not_found', `Key ${request.params.id} not found.`);
-    request.log.info({ admin_action: 'key_revoked', key_id: request.params.id }, 'admin action');
+    const revoked = await deps.accounts.revokeApiKey(request.params.id);
+    if (!revoked) throw new ApiError('not_found', `Key ${request.params.id} not found.`);
+    // Revoking again changes nothing: not an action.
+    if (revoked === 'revoked') request.log.info({ admin_action: 'key_revoked', key_id: request.params.id }, 'admin action');
     return { id: request.params.id, revoked: true };
   });
 
