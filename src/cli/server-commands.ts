@@ -3,7 +3,7 @@ import { isAbsolute, join, relative } from 'node:path';
 import pino from 'pino';
 import { ConfigError, loadConfig } from '../config.js';
 import { DataDirLockedError, lockDataDir } from '../db/data-dir-lock.js';
-import { label, migrate, MigrationMismatchError, migrationStatus, type MigrationStatus } from '../db/migrate.js';
+import { label, loadMigrations, migrate, MigrationMismatchError, migrationStatus, type MigrationStatus } from '../db/migrate.js';
 import { createPgliteDatabase } from '../db/pglite-database.js';
 import type { Database } from '../db/port.js';
 import { ListenError } from '../http/listen-error.js';
@@ -131,9 +131,20 @@ function printStatus(statuses: readonly MigrationStatus[], where: string): numbe
   return pending ? 1 : 0;
 }
 
+/** True when the data dir holds an embedded database (PostgreSQL's data directory marker). */
+async function hasEmbeddedDatabase(dataDir: string): Promise<boolean> {
+  return access(join(dataDir, 'pgdata', 'PG_VERSION')).then(() => true, () => false);
+}
+
 async function migrateCommand(statusOnly: boolean): Promise<number> {
   const config = loadConfig(process.env);
   const where = config.databaseUrl ? 'DATABASE_URL' : `the embedded database in ${config.dataDir}`;
+  // --status changes nothing: where there is no embedded database (a mistyped RIVYA_DATA_DIR, the
+  // wrong folder), it says so instead of creating one to look into.
+  if (statusOnly && !config.databaseUrl && !(await hasEmbeddedDatabase(config.dataDir))) {
+    const pending = (await loadMigrations()).map((m): MigrationStatus => ({ version: m.version, name: m.name, state: 'pending', appliedAt: null }));
+    return printStatus(pending, `${config.dataDir} (no database yet: the first start, or \`rivya migrate\`, creates it)`);
+  }
   const { db, close } = await openDatabase(config);
   try {
     if (statusOnly) return printStatus(await migrationStatus(db), where);
