@@ -2,6 +2,7 @@ import { access } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import pino from 'pino';
 import { ConfigError, loadConfig } from '../config.js';
+import { DataDirUnusableError, prepareDataDir } from '../data-dir.js';
 import { DataDirLockedError, lockDataDir } from '../db/data-dir-lock.js';
 import { label, loadMigrations, migrate, MigrationMismatchError, migrationStatus, type MigrationStatus } from '../db/migrate.js';
 import { createPgliteDatabase } from '../db/pglite-database.js';
@@ -29,7 +30,10 @@ export async function runServerCommand(command: 'serve' | 'migrate', options: Se
   try {
     return command === 'serve' ? await serve(options.role) : await migrateCommand(options.status === true);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof ListenError || error instanceof MigrationMismatchError) {
+    if (
+      error instanceof ConfigError || error instanceof DataDirUnusableError || error instanceof DataDirLockedError ||
+      error instanceof ListenError || error instanceof MigrationMismatchError
+    ) {
       process.stderr.write(`rivya: ${error.message}\n`);
       return 78;
     }
@@ -92,6 +96,7 @@ async function openDatabase(config: ReturnType<typeof loadConfig>): Promise<{ db
     const db = await createPostgresDatabase({ connectionString: config.databaseUrl });
     return { db, close: () => db.close() };
   }
+  await prepareDataDir(config.dataDir);
   const lock = await lockDataDir(config.dataDir);
   try {
     const db = await createPgliteDatabase({ dataDir: join(config.dataDir, 'pgdata') });
@@ -133,7 +138,16 @@ function printStatus(statuses: readonly MigrationStatus[], where: string): numbe
 
 /** True when the data dir holds an embedded database (PostgreSQL's data directory marker). */
 async function hasEmbeddedDatabase(dataDir: string): Promise<boolean> {
-  return access(join(dataDir, 'pgdata', 'PG_VERSION')).then(() => true, () => false);
+  try {
+    await access(join(dataDir, 'pgdata', 'PG_VERSION'));
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return false;
+    // Not readable, or not a directory: opening it says what is wrong.
+    if (code === 'ENOTDIR') throw new DataDirUnusableError(dataDir, error);
+    return true;
+  }
 }
 
 async function migrateCommand(statusOnly: boolean): Promise<number> {
