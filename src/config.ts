@@ -17,6 +17,10 @@ export interface Config {
   /** A PostgreSQL server instead of the embedded database. */
   databaseUrl: string | null;
   adminToken: string | null;
+  /** `/metrics` answers only `Authorization: Bearer <token>` when set. */
+  metricsToken: string | null;
+  /** `/metrics` is served on this port alone (any role), not on the API's; null: on the API's port. */
+  metricsPort: number | null;
   /** Signs URLs and tokens; generated into the data dir when not given. */
   secret: string | null;
   ffmpegPath: string;
@@ -100,6 +104,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: { role?: string | unde
   if (!databaseUrl && role !== 'all') {
     problems.push(`--role ${role} needs DATABASE_URL: the embedded database serves one process, which runs both roles.`);
   }
+  const metricsToken = env['RIVYA_METRICS_TOKEN'] || null;
+  if (metricsToken !== null && !/^[\x21-\x7e]+$/.test(metricsToken)) {
+    problems.push('RIVYA_METRICS_TOKEN must be visible ASCII characters without spaces (it is sent as a Bearer token).');
+  }
+  const metricsPort = env['RIVYA_METRICS_PORT'] ? int('RIVYA_METRICS_PORT', 0, 1, 65535) : null;
+  if (metricsPort !== null && metricsPort === port && role !== 'worker') {
+    problems.push(`RIVYA_METRICS_PORT=${metricsPort} is the API's PORT: give /metrics a port of its own, or unset RIVYA_METRICS_PORT.`);
+  }
   const secret = env['RIVYA_SECRET'] || null;
   if (secret !== null && secret.length < 32) problems.push('RIVYA_SECRET must be at least 32 characters.');
   if (databaseUrl && secret === null) {
@@ -158,6 +170,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: { role?: string | unde
     dataDir: resolve(env['RIVYA_DATA_DIR'] || '.rivya'),
     databaseUrl,
     adminToken: env['RIVYA_ADMIN_TOKEN'] || null,
+    metricsToken,
+    metricsPort,
     secret,
     ffmpegPath,
     fontPath: env['RIVYA_FONT_PATH'] || undefined,

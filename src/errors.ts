@@ -44,8 +44,11 @@ export class ApiError extends Error {
 }
 
 /**
- * A backing service (database, cache, object store) cannot be reached now. Answered as
- * `503 service_unavailable` with `Retry-After`; the service recovers when the dependency does.
+ * A backing service (database, cache, object store) cannot be reached now. Thrown only by the
+ * adapter of that service, which alone knows how its library signals an outage; `dependency`
+ * names it as `/readyz` does (`database`, `rate_limiter`, `storage_<target>`), `cause` is the
+ * library's error. Answered as `503 service_unavailable` with `Retry-After`; the service
+ * recovers when the dependency does. Any other error stays what it is (a bug is a 500).
  */
 export class DependencyUnavailableError extends Error {
   constructor(readonly dependency: string, options: { cause?: unknown } = {}) {

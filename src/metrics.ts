@@ -1,39 +1,67 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from './db/port.js';
+import { TASK_STATUSES, type TaskStatus } from './domain.js';
 import type { JobQueue } from './jobs/port.js';
 
 export interface MetricsSources {
   db: Database;
   queue: JobQueue;
+  /** Tasks per status, every status listed (cheap: see `TaskStore.countByStatus`). */
+  countTasks: () => Promise<Record<TaskStatus, number>>;
 }
 
-/** The Prometheus metrics of one process, in its own registry (so tests can run several apps). */
+let processRegistry: Registry | null = null;
+
+/**
+ * Node's and the process's own metrics (`collectDefaultMetrics`: CPU, RSS, heap, event-loop lag,
+ * GC, handles). They describe the process, not one service in it, and their collectors (an
+ * event-loop delay monitor, a GC observer) are never stopped: one registry per process, made on
+ * first use and shared by every service the process runs (tests run several).
+ */
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+/** Queue waits: from well under a second (an idle worker) to an hour (a backlog). */
+const QUEUE_WAIT_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+/** Run times: seconds (the instant provider) to the task timeout (30 min by default) and beyond. */
+const RUN_TIME_BUCKETS = [1, 2.5, 5, 10, 20, 30, 60, 120, 180, 300, 600, 900, 1200, 1800, 3600];
+
+/**
+ * The Prometheus metrics of one service, in its own registry (so tests can run several), merged
+ * with the process's default metrics. Every label takes a bounded set of values: routes are
+ * patterns, models and statuses come from the catalog, outcomes from the task error codes.
+ */
 export function createMetrics(sources: MetricsSources) {
-  const registry = new Registry();
+  const own = new Registry();
   const httpRequests = new Counter({
     name: 'rivya_http_requests_total',
     help: 'HTTP requests answered, by method, route and status.',
     labelNames: ['method', 'route', 'status'],
-    registers: [registry],
+    registers: [own],
   });
   const httpDuration = new Histogram({
     name: 'rivya_http_request_duration_seconds',
     help: 'Time to answer HTTP requests, by method and route.',
     labelNames: ['method', 'route'],
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60],
-    registers: [registry],
+    registers: [own],
   });
   const taskTransitions = new Counter({
     name: 'rivya_task_transitions_total',
     help: 'Task status changes, by model and new status.',
     labelNames: ['model', 'status'],
-    registers: [registry],
+    registers: [own],
   });
   new Gauge({
     name: 'rivya_queue_depth',
     help: 'Jobs waiting (queued) or running (active), per queue.',
     labelNames: ['queue', 'state'],
-    registers: [registry],
+    registers: [own],
     async collect() {
       this.reset();
       for (const depth of await sources.queue.depth()) {
@@ -45,58 +73,68 @@ export function createMetrics(sources: MetricsSources) {
   new Gauge({
     name: 'rivya_credits_held',
     help: 'Credits held by open holds, across all accounts.',
-    registers: [registry],
+    registers: [own],
     async collect() {
       const { rows } = await sources.db.query<{ held: number }>('SELECT coalesce(sum(held), 0)::bigint AS held FROM accounts');
       this.set(Number(rows[0]?.held ?? 0));
     },
   });
   new Gauge({
-    name: 'rivya_tasks_active',
-    help: 'Tasks queued or running.',
+    name: 'rivya_tasks',
+    help: 'Tasks in the store, by status (all of them, ended ones included).',
     labelNames: ['status'],
-    registers: [registry],
+    registers: [own],
     async collect() {
-      const { rows } = await sources.db.query<{ status: string; n: number }>(
-        `SELECT status, count(*)::int AS n FROM tasks WHERE status IN ('queued', 'running') GROUP BY status`,
-      );
-      this.reset();
-      this.set({ status: 'queued' }, 0);
-      this.set({ status: 'running' }, 0);
-      for (const row of rows) this.set({ status: row.status }, row.n);
+      const counts = await sources.countTasks();
+      for (const status of TASK_STATUSES) this.set({ status }, counts[status]);
     },
+  });
+  const queueWait = new Histogram({
+    name: 'rivya_task_queue_wait_seconds',
+    help: 'Time from a task\'s creation to its start by a worker (to its end, if it never started), observed when it ends; by model and outcome.',
+    labelNames: ['model', 'outcome'],
+    buckets: QUEUE_WAIT_BUCKETS,
+    registers: [own],
+  });
+  const runTime = new Histogram({
+    name: 'rivya_task_run_seconds',
+    help: 'Time from a task\'s start by a worker to its end, observed when it ends; by model and outcome.',
+    labelNames: ['model', 'outcome'],
+    buckets: RUN_TIME_BUCKETS,
+    registers: [own],
   });
   const providerCalls = new Counter({
     name: 'rivya_provider_calls_total',
     help: 'Calls to provider accounts, by account, operation (submit, poll) and outcome (ok, or the failure reason).',
     labelNames: ['account', 'operation', 'outcome'],
-    registers: [registry],
+    registers: [own],
   });
   const providerFailovers = new Counter({
     name: 'rivya_provider_failovers_total',
     help: 'Submissions passed on to the next account of a route, by model and the account that failed.',
     labelNames: ['model', 'from'],
-    registers: [registry],
+    registers: [own],
   });
   const providerCoolDowns = new Counter({
     name: 'rivya_provider_cool_downs_total',
     help: 'Times a provider account was taken out of rotation after repeated failures.',
     labelNames: ['account'],
-    registers: [registry],
+    registers: [own],
   });
   let providerAvailability: () => { account: string; available: boolean }[] = () => [];
   new Gauge({
     name: 'rivya_provider_available',
     help: 'Whether a provider account is in rotation (1) or cooling down (0), as this process sees it.',
     labelNames: ['account'],
-    registers: [registry],
+    registers: [own],
     collect() {
       this.reset();
       for (const { account, available } of providerAvailability()) this.set({ account }, available ? 1 : 0);
     },
   });
   return {
-    registry,
+    /** This service's series and the process's default ones. */
+    registry: Registry.merge([own, processMetrics()]),
     providerCall(account: string, operation: string, outcome: string): void {
       providerCalls.inc({ account, operation, outcome });
     },
@@ -116,6 +154,14 @@ export function createMetrics(sources: MetricsSources) {
     },
     taskTransition(model: string, status: string): void {
       taskTransitions.inc({ model, status });
+    },
+    /**
+     * A task ended: `outcome` is `succeeded` or its error code; `runSeconds` is null for a task
+     * that never started (canceled or timed out while queued).
+     */
+    taskEnded(model: string, outcome: string, queueWaitSeconds: number, runSeconds: number | null): void {
+      queueWait.observe({ model, outcome }, queueWaitSeconds);
+      if (runSeconds !== null) runTime.observe({ model, outcome }, runSeconds);
     },
   };
 }

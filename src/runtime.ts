@@ -17,6 +17,7 @@ import { createPostgresDatabase } from './db/postgres-database.js';
 import { createMemoryTaskEvents } from './events/memory-task-events.js';
 import { createApp, type AppRoute } from './http/app.js';
 import { listenFailure } from './http/listen-error.js';
+import { createMetricsApp } from './http/metrics-app.js';
 import { createIdempotencyStore } from './idempotency/idempotency-store.js';
 import { newId } from './ids.js';
 import { createPgBossQueue } from './jobs/pg-boss-queue.js';
@@ -24,6 +25,8 @@ import { createCreditLedger } from './ledger/credit-ledger.js';
 import { createMetrics } from './metrics.js';
 import { createProviders } from './providers/create-providers.js';
 import type { Provider } from './providers/port.js';
+import type { RouterEvents } from './providers/provider-router.js';
+import { upstreamFailureFields } from './providers/upstream-error.js';
 import { callbackUrl } from './http/routes/provider-callbacks.js';
 import { createMemoryRateLimiter } from './rate-limit/memory-rate-limiter.js';
 import { createRedisRateLimiter } from './rate-limit/redis-rate-limiter.js';
@@ -33,13 +36,15 @@ import { createS3ObjectStore } from './storage/s3-object-store.js';
 import type { ObjectStore } from './storage/port.js';
 import { createUrlSigner } from './storage/url-signer.js';
 import { createTaskService } from './tasks/task-service.js';
+import { createTaskTransitions } from './tasks/task-transitions.js';
 import { createDurationTokens } from './files/duration-token.js';
 import { createFileService } from './files/file-service.js';
 import { createFileStore } from './files/file-store.js';
 import { createTaskStore, handOverLease } from './tasks/task-store.js';
 import { createSweeper } from './worker/sweeper.js';
-import { cancelQuietly, createTaskRunner, TASK_QUEUE, type TaskJob } from './worker/task-runner.js';
+import { createTaskRunner, TASK_QUEUE, type TaskJob } from './worker/task-runner.js';
 import { isProcessAlive } from './process-alive.js';
+import { LOG_REDACTION } from './log-redaction.js';
 
 export const UPLOAD_TARGETS = ['s3', 'oss'] as const;
 
@@ -68,7 +73,8 @@ async function loadOrCreateSecret(dataDir: string): Promise<string> {
  * `start()` listens (api role) and starts workers (worker role); `stop()` drains and closes.
  */
 export async function createRuntime(config: Config, options: RuntimeOptions = {}) {
-  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'rivya', role: config.role } });
+  // Whatever logger is given (tests pass their own), credentials in headers are censored.
+  const logger = (options.logger ?? pino({ level: config.logLevel, base: { service: 'rivya', role: config.role } })).child({}, { redact: LOG_REDACTION });
   await prepareDataDir(config.dataDir);
   let lock: DataDirLock | null = null;
   let db: Database;
@@ -122,10 +128,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const events = config.databaseUrl
     ? createPostgresTaskEvents({ connectionString: config.databaseUrl, logger })
     : createMemoryTaskEvents();
-  const metrics = createMetrics({ db, queue });
+  const metrics = createMetrics({ db, queue, countTasks: () => tasks.countByStatus() });
   const rateLimiter = config.redisUrl ? createRedisRateLimiter({ url: config.redisUrl }) : createMemoryRateLimiter();
-  const routerEvents = {
-    call: (account: string, operation: string, outcome: string) => metrics.providerCall(account, operation, outcome),
+  const routerEvents: RouterEvents = {
+    call: (account, operation, outcome, failure) => {
+      metrics.providerCall(account, operation, outcome);
+      if (failure) logger.warn({ task_id: failure.taskId, provider: account, operation, ...upstreamFailureFields(failure.error) }, 'upstream call failed');
+    },
     failover: (model: string, from: string) => metrics.providerFailover(model, from),
     coolDown: (account: string) => {
       metrics.providerCoolDown(account);
@@ -147,7 +156,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   /** Best-effort cancel of an ended task's upstream job. */
   const cancelUpstream = async (task: TaskRecord): Promise<void> => {
     const account = router.account(task.provider);
-    if (account && task.upstreamId) await cancelQuietly(account, { ...task, upstreamId: task.upstreamId }, logger);
+    if (account && task.upstreamId) await router.cancel(account, { ...task, upstreamId: task.upstreamId });
   };
 
   const fileService = createFileService({
@@ -159,8 +168,9 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     tokens: createDurationTokens(secret),
     ffmpegPath: config.ffmpegPath,
   });
+  const transitions = createTaskTransitions({ metrics, logger });
   const taskService = createTaskService({
-    tasks, idempotency, queue, events, metrics, stores,
+    tasks, idempotency, queue, events, transitions, stores,
     resolveReferences: (account, items, policy) => fileService.resolveReferences(account, items, policy),
     taskTimeoutSeconds: config.taskTimeoutSeconds,
     resultUrlTtlSeconds: config.resultUrlTtlSeconds,
@@ -183,6 +193,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
           accounts, ledger, idempotency, tasks: taskService, files: fileService,
           maxUploadBytes: Math.max(...Object.values(config.fileLimits)),
           rateLimiter, metrics, stores, signer, readiness,
+          metricsEndpoint: config.metricsPort === null ? { token: config.metricsToken } : null,
           wakeTask,
           shutdown: shutdown.signal,
           ...(options.onRoute ? { onRoute: options.onRoute } : {}),
@@ -207,7 +218,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const enqueueIn = (tx: Queryable, job: TaskJob, afterSeconds = 0) =>
     queue.enqueue(tx, TASK_QUEUE, job, { startAfterSeconds: afterSeconds });
   const runner = createTaskRunner({
-    tasks, stores, events, metrics, logger,
+    tasks, stores, events, transitions, logger,
     router,
     poll: config.providers.poll,
     submitRounds: config.providers.submitRounds,
@@ -231,12 +242,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     strandedAfterSeconds: config.leaseSeconds * 2,
     purgeExpiredFiles: () => fileService.purgeExpired(),
     onEnded: (task) => {
-      metrics.taskTransition(task.model, task.status);
+      transitions.ended(task);
       events.publish(task.id);
       void cancelUpstream(task);
     },
     intervalMs: config.sweepIntervalMs,
   });
+
+  const metricsApp = config.metricsPort === null ? null : createMetricsApp({ metrics, token: config.metricsToken, logger });
 
   let listening: string | null = null;
   return {
@@ -253,6 +266,12 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         });
       } else if (app) {
         await app.ready();
+      }
+      if (metricsApp && config.metricsPort !== null) {
+        const url = await metricsApp.listen({ host: config.host, port: config.metricsPort }).catch((error: unknown) => {
+          throw listenFailure(error, config.host, config.metricsPort as number, 'RIVYA_METRICS_PORT');
+        });
+        logger.info({ url: `${url}/metrics` }, 'metrics listening');
       }
       if (config.role !== 'api') {
         await removeDeadWorkDirs(join(config.dataDir, 'work'));
@@ -280,6 +299,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         app.server.closeAllConnections();
         await closed;
       }
+      await metricsApp?.close();
       await sweeper.stop();
       await queue.stop(config.shutdownTimeoutMs);
       await rateLimiter.close();

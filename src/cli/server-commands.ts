@@ -60,7 +60,8 @@ async function serve(role: string | undefined): Promise<number> {
   }
   // Client commands run next to this data dir find the service by this record.
   const address = url ? await recordServiceAddress(config.dataDir, url) : null;
-  runtime.logger.info({ url, role: config.role, database: runtime.db.kind, providers: config.providers.accounts.map((account) => `${account.name} (${account.kind})`) }, 'rivya is running');
+  // The logger's base fields already name the service and its role.
+  runtime.logger.info({ url, database: runtime.db.kind, providers: config.providers.accounts.map((account) => `${account.name} (${account.kind})`) }, 'rivya is running');
   process.stdout.write(`rivya is running: role ${config.role}${url ? ` at ${url}` : ''}, ${runtime.db.kind} database\n`);
   await new Promise<void>((resolve) => {
     let stopping = false;

@@ -1,4 +1,5 @@
 import { PGlite, types } from '@electric-sql/pglite';
+import { DependencyUnavailableError } from '../errors.js';
 import type { Database, QueryResult, Transaction } from './port.js';
 
 export interface PgliteDatabaseConfig {
@@ -14,14 +15,21 @@ export async function createPgliteDatabase(config: PgliteDatabaseConfig): Promis
   // bigint columns (balances, counts) come back as numbers: credits stay far below 2^53.
   const parsers = { [types.INT8]: (value: string) => Number(value) };
   const pg = await PGlite.create({ ...(config.dataDir ? { dataDir: config.dataDir } : {}), parsers });
+  // The embedded database is unavailable only once it is closing or closed (then every call
+  // fails); any other error is the statement's own and is rethrown as is.
+  const rethrow = (error: unknown): never => {
+    throw !(error instanceof DependencyUnavailableError) && (pg.closed || !pg.ready)
+      ? new DependencyUnavailableError('database', { cause: error })
+      : error;
+  };
   const wrap = (runner: Pick<PGlite, 'query' | 'exec'>): Transaction => ({
     exec: async (script: string) => {
-      const results = await runner.exec(script);
+      const results = await runner.exec(script).catch(rethrow);
       const last = results[results.length - 1];
       return { rows: last?.rows ?? [], rowCount: last?.affectedRows ?? 0 };
     },
     query: async <Row,>(text: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> => {
-      const result = await runner.query<Row>(text, [...params]);
+      const result = await runner.query<Row>(text, [...params]).catch(rethrow);
       return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
     },
   });
@@ -29,7 +37,19 @@ export async function createPgliteDatabase(config: PgliteDatabaseConfig): Promis
   return {
     kind: 'pglite',
     query: base.query,
-    transaction: (work) => pg.transaction((tx) => work(wrap(tx))),
+    async transaction(work) {
+      // Errors of `work` pass through untouched (its statements are translated by `wrap`).
+      let started = false;
+      try {
+        return await pg.transaction((tx) => {
+          started = true;
+          return work(wrap(tx));
+        });
+      } catch (error) {
+        if (started) throw error;
+        return rethrow(error);
+      }
+    },
     exec: base.exec,
     async ping() {
       try {

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { DependencyUnavailableError } from '../errors.js';
 import type { Database, QueryResult, Transaction } from './port.js';
 
 export interface PostgresDatabaseConfig {
@@ -12,6 +13,33 @@ export interface PostgresDatabaseConfig {
 // Return bigint columns (counts, balances) as numbers: credits stay far below 2^53.
 pg.types.setTypeParser(20, (value: string) => Number(value));
 
+/** Node's codes for a socket that could not connect, or broke. */
+const SOCKET_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * PostgreSQL's own codes for "cannot serve now": class 08 (connection exception), the server
+ * shutting down or starting (57P01–57P03), and no connection slot left (53300).
+ */
+function isServerUnavailable(code: string): boolean {
+  return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300';
+}
+
+/**
+ * pg and pg-pool signal a lost or never-made connection only by message text (a plain `Error`,
+ * no code): a connection that ended mid-query, a client left unusable by a connection error, and
+ * the pool's connect timeout. This is the one place that knowledge lives.
+ */
+const CONNECTION_LOST_MESSAGE =
+  /^(Connection terminated|timeout exceeded when trying to connect|timeout expired|Client has encountered a connection error|Client was closed)/;
+
+/** True when `error` means the server cannot be reached or cannot serve now (not a bad statement). */
+function isConnectionFailure(error: unknown): boolean {
+  if (error instanceof pg.DatabaseError) return typeof error.code === 'string' && isServerUnavailable(error.code);
+  if (!(error instanceof Error)) return false;
+  const code = (error as NodeJS.ErrnoException).code;
+  return (typeof code === 'string' && SOCKET_ERROR_CODES.has(code)) || CONNECTION_LOST_MESSAGE.test(error.message);
+}
+
 /** The server backend: a pool of connections to PostgreSQL. */
 export async function createPostgresDatabase(config: PostgresDatabaseConfig): Promise<Database> {
   const pool = new pg.Pool({
@@ -22,14 +50,22 @@ export async function createPostgresDatabase(config: PostgresDatabaseConfig): Pr
   });
   // An idle client that loses its connection must not crash the process; the next query reconnects.
   pool.on('error', () => {});
+  /** The server out of reach (or this pool closed) becomes `DependencyUnavailableError`; anything else is rethrown as is. */
+  const translate = (error: unknown): unknown =>
+    !(error instanceof DependencyUnavailableError) && (pool.ended || isConnectionFailure(error))
+      ? new DependencyUnavailableError('database', { cause: error })
+      : error;
+  const rethrow = (error: unknown): never => {
+    throw translate(error);
+  };
   const wrap = (runner: pg.Pool | pg.PoolClient): Transaction => ({
     exec: async (script: string) => {
-      const result = (await runner.query(script)) as pg.QueryResult | pg.QueryResult[];
+      const result = (await runner.query(script).catch(rethrow)) as pg.QueryResult | pg.QueryResult[];
       const last = Array.isArray(result) ? result[result.length - 1] : result;
       return { rows: (last?.rows ?? []) as Record<string, unknown>[], rowCount: last?.rowCount ?? 0 };
     },
     query: async <Row,>(text: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> => {
-      const result: pg.QueryResult = await runner.query(text, [...params]);
+      const result: pg.QueryResult = await runner.query(text, [...params]).catch(rethrow);
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? result.rows.length };
     },
   });
@@ -38,12 +74,12 @@ export async function createPostgresDatabase(config: PostgresDatabaseConfig): Pr
     kind: 'postgres',
     query: base.query,
     async transaction(work) {
-      const client = await pool.connect();
+      const client = await pool.connect().catch(rethrow);
       let broken = false;
       try {
-        await client.query('BEGIN');
+        await client.query('BEGIN').catch(rethrow);
         const value = await work(wrap(client));
-        await client.query('COMMIT');
+        await client.query('COMMIT').catch(rethrow);
         return value;
       } catch (error) {
         try {

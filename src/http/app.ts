@@ -25,6 +25,8 @@ import { registerOperationsRoutes, type ReadinessCheck } from './routes/operatio
 import { registerProviderCallbackRoutes } from './routes/provider-callbacks.js';
 import { registerServiceIndexRoute } from './routes/service-index.js';
 import { registerTaskRoutes } from './routes/tasks.js';
+import { registerMetricsRoute } from './routes/metrics.js';
+import { recordAnswer, registerRequestLog } from './request-log.js';
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
 
@@ -43,6 +45,8 @@ export interface AppDeps {
   maxUploadBytes: number;
   rateLimiter: RateLimiter;
   metrics: Metrics;
+  /** Serve `/metrics` here, behind `token` when set; null when it has a listener of its own. */
+  metricsEndpoint: { token: string | null } | null;
   stores: ReadonlyMap<string, ObjectStore>;
   signer: UrlSigner;
   readiness: () => Promise<ReadinessCheck[]>;
@@ -77,7 +81,9 @@ export function createApp(deps: AppDeps): FastifyInstance {
     connectionTimeout: 300_000,
     // Errors raised before a request reaches the app also answer in the contract's envelope: the
     // router's (an undecodable path, an over-long id) and Node's HTTP parser's (an unknown method, a huge head).
+    // Their answers bypass the hooks, so they are logged and counted here.
     frameworkErrors: (error, request, reply) => {
+      reply.raw.once('finish', () => recordAnswer(request, reply, deps.metrics));
       void sendError(request, reply, error);
     },
     clientErrorHandler: createClientErrorHandler(deps.logger),
@@ -133,15 +139,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
       if (unstorableText(value)) throw new ApiError('not_found', 'No such resource: the path holds characters no id has.');
     }
   });
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    deps.metrics.observeRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
-    if (reply.statusCode >= 500 || reply.elapsedTime > 1000) {
-      request.log.info({ method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
-    } else {
-      request.log.debug({ method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
-    }
-  });
+  registerRequestLog(app, deps.metrics);
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
     sendError(request, reply, new ApiError('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`)),
@@ -156,7 +154,8 @@ export function createApp(deps: AppDeps): FastifyInstance {
   registerAccountRoutes(app, { ledger: deps.ledger, accounts: deps.accounts, authenticate });
   registerObjectRoutes(app, { stores: deps.stores, signer: deps.signer });
   registerProviderCallbackRoutes(app, { signer: deps.signer, wake: deps.wakeTask });
-  registerOperationsRoutes(app, { metrics: deps.metrics, readiness: deps.readiness, isShuttingDown: () => deps.shutdown.aborted });
+  registerOperationsRoutes(app, { readiness: deps.readiness, isShuttingDown: () => deps.shutdown.aborted });
+  if (deps.metricsEndpoint) registerMetricsRoute(app, { metrics: deps.metrics, token: deps.metricsEndpoint.token });
   registerServiceIndexRoute(app);
   if (deps.adminToken) {
     registerAdminRoutes(app, { adminToken: deps.adminToken, publicUrl: deps.publicUrl, accounts: deps.accounts, idempotency: deps.idempotency });

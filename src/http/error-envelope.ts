@@ -6,23 +6,6 @@ export function errorBody(code: ErrorCode, message: string, details: unknown, re
   return { error: { code, message, details: details ?? null, request_id: requestId } };
 }
 
-const UNREACHABLE_STORE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', '57P01', '57P03', '08000', '08001', '08003', '08006']);
-
-/** True for errors that mean a backing service (database, cache, object store) cannot be reached now. */
-export function isUnavailableError(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  const name = (error as { name?: unknown }).name;
-  const httpStatus = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  const rawMessage = (error as { message?: unknown }).message;
-  const message = typeof rawMessage === 'string' ? rawMessage : '';
-  return (
-    (typeof code === 'string' && UNREACHABLE_STORE_CODES.has(code)) ||
-    // AWS SDK: the object store timed out, could not be reached, or answered 5xx.
-    name === 'TimeoutError' || name === 'RequestTimeout' || (typeof httpStatus === 'number' && httpStatus >= 500) ||
-    /timeout exceeded when trying to connect|Connection terminated|PGlite is closed|Cannot use a pool after calling end/i.test(message)
-  );
-}
-
 /** Maps any error thrown while answering to the contract's envelope; internals are logged, never sent. */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
@@ -54,7 +37,8 @@ export function toApiError(error: unknown): ApiError {
     default:
       break;
   }
-  if (error instanceof DependencyUnavailableError || isUnavailableError(error)) {
+  // Adapters translate their dependency's failures; nothing else is recognised as one.
+  if (error instanceof DependencyUnavailableError) {
     return new ApiError('service_unavailable', 'The service cannot reach its store right now; retry shortly.', {
       headers: { 'retry-after': '5' },
     });
@@ -70,7 +54,7 @@ export function toApiError(error: unknown): ApiError {
 export function sendError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
   const apiError = toApiError(error);
   if (apiError.code === 'internal_error') request.log.error({ err: error }, 'internal error');
-  else if (apiError.code === 'service_unavailable') request.log.warn({ err: error }, 'store unavailable');
+  else if (error instanceof DependencyUnavailableError) request.log.warn({ dependency: error.dependency, err: error.cause }, 'dependency unavailable');
   // Also set here: an error raised before the request's hooks (by the router) has not been through them.
   void reply.header('x-request-id', request.id);
   for (const [name, value] of Object.entries(apiError.headers)) void reply.header(name, value);

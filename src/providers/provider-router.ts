@@ -17,8 +17,18 @@ export interface CoolDownPolicy {
   coolDownSeconds: number;
 }
 
+/** What the router asks of an account. */
+export type UpstreamOperation = 'submit' | 'poll' | 'adopt' | 'cancel';
+
+/** A failed upstream call: the task it was for, and the error (an `UpstreamError`, or anything a cancel threw). */
+export interface UpstreamFailure {
+  taskId: string;
+  error: unknown;
+}
+
 export interface RouterEvents {
-  call(account: string, operation: 'submit' | 'poll', outcome: string): void;
+  /** One call to an account: `outcome` is `ok` or the failure's reason, and `failure` is given when it failed. */
+  call(account: string, operation: UpstreamOperation, outcome: string, failure?: UpstreamFailure): void;
   failover(model: string, from: string): void;
   coolDown(account: string): void;
 }
@@ -91,10 +101,11 @@ export function createProviderRouter(options: {
   }
 
   /**
-   * Counts a call in metrics, and a submission in the account's health: cool-down is about
-   * taking new work, so polls of jobs an account already has (which must go on) do not count.
+   * Reports a call (its failure too, if it failed upstream; an abort by the task's own signal is
+   * not one), and counts a submission in the account's health: cool-down is about taking new
+   * work, so polls of jobs an account already has (which must go on) do not count.
    */
-  async function observe<T>(account: Provider, operation: 'submit' | 'poll', call: () => Promise<T>): Promise<T> {
+  async function observe<T>(account: Provider, operation: UpstreamOperation, taskId: string, call: () => Promise<T>): Promise<T> {
     try {
       const result = await call();
       if (operation === 'submit') succeeded(account.name);
@@ -102,7 +113,7 @@ export function createProviderRouter(options: {
       return result;
     } catch (error) {
       if (error instanceof UpstreamError) {
-        options.events.call(account.name, operation, error.reason);
+        options.events.call(account.name, operation, error.reason, { taskId, error });
         if (operation === 'submit') {
           if (error.retryable) failed(account.name);
           else succeeded(account.name);
@@ -173,7 +184,7 @@ export function createProviderRouter(options: {
       for (const [index, account] of available.entries()) {
         if (!(await hooks.recordIntent(account.name))) throw new IntentNotRecorded();
         try {
-          const step = await observe(account, 'submit', () => account.submit(task, context));
+          const step = await observe(account, 'submit', task.id, () => account.submit(task, context));
           return { account, step };
         } catch (error) {
           if (!(error instanceof UpstreamError) || !error.retryable || error.ambiguous) throw error;
@@ -187,9 +198,25 @@ export function createProviderRouter(options: {
       throw last!;
     },
 
-    /** Polls through the account that accepted the job, counting its health. */
+    /** Polls through the account that accepted the job. */
     poll(account: Provider, task: TaskRecord & { upstreamId: string }, context: ProviderContext): Promise<ProviderStep> {
-      return observe(account, 'poll', () => account.poll(task, context));
+      return observe(account, 'poll', task.id, () => account.poll(task, context));
+    },
+
+    /** Whether the account's job `upstreamId` is `task`'s (see `Provider.adopt`); false where the account cannot tell. */
+    adopt(account: Provider, task: TaskRecord, upstreamId: string, signal: AbortSignal): Promise<boolean> {
+      const adopt = account.adopt?.bind(account);
+      return adopt ? observe(account, 'adopt', task.id, () => adopt(task, upstreamId, signal)) : Promise.resolve(false);
+    },
+
+    /** Best-effort cancel of an upstream job: a failure is reported, never thrown. */
+    async cancel(account: Provider, task: TaskRecord & { upstreamId: string }): Promise<void> {
+      try {
+        await account.cancel(task);
+        options.events.call(account.name, 'cancel', 'ok');
+      } catch (error) {
+        options.events.call(account.name, 'cancel', error instanceof UpstreamError ? error.reason : 'error', { taskId: task.id, error });
+      }
     },
   };
 }

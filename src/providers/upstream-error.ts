@@ -53,6 +53,18 @@ export function redactUpstreamText(text: string, max = 500): string {
     .slice(0, max);
 }
 
+/**
+ * The log fields of a failed upstream call: an `UpstreamError`'s reason and kind, with the
+ * upstream's words masked; anything else (a cancel that threw) as the error itself.
+ */
+export function upstreamFailureFields(error: unknown): Record<string, unknown> {
+  if (!(error instanceof UpstreamError)) return { reason: 'error', err: error };
+  return {
+    reason: error.reason, retryable: error.retryable, ambiguous: error.ambiguous,
+    retry_after_s: error.retryAfterSeconds, detail: redactUpstreamText(error.detail),
+  };
+}
+
 /** A retryable refusal (overload, rate limit, an account problem): another account or a later try may work. */
 export function unavailable(reason: string, retryAfterSeconds: number | null, detail: string): UpstreamError {
   return new UpstreamError({ message: 'The provider is unavailable.', reason, retryable: true, retryAfterSeconds, detail });

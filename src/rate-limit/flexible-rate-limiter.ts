@@ -16,9 +16,17 @@ function decide(res: RateLimiterRes, limit: number, allowed: boolean): RateLimit
 
 /**
  * The `RateLimiter` port over rate-limiter-flexible; the backend (memory, Redis) comes from
- * `factory`. Limits are per-account settings, so limiters are kept per (points, window).
+ * `factory`, and `isUnavailable` tells which of its errors mean it cannot be reached now: those
+ * become `DependencyUnavailableError`, anything else is rethrown as is. Limits are per-account
+ * settings, so limiters are kept per (points, window).
  */
-export function createFlexibleRateLimiter(factory: LimiterFactory, ping: () => Promise<boolean>): RateLimiter {
+export function createFlexibleRateLimiter(
+  factory: LimiterFactory,
+  ping: () => Promise<boolean>,
+  isUnavailable: (error: unknown) => boolean,
+): RateLimiter {
+  const translate = (error: unknown): unknown =>
+    isUnavailable(error) ? new DependencyUnavailableError('rate_limiter', { cause: error }) : error;
   const limiters = new Map<string, RateLimiterAbstract>();
   const limiterFor = (points: number, windowSeconds: number): RateLimiterAbstract => {
     const id = `${points}/${windowSeconds}`;
@@ -36,14 +44,14 @@ export function createFlexibleRateLimiter(factory: LimiterFactory, ping: () => P
         return decide(res, limit, true);
       } catch (error) {
         if (error instanceof RateLimiterRes) return decide(error, limit, false);
-        throw new DependencyUnavailableError('rate limiter', { cause: error });
+        throw translate(error);
       }
     },
     async peek(key, limit, windowSeconds) {
       const res = await limiterFor(limit, windowSeconds)
         .get(key)
         .catch((error: unknown) => {
-          throw new DependencyUnavailableError('rate limiter', { cause: error });
+          throw translate(error);
         });
       if (!res) return { allowed: true, limit, remaining: limit, resetSeconds: windowSeconds };
       return decide(res, limit, res.consumedPoints < limit);

@@ -7,5 +7,7 @@ export function createMemoryRateLimiter(): RateLimiter {
   return createFlexibleRateLimiter(
     (points, duration) => new RateLimiterMemory({ points, duration, keyPrefix: `rl${points}_${duration}` }),
     async () => true,
+    // Memory cannot be out of reach: any error is a bug.
+    () => false,
   );
 }

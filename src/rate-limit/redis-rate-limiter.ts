@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis, ReplyError } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { createFlexibleRateLimiter } from './flexible-rate-limiter.js';
 import type { RateLimiter } from './port.js';
@@ -7,6 +7,35 @@ export interface RedisRateLimiterConfig {
   url: string;
   /** Prefix of every key this service writes; default `rivya`. */
   keyPrefix?: string | undefined;
+}
+
+/**
+ * Redis error kinds (the first word of an error reply, by the protocol) that mean the server
+ * cannot serve now: still loading its data, a read-only replica, its primary down, busy with a
+ * script, or a cluster slot moving.
+ */
+const UNAVAILABLE_REPLY_KINDS = new Set(['LOADING', 'READONLY', 'MASTERDOWN', 'BUSY', 'TRYAGAIN', 'CLUSTERDOWN']);
+
+/** The class of Redis's error replies (ioredis declares it untyped). */
+const RedisReplyError = ReplyError as unknown as new () => Error;
+
+/**
+ * ioredis signals a lost connection with plain errors: `MaxRetriesPerRequestError` (a command
+ * gave up waiting for a reconnection, told by its name) and two known only by message text, a
+ * command past `commandTimeout` and a connection closed under it. This is the one place that
+ * knowledge lives.
+ */
+const CONNECTION_LOST_MESSAGES = new Set(['Command timed out', 'Connection is closed.']);
+
+/**
+ * Whether a failed Redis call means Redis cannot serve now (rather than a bad command, such as
+ * WRONGTYPE on a key of another type, which is a bug): an error reply of a kind above, a lost
+ * connection, or any failure while the client is not connected.
+ */
+function isRedisUnavailable(error: unknown, status: string): boolean {
+  if (error instanceof RedisReplyError) return UNAVAILABLE_REPLY_KINDS.has(error.message.split(' ', 1)[0] ?? '');
+  if (!(error instanceof Error)) return false;
+  return status !== 'ready' || error.name === 'MaxRetriesPerRequestError' || CONNECTION_LOST_MESSAGES.has(error.message);
 }
 
 /**
@@ -40,6 +69,7 @@ export function createRedisRateLimiter(config: RedisRateLimiterConfig): RateLimi
         clearTimeout(timer);
       }
     },
+    (error) => isRedisUnavailable(error, redis.status),
   );
   return {
     ...limiter,

@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { DependencyUnavailableError } from '../errors.js';
 import { contentTypeOf } from './content-types.js';
 import { isValidObjectKey, keyUnder, type ObjectStore, type PutOptions } from './port.js';
 import { byteLimit } from './byte-limit.js';
@@ -46,6 +47,27 @@ const PING_TIMEOUT_MS = 2000;
 
 function isMissing(error: unknown): boolean {
   return error instanceof S3ServiceException && (error.name === 'NoSuchKey' || error.name === 'NotFound');
+}
+
+/** Node's codes for a socket that could not connect, or broke. */
+const SOCKET_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * Whether a failed call means the endpoint cannot serve now: it answered 5xx (503 SlowDown
+ * included), or did not answer — the SDK's request handler names its connect and request
+ * timeouts by error name, a refused or broken connection keeps Node's socket code. Any other
+ * answer (403, 404 NoSuchBucket…) is a configuration problem or a bug, and is rethrown as is.
+ */
+function isUnreachable(error: unknown): boolean {
+  if (error instanceof S3ServiceException) return (error.$metadata.httpStatusCode ?? 0) >= 500;
+  if (!(error instanceof Error)) return false;
+  const code = (error as NodeJS.ErrnoException).code;
+  return error.name === 'TimeoutError' || error.name === 'RequestTimeout' || (typeof code === 'string' && SOCKET_ERROR_CODES.has(code));
+}
+
+/** An unreachable endpoint's error as `DependencyUnavailableError` (naming the target); others as they are. */
+function translate(target: string, error: unknown): unknown {
+  return isUnreachable(error) ? new DependencyUnavailableError(`storage_${target}`, { cause: error }) : error;
 }
 
 /** A bucket name the SDK puts in the host name (otherwise it falls back to path-style URLs). */
@@ -134,7 +156,7 @@ export function createS3ObjectStore(config: S3ObjectStoreConfig): ObjectStore {
       } catch (error) {
         // Prefer the stream's own error (too large, connection lost) over what the upload made
         // of it, e.g. a failed AbortMultipartUpload.
-        const cause = counter.errored ?? error;
+        const streamError = counter.errored;
         counter.destroy();
         body.destroy();
         // `done()` aborts the multipart upload itself; if that attempt failed, try once more.
@@ -144,7 +166,8 @@ export function createS3ObjectStore(config: S3ObjectStoreConfig): ObjectStore {
             .send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId: upload.uploadId }), { requestTimeout: SMALL_REQUEST_TIMEOUT_MS })
             .catch(() => {});
         }
-        throw cause;
+        // The stream's error is the caller's (too large, client gone); the upload's, the endpoint's.
+        throw streamError ?? translate(config.target, error);
       }
       return { sizeBytes };
     },
@@ -156,7 +179,7 @@ export function createS3ObjectStore(config: S3ObjectStoreConfig): ObjectStore {
         return { body: output.Body, sizeBytes: output.ContentLength ?? 0, contentType: output.ContentType ?? contentTypeOf(key) };
       } catch (error) {
         if (isMissing(error)) return null;
-        throw error;
+        throw translate(config.target, error);
       }
     },
     async signedUrl(key, expiresAt) {
@@ -177,7 +200,7 @@ export function createS3ObjectStore(config: S3ObjectStoreConfig): ObjectStore {
       try {
         await client.send(new DeleteObjectCommand({ Bucket, Key: key }), { requestTimeout: SMALL_REQUEST_TIMEOUT_MS });
       } catch (error) {
-        if (!isMissing(error)) throw error;
+        if (!isMissing(error)) throw translate(config.target, error);
       }
     },
     async ping() {

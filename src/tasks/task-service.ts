@@ -4,7 +4,6 @@ import { isTerminal, type Account, type TaskRecord, type TaskReferenceFile } fro
 import type { TaskEvents } from '../events/port.js';
 import type { IdempotencyStore, IdempotentRequest, IdempotencyOutcome } from '../idempotency/idempotency-store.js';
 import type { JobQueue } from '../jobs/port.js';
-import type { Metrics } from '../metrics.js';
 import type { ObjectStore } from '../storage/port.js';
 import { TASK_QUEUE } from '../worker/task-runner.js';
 import { presentTask, resultUrlExpiry, type TaskView } from './present-task.js';
@@ -15,13 +14,16 @@ import type { ReferenceMediaItem } from '../catalog/validate-task-request.js';
 import type { UploadPolicy } from '../catalog/models.js';
 import type { Queryable } from '../db/port.js';
 import type { ProviderRefusal } from '../providers/port.js';
+import type { FastifyBaseLogger } from 'fastify';
+import type { TaskTransitions } from './task-transitions.js';
 
 export interface TaskServiceDeps {
   tasks: TaskStore;
   idempotency: IdempotencyStore;
   queue: JobQueue;
   events: TaskEvents;
-  metrics: Metrics;
+  /** Counts, times and logs each creation and cancel. */
+  transitions: TaskTransitions;
   stores: ReadonlyMap<string, ObjectStore>;
   /** Turns reference items into the caller's files the model's upload policy takes, or reports the items that are not. */
   resolveReferences(account: Account, items: ReferenceMediaItem[], policy: UploadPolicy): Promise<TaskReferenceFile[]>;
@@ -61,6 +63,8 @@ export function createTaskService(deps: TaskServiceDeps) {
       idempotency: IdempotentRequest | null,
       /** Runs before a new task is made (not for a replay): the create rate limit. */
       admit: () => Promise<void> = async () => {},
+      /** The request's logger: the `task created` line carries its request id. */
+      log?: FastifyBaseLogger,
     ): Promise<IdempotencyOutcome> {
       const validation = validateTaskRequest(body);
       if (!validation.ok) throw validationFailed(validation.issues);
@@ -77,6 +81,7 @@ export function createTaskService(deps: TaskServiceDeps) {
         referenceFiles = await deps.resolveReferences(account, request.referenceMediaItems, request.model.upload_policy);
         await admit();
       };
+      let created = null as TaskRecord | null;
       const outcome = await deps.idempotency.run(idempotency, async (tx: Queryable) => {
         const task = await insertTaskWithHold(tx, {
           accountId: account.id,
@@ -90,10 +95,11 @@ export function createTaskService(deps: TaskServiceDeps) {
           timeoutSeconds: deps.taskTimeoutSeconds,
         });
         await deps.queue.enqueue(tx, TASK_QUEUE, { taskId: task.id, seq: 0 });
+        created = task;
         return { status: 201, body: await present(task) };
       }, admitNew);
-      if (!outcome.replayed) {
-        deps.metrics.taskTransition(request.model.id, 'queued');
+      if (!outcome.replayed && created) {
+        deps.transitions.created(created, log);
         deps.queue.wake(TASK_QUEUE);
       }
       return outcome;
@@ -119,7 +125,7 @@ export function createTaskService(deps: TaskServiceDeps) {
     },
 
     /** Cancels a queued or running task and releases its credits; an ended task is `invalid_state`. */
-    async cancel(account: Account, id: string, idempotency: IdempotentRequest | null): Promise<IdempotencyOutcome> {
+    async cancel(account: Account, id: string, idempotency: IdempotentRequest | null, log?: FastifyBaseLogger): Promise<IdempotencyOutcome> {
       let canceled = null as TaskRecord | null;
       const outcome = await deps.idempotency.run(idempotency, async (tx) => {
         const { rows } = await tx.query<{ status: TaskRecord['status'] }>(
@@ -140,9 +146,8 @@ export function createTaskService(deps: TaskServiceDeps) {
         return { status: 200, body: await presentTask(ended, deps.stores, resultUrlExpiry(new Date(), deps.resultUrlTtlSeconds)) };
       });
       if (canceled) void deps.cancelUpstream(canceled);
-      if (!outcome.replayed) {
-        const view = outcome.body as TaskView;
-        deps.metrics.taskTransition(view.model, 'canceled');
+      if (!outcome.replayed && canceled) {
+        deps.transitions.ended(canceled, { log });
         deps.events.publish(id);
       }
       return outcome;

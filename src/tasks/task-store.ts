@@ -1,6 +1,6 @@
 import { ApiError } from '../errors.js';
 import type { Database, Queryable } from '../db/port.js';
-import { isTerminal, type StoredMedia, type TaskError, type TaskRecord, type TaskReferenceFile, type TaskStatus } from '../domain.js';
+import { isTerminal, TASK_STATUSES, type StoredMedia, type TaskError, type TaskRecord, type TaskReferenceFile, type TaskStatus } from '../domain.js';
 import { LruCache } from '../lru-cache.js';
 import { newId } from '../ids.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
@@ -383,12 +383,20 @@ export function createTaskStore(db: Database) {
       return rowCount;
     },
 
-    /** Counts of tasks per status (for metrics). */
-    async countByStatus(): Promise<Record<string, number>> {
-      const { rows } = await db.query<{ status: string; n: number }>(
-        `SELECT status, count(*)::int AS n FROM tasks WHERE status IN ('queued', 'running') GROUP BY status`,
+    /**
+     * Tasks per status, every status listed. Active ones are counted (a partial index holds
+     * them); terminal ones are read from `task_status_totals`, which triggers keep (migration
+     * 0006): the cost does not grow with the table.
+     */
+    async countByStatus(): Promise<Record<TaskStatus, number>> {
+      const { rows } = await db.query<{ status: TaskStatus; n: number }>(
+        `SELECT status, count(*)::bigint AS n FROM tasks WHERE status IN ('queued', 'running') GROUP BY status
+         UNION ALL
+         SELECT status, sum(n)::bigint FROM task_status_totals GROUP BY status`,
       );
-      return Object.fromEntries(rows.map((row) => [row.status, row.n]));
+      const counts = Object.fromEntries(TASK_STATUSES.map((status) => [status, 0])) as Record<TaskStatus, number>;
+      for (const row of rows) counts[row.status] = row.n;
+      return counts;
     },
   };
 }

@@ -38,10 +38,8 @@ export function createSweeper(deps: SweeperDeps) {
         { status: 'failed', error: { code: 'timeout', message: 'The task did not finish before its deadline; its credits were released.' } },
         ['queued', 'running'],
       );
-      if (ended) {
-        deps.logger.info({ task_id: id }, 'task timed out');
-        deps.onEnded(ended);
-      }
+      // Its `task ended` line is written by onEnded.
+      if (ended) deps.onEnded(ended);
     }
     for (const id of await deps.tasks.resumeOrphans(100, deps.resume)) {
       deps.logger.warn({ task_id: id }, 'resumed a task whose worker stopped');

@@ -5,13 +5,13 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { StoredMedia, TaskError, TaskRecord } from '../domain.js';
 import type { TaskEvents } from '../events/port.js';
-import type { Metrics } from '../metrics.js';
 import { probeVideo } from '../media/probe-video.js';
 import type { Provider, ProviderContext, ProviderStep } from '../providers/port.js';
 import { IntentNotRecorded, type ProviderRouter } from '../providers/provider-router.js';
-import { UpstreamError } from '../providers/upstream-error.js';
+import { redactUpstreamText, UpstreamError } from '../providers/upstream-error.js';
 import type { ObjectStore } from '../storage/port.js';
 import type { TaskStore } from '../tasks/task-store.js';
+import type { EndContext, TaskTransitions } from '../tasks/task-transitions.js';
 import { randomBase62 } from '../ids.js';
 
 export const TASK_QUEUE = 'task.run';
@@ -48,7 +48,8 @@ export interface TaskRunnerDeps {
   /** The object store of each upload target. */
   stores: ReadonlyMap<string, ObjectStore>;
   events: TaskEvents;
-  metrics: Metrics;
+  /** Counts, times and logs each start and end. */
+  transitions: TaskTransitions;
   logger: FastifyBaseLogger;
   /** Unique per worker process; each attempt's lease token starts with it. */
   workerId: string;
@@ -77,13 +78,14 @@ class ShuttingDown extends Error {}
  * status guard decide who may act.
  */
 export function createTaskRunner(deps: TaskRunnerDeps) {
-  async function fail(task: TaskRecord, lease: string, error: TaskError): Promise<void> {
+  /** Fails the task (hold released); `why` (a reason, the upstream's masked words) goes to its `task ended` line. */
+  async function fail(task: TaskRecord, lease: string, error: TaskError, why: EndContext = {}): Promise<void> {
     const ended = await deps.tasks.endLeased(task.id, lease, { status: 'failed', error });
-    if (ended) announce(ended);
+    if (ended) announceEnd(ended, why);
   }
 
-  function announce(task: TaskRecord): void {
-    deps.metrics.taskTransition(task.model, task.status);
+  function announceEnd(task: TaskRecord, why: EndContext = {}): void {
+    deps.transitions.ended(task, why);
     deps.events.publish(task.id);
   }
 
@@ -149,7 +151,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     const pinned = deps.router.account(task.provider);
     if (pinned?.adopt && task.upstreamHint) {
       // A retryable failure of this check is thrown: the task waits and checks again, never resends meanwhile.
-      if (await pinned.adopt(task, task.upstreamHint, context.signal)) {
+      if (await deps.router.adopt(pinned, task, task.upstreamHint, context.signal)) {
         if (!(await deps.tasks.recordUpstream(task.id, lease, pinned.name, task.upstreamHint))) throw new IntentNotRecorded();
         log.info({ provider: pinned.name, upstream_id: task.upstreamHint }, 'adopted the upstream job its callback named');
         const adopted = { ...task, upstreamId: task.upstreamHint };
@@ -178,7 +180,10 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     // Started: the claim of the task's first job (hand-over 0). Later jobs (hand-overs, resumes,
     // callbacks) continue a started task; jobs queued before hand-over numbers judge by the attempt.
     const firstStart = job.seq === undefined ? task.upstreamId === null && (job.retries ?? 0) === 0 : job.seq === 0;
-    if (task.attempts === 1 && firstStart) announce(task);
+    if (task.attempts === 1 && firstStart) {
+      deps.transitions.started(task);
+      deps.events.publish(task.id);
+    }
     if (task.attempts > deps.maxAttempts) {
       await fail(task, lease, { code: 'internal_error', message: 'The task could not be completed; its credits were released.' });
       return;
@@ -232,7 +237,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
             // Taken over meanwhile: the job is still the task's, and is kept to be polled.
             if (await deps.tasks.recordOrphanedUpstream(task.id, account.name, next.upstreamId)) return;
             // Canceled or timed out while the upstream was accepting: its job is of no use now.
-            await cancelQuietly(account, { ...task, upstreamId: next.upstreamId }, log);
+            await deps.router.cancel(account, { ...task, upstreamId: next.upstreamId });
             return;
           }
           log.info({ provider: account.name, upstream_id: next.upstreamId }, 'task accepted upstream');
@@ -244,14 +249,13 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
           await deps.handOver({ taskId: task.id, polls: polls + 1 }, lease, next.pollAfterSeconds ?? pollDelaySeconds(polls + 1, deps.poll));
           return;
         case 'failed':
-          log.info({ provider: account.name, code: next.code, detail: next.detail }, 'task failed at its provider');
-          await fail(task, lease, { code: next.code, message: next.message });
+          await fail(task, lease, { code: next.code, message: next.message }, { reason: 'failed_upstream', detail: next.detail ?? '' });
           return;
         case 'succeeded': {
           const media = await storeResult(task, next.videoPath, attemptToken);
           const ended = await deps.tasks.endLeased(task.id, lease, { status: 'succeeded', media: [media] });
           if (ended) {
-            announce(ended);
+            announceEnd(ended);
           } else {
             // Canceled, timed out or taken over meanwhile: nothing is charged, and this attempt's video is not kept.
             await deps.stores.get(media.target)?.delete(media.key);
@@ -301,7 +305,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     job: { polls: number; retries: number },
     log: FastifyBaseLogger,
   ): Promise<void> {
-    const context = { provider: task.provider, reason: error.reason, detail: error.detail, ambiguous: error.ambiguous };
+    // The failed call itself was reported (and logged) by the router; here, what it means for the task.
     if (error.reason === 'awaiting_callback') {
       // Not a failure: the submission waits for its upstream to confirm the job, then is sent again.
       await deps.handOver({ taskId: task.id, polls: job.polls, retries: job.retries }, lease, error.retryAfterSeconds ?? 1);
@@ -309,24 +313,14 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     }
     const submitting = task.upstreamId === null;
     if (!error.retryable || (submitting && job.retries + 1 >= deps.submitRounds)) {
-      log.warn(context, 'task failed: upstream error');
       const message = error.retryable ? 'No provider could take the task; its credits were released.' : error.message;
-      await fail(task, lease, { code: error.retryable ? 'upstream_error' : error.taskCode, message });
+      await fail(task, lease, { code: error.retryable ? 'upstream_error' : error.taskCode, message }, { reason: error.reason, detail: redactUpstreamText(error.detail) });
       return;
     }
     const delay = Math.max(error.retryAfterSeconds ?? 0, pollDelaySeconds(job.retries, deps.poll));
-    log.info({ ...context, retry_in_s: Math.round(delay * 10) / 10 }, 'upstream call failed; trying again later');
+    log.info({ provider: task.provider, reason: error.reason, retry_in_s: Math.round(delay * 10) / 10 }, 'task will try its upstream again');
     await deps.handOver({ taskId: task.id, polls: job.polls, retries: job.retries + 1 }, lease, delay);
   }
 
   return { handle };
-}
-
-/** Best-effort upstream cancel: a failure is logged, never thrown. */
-export async function cancelQuietly(account: Provider, task: TaskRecord & { upstreamId: string }, log: FastifyBaseLogger): Promise<void> {
-  try {
-    await account.cancel(task);
-  } catch (error) {
-    log.warn({ task_id: task.id, provider: account.name, err: error }, 'upstream cancel failed');
-  }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DependencyUnavailableError } from '../../src/errors.js';
 import { toApiError } from '../../src/http/error-envelope.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { startTestService } from '../helpers/test-service.js';
@@ -36,6 +37,39 @@ describe('while shutting down', () => {
     expect([503]).toContain(response.statusCode);
     expect(response.json().error.code).toBe('service_unavailable');
     expect(response.headers['retry-after']).toBeDefined();
+  });
+});
+
+describe.each(BACKENDS)('a real bug in a statement, on $name', (backend) => {
+  it('answers 500 internal_error, not 503', async () => {
+    const service = await startTestService(backend, { worker: false });
+    const app = service.runtime.app!;
+    try {
+      const { auth } = await service.newAccount(10);
+      // The ledger's table is gone: every read of it is an SQL error, with the database up.
+      await service.runtime.db.query('ALTER TABLE ledger_entries RENAME TO ledger_entries_gone');
+      const response = await app.inject({ url: '/api/v1/account/ledger', headers: auth });
+      expect(response.statusCode).toBe(500);
+      expect(response.json().error.code).toBe('internal_error');
+      expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200);
+    } finally {
+      await service.close().catch(() => {});
+    }
+  });
+});
+
+describe('the error envelope', () => {
+  it('answers 503 for DependencyUnavailableError only: errors that merely look like an outage are internal', () => {
+    expect(toApiError(new DependencyUnavailableError('database')).code).toBe('service_unavailable');
+    for (const lookalike of [
+      new Error('Connection terminated unexpectedly'),
+      new Error('PGlite is closed'),
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+      Object.assign(new Error('the database system is shutting down'), { code: '57P01' }),
+      Object.assign(new Error('SlowDown'), { name: 'TimeoutError', $metadata: { httpStatusCode: 503 } }),
+    ]) {
+      expect(toApiError(lookalike).code).toBe('internal_error');
+    }
   });
 });
 

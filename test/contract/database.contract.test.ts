@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
+import { createPostgresDatabase } from '../../src/db/postgres-database.js';
+import { DependencyUnavailableError } from '../../src/errors.js';
 import type { Database } from '../../src/db/port.js';
-import { BACKENDS } from '../helpers/backends.js';
+import { BACKENDS, POSTGRES_AVAILABLE } from '../helpers/backends.js';
+import { freePort } from '../helpers/serve-process.js';
 
 describe.each(BACKENDS)('Database port contract on $name', (backend) => {
   let db: Database;
@@ -57,10 +60,50 @@ describe.each(BACKENDS)('Database port contract on $name', (backend) => {
     expect(result.rows).toEqual([{ c: 2 }]);
   });
 
+  it('keeps a statement\'s own error (a syntax error, a violated constraint) as it is, not as an outage', async () => {
+    for (const failing of [
+      () => db.query('SELEC 1'),
+      () => db.exec('SELEC 1'),
+      () => db.transaction((tx) => tx.query('UPDATE items SET n = -1 WHERE id = 1')),
+    ]) {
+      const error = await failing().catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(Error);
+      expect(error).not.toBeInstanceOf(DependencyUnavailableError);
+    }
+  });
+
+  it('throws DependencyUnavailableError once closed', async () => {
+    const closing = await backend.create();
+    await closing.db.close();
+    try {
+      const unavailable = { name: 'DependencyUnavailableError', dependency: 'database' };
+      await expect(closing.db.query('SELECT 1')).rejects.toMatchObject(unavailable);
+      await expect(closing.db.exec('SELECT 1')).rejects.toMatchObject(unavailable);
+      await expect(closing.db.transaction((tx) => tx.query('SELECT 1'))).rejects.toMatchObject(unavailable);
+      expect(await closing.db.ping()).toBe(false);
+    } finally {
+      await closing.drop();
+    }
+  });
+
   it('applies migrations once, even when several run at once', async () => {
     const runs = await Promise.all([migrate(db), migrate(db), migrate(db)]);
     expect(runs.filter((applied) => applied.length > 0)).toHaveLength(1);
     expect(await migrate(db)).toEqual([]);
     expect(await db.ping()).toBe(true);
+  });
+});
+
+describe.runIf(POSTGRES_AVAILABLE)('PostgreSQL backend', () => {
+  it('throws DependencyUnavailableError when the server cannot be reached', async () => {
+    const db = await createPostgresDatabase({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/test`, connectTimeoutMs: 1000 });
+    try {
+      const unavailable = { name: 'DependencyUnavailableError', dependency: 'database' };
+      await expect(db.query('SELECT 1')).rejects.toMatchObject(unavailable);
+      await expect(db.exec('SELECT 1')).rejects.toMatchObject(unavailable);
+      await expect(db.transaction((tx) => tx.query('SELECT 1'))).rejects.toMatchObject(unavailable);
+    } finally {
+      await db.close();
+    }
   });
 });

@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DependencyUnavailableError } from '../../src/errors.js';
 import { createLocalObjectStore } from '../../src/storage/local-object-store.js';
 import { ObjectTooLargeError, type ObjectStore } from '../../src/storage/port.js';
 import { createS3ObjectStore, type S3ObjectStoreConfig } from '../../src/storage/s3-object-store.js';
@@ -276,5 +277,18 @@ describe('S3 object store', () => {
     expect(Date.now() - started).toBeLessThan(3000);
     for (const socket of sockets) socket.destroy();
     await new Promise((resolve) => stalled.close(resolve));
+  });
+
+  it('throws DependencyUnavailableError when S3 cannot be reached, and keeps other failures as they are', async () => {
+    const down = createS3ObjectStore(s3Config({ endpoint: `http://127.0.0.1:${await freePort()}` }));
+    const unavailable = { name: 'DependencyUnavailableError', dependency: 'storage_s3' };
+    await expect(down.get('a/b.png')).rejects.toMatchObject(unavailable);
+    await expect(down.delete('a/b.png')).rejects.toMatchObject(unavailable);
+    await expect(down.put('a/b.png', Readable.from([Buffer.from('x')]), { contentType: 'image/png' })).rejects.toMatchObject(unavailable);
+    // A bucket that does not exist is a configuration problem, not an outage: not disguised as 503.
+    const missing = createS3ObjectStore(s3Config({ bucket: 'rivya-missing' }));
+    const error = await missing.put('a/b.png', Readable.from([Buffer.from('x')]), { contentType: 'image/png' }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(DependencyUnavailableError);
   });
 });

@@ -73,7 +73,25 @@ describe.runIf(REDIS_AVAILABLE)('Redis rate limiter', () => {
     opened.push(limiter);
     const started = Date.now();
     await expect(limiter.consume('k', 1, 60)).rejects.toBeInstanceOf(DependencyUnavailableError);
+    await expect(limiter.peek('k', 1, 60)).rejects.toMatchObject({ name: 'DependencyUnavailableError', dependency: 'rate_limiter' });
     expect(Date.now() - started).toBeLessThan(3000);
     expect(await limiter.ping()).toBe(false);
+  });
+
+  it('keeps an error reply of a reachable Redis as it is (a bug, not an outage)', async () => {
+    const prefix = `rivya-test-${randomBytes(6).toString('hex')}`;
+    const limiter = redisLimiter(prefix);
+    // The counter's key holds a list: Redis answers WRONGTYPE.
+    const { Redis } = await import('ioredis');
+    const client = new Redis(TEST_REDIS_URL);
+    try {
+      await client.rpush(`${prefix}:rl5_60:wrong`, 'x');
+      const error = await limiter.consume('wrong', 5, 60).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(Error);
+      expect(error).not.toBeInstanceOf(DependencyUnavailableError);
+    } finally {
+      await client.del(`${prefix}:rl5_60:wrong`);
+      client.disconnect();
+    }
   });
 });

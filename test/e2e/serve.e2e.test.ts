@@ -27,6 +27,13 @@ describe('rivya serve, as a user runs it', () => {
     expect(serve.output()).toContain('1000 credits');
   });
 
+  it('writes its start as one JSON log line naming each field once (the role among them)', () => {
+    const start = serve.output().split('\n').filter((line) => line.includes('"msg":"rivya is running"'));
+    expect(start).toHaveLength(1);
+    expect(start[0]!.match(/"role":/g)).toHaveLength(1);
+    expect(JSON.parse(start[0]!)).toMatchObject({ level: 30, service: 'rivya', role: 'all', database: 'pglite', url: serve.url });
+  });
+
   it('renders a real MP4 of the requested duration and dimensions', async () => {
     const api = apiClient(serve.url, await devKey(dataDir));
     const created = await api<{ id: string; status: string }>('/api/v1/tasks', {

@@ -15,6 +15,8 @@ export const ADMIN_TOKEN = 'test-admin-token';
 
 export interface TestService {
   runtime: Runtime;
+  /** The log lines written so far (JSON text), when started with `captureLogs`; else empty. */
+  logs: string[];
   /** Creates an account with `credits` and a key for it. */
   newAccount(credits: number, limits?: Record<string, number>): Promise<{ accountId: string; key: string; auth: Record<string, string> }>;
   close(): Promise<void>;
@@ -34,6 +36,8 @@ export async function startTestService(
     listen?: boolean;
     /** Told of every route the app registers. */
     onRoute?: RuntimeOptions['onRoute'];
+    /** Keep every log line from this level up in `logs` (otherwise logs are silent). */
+    captureLogs?: pino.Level;
   } = {},
 ): Promise<TestService> {
   const dataDir = await mkdtemp(join(tmpdir(), 'rivya-test-'));
@@ -51,9 +55,13 @@ export async function startTestService(
     ...(port ? { HOST: '127.0.0.1', PORT: String(port), RIVYA_PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
     ...options.env,
   });
+  const logs: string[] = [];
+  const logger = options.captureLogs
+    ? pino({ level: options.captureLogs }, { write: (line: string) => void logs.push(line) })
+    : pino({ level: process.env['RIVYA_TEST_LOG_LEVEL'] ?? 'silent' });
   const runtime = await createRuntime(config, {
     inMemoryDatabase: true,
-    logger: pino({ level: process.env['RIVYA_TEST_LOG_LEVEL'] ?? 'silent' }),
+    logger,
     ...(options.provider ? { provider: options.provider } : {}),
     ...(options.onRoute ? { onRoute: options.onRoute } : {}),
   });
@@ -62,6 +70,7 @@ export async function startTestService(
   else await runtime.app?.ready();
   return {
     runtime,
+    logs,
     async newAccount(credits, limits = {}) {
       const account = await runtime.accounts.createAccount('test', credits, limits);
       const { key } = await runtime.accounts.createApiKey(account.id, 'test');

@@ -117,6 +117,14 @@ describe('configuration', () => {
     expect(config.providers.accounts).toEqual([{ name: 'local', kind: 'local' }]);
     expect(config.providers.routes['sora-2']).toEqual([{ account: 'local', weight: 1, priority: 1 }]);
     expect(config.ffmpegPath).toBeTruthy();
+    expect(config).toMatchObject({ metricsToken: null, metricsPort: null });
+  });
+
+  it('reads the metrics token and port, refusing a port shared with the API or a token that cannot be sent', () => {
+    expect(loadConfig({ RIVYA_METRICS_TOKEN: 'scrape', RIVYA_METRICS_PORT: '9464' })).toMatchObject({ metricsToken: 'scrape', metricsPort: 9464 });
+    expect(() => loadConfig({ PORT: '9000', RIVYA_METRICS_PORT: '9000' })).toThrow(/RIVYA_METRICS_PORT=9000 is the API's PORT/);
+    expect(() => loadConfig({ RIVYA_METRICS_PORT: '0' })).toThrow(/RIVYA_METRICS_PORT="0" must be an integer from 1 to 65535/);
+    expect(() => loadConfig({ RIVYA_METRICS_TOKEN: 'two words' })).toThrow(/RIVYA_METRICS_TOKEN must be visible ASCII/);
   });
 });
 

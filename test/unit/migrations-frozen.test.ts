@@ -11,6 +11,7 @@ const LANDED: Record<string, string> = {
   '0003_end_and_claim_task_functions': 'c0a5e19034aa68df8696553b18989b0ebfc9ddc5bd64e29628bf2224ad3110ba',
   '0004_files': 'fdd0ba99adbd649a0f80f4f784ad9d87b56b0562a58b07495d13a1527cdf7680',
   '0005_provider_hand_over': '6c858f10ee3c8d5a4303482be71b6d151749e16d035071abbed6620b10e8ad30',
+  '0006_task_status_totals': 'a06efb658abd3e59aa6d1dcc76d2b2bf3c1b260f0d7df03884c2d7b49dc9d4f6',
 };
 
 describe('landed migrations', () => {

@@ -10,6 +10,7 @@ import { startTestService, type TestService } from '../helpers/test-service.js';
 export async function startUpstreamService(
   providerConfig: Record<string, unknown>,
   env: Record<string, string> = {},
+  options: { captureLogs?: 'trace' | 'debug' | 'info' } = {},
 ): Promise<{ service: TestService; base: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'rivya-upstream-'));
   const path = join(dir, 'providers.json');
@@ -17,6 +18,7 @@ export async function startUpstreamService(
   const service = await startTestService(BACKENDS[0]!, {
     listen: true,
     env: { RIVYA_CONFIG: path, RIVYA_TASK_TIMEOUT_SECONDS: '20', ...env },
+    ...options,
   });
   return { service, base: service.runtime.config.publicUrl };
 }

@@ -1,4 +1,3 @@
-import { timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AccountStore } from '../../accounts/account-store.js';
 import { DEFAULT_LIMITS, type AccountLimits } from '../../domain.js';
@@ -7,6 +6,7 @@ import type { IdempotencyStore } from '../../idempotency/idempotency-store.js';
 import { postCreditChange } from '../../ledger/credit-ledger.js';
 import { getAccount } from '../../accounts/account-store.js';
 import { buildAdminOpenApiDocument } from '../admin-openapi.js';
+import { bearerTokenCheck } from '../bearer-token.js';
 import { bodyReader } from '../body-reader.js';
 import { idempotencyOf, sendOutcome } from '../idempotency-header.js';
 import { presentAccount } from './account.js';
@@ -20,10 +20,6 @@ export interface AdminRoutesDeps {
 }
 
 const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof AccountLimits)[];
-
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
-}
 
 function readLimits(reader: ReturnType<typeof bodyReader>, raw: Record<string, unknown> | undefined): Partial<AccountLimits> {
   const limits: Partial<AccountLimits> = {};
@@ -39,10 +35,9 @@ function readLimits(reader: ReturnType<typeof bodyReader>, raw: Record<string, u
 
 /** Operator routes under `/admin/v1`, and their OpenAPI document, registered only when `RIVYA_ADMIN_TOKEN` is set. */
 export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps): void {
-  const expected = digest(deps.adminToken);
+  const isAdmin = bearerTokenCheck(deps.adminToken);
   const authorize = async (request: FastifyRequest) => {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-    if (!match?.[1] || !timingSafeEqual(digest(match[1]), expected)) {
+    if (!isAdmin(request)) {
       throw new ApiError('unauthorized', 'Send the admin token as "Authorization: Bearer <RIVYA_ADMIN_TOKEN>".');
     }
   };
@@ -65,6 +60,9 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
       status: 201,
       body: presentAccount(await deps.accounts.createAccount(name as string, credits, limits, tx)),
     }));
+    if (!outcome.replayed) {
+      request.log.info({ admin_action: 'account_created', account_id: (outcome.body as { id: string }).id, credits, limits }, 'admin action');
+    }
     return sendOutcome(reply, outcome);
   });
 
@@ -78,6 +76,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
     body.done();
     const account = await deps.accounts.updateLimits(request.params.id, limits);
     if (!account) throw new ApiError('not_found', `Account ${request.params.id} not found.`);
+    request.log.info({ admin_action: 'limits_updated', account_id: account.id, limits }, 'admin action');
     return presentAccount(account);
   });
 
@@ -92,11 +91,16 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
       // The secret is shown once: a replay names the key it made, but never stores or repeats the secret.
       return { status: 201, body, replayBody: { ...body, key: null } };
     });
+    if (!outcome.replayed) {
+      // The key's id, never the key.
+      request.log.info({ admin_action: 'key_created', account_id: request.params.id, key_id: (outcome.body as { id: string }).id }, 'admin action');
+    }
     return sendOutcome(reply, outcome);
   });
 
   app.delete<{ Params: { id: string } }>('/admin/v1/keys/:id', { preHandler: authorize }, async (request) => {
     if (!(await deps.accounts.revokeApiKey(request.params.id))) throw new ApiError('not_found', `Key ${request.params.id} not found.`);
+    request.log.info({ admin_action: 'key_revoked', key_id: request.params.id }, 'admin action');
     return { id: request.params.id, revoked: true };
   });
 
@@ -111,6 +115,13 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
       const account = await getAccount(tx, request.params.id);
       return { status: 201, body: { entry, account: account ? presentAccount(account) : null } };
     });
+    if (!outcome.replayed) {
+      const { entry } = outcome.body as { entry: { id: string; amount: number; balance_after: number } };
+      request.log.info({
+        admin_action: entry.amount > 0 ? 'credits_granted' : 'credits_adjusted', account_id: request.params.id,
+        amount: entry.amount, ledger_entry_id: entry.id, balance_after: entry.balance_after, reason,
+      }, 'admin action');
+    }
     return sendOutcome(reply, outcome);
   });
 }

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import type { Metrics } from '../../metrics.js';
 import { errorBody } from '../error-envelope.js';
 
 export interface ReadinessCheck {
@@ -8,13 +7,12 @@ export interface ReadinessCheck {
 }
 
 export interface OperationsDeps {
-  metrics: Metrics;
   /** Checks every dependency this process needs. */
   readiness: () => Promise<ReadinessCheck[]>;
   isShuttingDown: () => boolean;
 }
 
-/** `/healthz` (the process is alive), `/readyz` (it can serve: stores reachable), `/metrics` (Prometheus). */
+/** `/healthz` (the process is alive) and `/readyz` (it can serve: stores reachable); `/metrics` is in ./metrics.ts. */
 export function registerOperationsRoutes(app: FastifyInstance, deps: OperationsDeps): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
@@ -27,10 +25,5 @@ export function registerOperationsRoutes(app: FastifyInstance, deps: OperationsD
     return reply
       .code(503)
       .send(errorBody('service_unavailable', `Not ready: ${failing.join(', ')}.`, { checks }, request.id));
-  });
-
-  app.get('/metrics', async (_request, reply) => {
-    const text = await deps.metrics.registry.metrics();
-    return reply.header('content-type', deps.metrics.registry.contentType).send(text);
   });
 }

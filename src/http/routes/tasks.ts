@@ -37,7 +37,9 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): 
     const countAsRequest = async () => {
       if (!admitted) await consumeRequestBudget(deps.rateLimiter, reply, caller);
     };
-    const outcome = await deps.tasks.create(account, request.body, idempotencyOf(request, account.id), admit).finally(countAsRequest);
+    const outcome = await deps.tasks
+      .create(account, request.body, idempotencyOf(request, account.id), admit, request.log)
+      .finally(countAsRequest);
     const id = (outcome.body as { id?: string }).id;
     if (id) void reply.header('location', `/api/v1/tasks/${id}`);
     return sendOutcome(reply, outcome);
@@ -79,7 +81,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): 
 
   app.post<{ Params: { id: string } }>('/api/v1/tasks/:id/cancel', { preHandler: onRequest }, async (request, reply) => {
     const { account } = callerOf(request);
-    const outcome = await deps.tasks.cancel(account, request.params.id, idempotencyOf(request, account.id));
+    const outcome = await deps.tasks.cancel(account, request.params.id, idempotencyOf(request, account.id), request.log);
     return sendOutcome(reply, outcome);
   });
 }

@@ -1,0 +1,219 @@
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BACKENDS, POSTGRES_AVAILABLE } from '../helpers/backends.js';
+import { createGatedProvider } from '../helpers/gated-provider.js';
+import { freePort } from '../helpers/serve-process.js';
+import { ADMIN_TOKEN, startTestService, type TestService } from '../helpers/test-service.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+type LogLine = Record<string, unknown> & { msg: string; level: number };
+
+const parse = (service: TestService): LogLine[] => service.logs.map((line) => JSON.parse(line) as LogLine);
+
+/** The value of one series in a Prometheus text exposition, or undefined if absent. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe.each(BACKENDS)('what an operator sees, on $name', (backend) => {
+  const gated = createGatedProvider();
+  let service: TestService;
+  let app: FastifyInstance;
+  let auth: Record<string, string>;
+  let accountId: string;
+
+  beforeAll(async () => {
+    service = await startTestService(backend, { provider: gated.provider, captureLogs: 'info', env: { RIVYA_METRICS_TOKEN: 'scrape-token' } });
+    app = service.runtime.app!;
+    ({ auth, accountId } = await service.newAccount(1000));
+  });
+  afterAll(async () => {
+    gated.releaseAll();
+    await service?.close();
+  });
+
+  const create = async (prompt: string) => {
+    const response = await app.inject({ method: 'POST', url: '/api/v1/tasks', headers: auth, payload: { model: 'sora-2', prompt } });
+    expect(response.statusCode).toBe(201);
+    return response.json<{ id: string }>().id;
+  };
+  const scrape = async () => (await app.inject({ url: '/metrics', headers: { authorization: 'Bearer scrape-token' } })).body;
+  const linesOf = (msg: string, taskId: string) => parse(service).filter((line) => line.msg === msg && line.task_id === taskId);
+
+  it('logs every request once at info, 4xx included: the request_id of an error body finds its line', async () => {
+    const answers = [
+      await app.inject({ url: '/api/v1/account', headers: { authorization: 'Bearer rv_wrong' } }),
+      await app.inject({ url: '/api/v1/tasks/task_missing', headers: auth }),
+      await app.inject({ method: 'POST', url: '/api/v1/tasks', headers: auth, payload: { model: 'nope' } }),
+      await app.inject({ url: '/no/such/route' }),
+      // Refused by the router, before any route: an undecodable path, an over-long id.
+      await app.inject({ url: '/api/v1/tasks/%zz', headers: auth }),
+      await app.inject({ url: `/api/v1/tasks/task_${'x'.repeat(120)}`, headers: auth }),
+    ];
+    const expected = [
+      { status: 401, route: '/api/v1/account', method: 'GET', account_id: null, key_id: null },
+      { status: 404, route: '/api/v1/tasks/:id', method: 'GET', account_id: accountId },
+      { status: 400, route: '/api/v1/tasks', method: 'POST', account_id: accountId },
+      { status: 404, route: 'unmatched', method: 'GET', account_id: null },
+      { status: 404, route: 'unmatched', method: 'GET', account_id: null },
+      { status: 404, route: 'unmatched', method: 'GET', account_id: null },
+    ];
+    for (const [index, answer] of answers.entries()) {
+      const requestId = answer.json<{ error: { request_id: string } }>().error.request_id;
+      expect(answer.headers['x-request-id']).toBe(requestId);
+      const lines = parse(service).filter((line) => line.request_id === requestId && line.msg === 'request');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ level: 30, ...expected[index] });
+      expect(typeof lines[0]!.duration_ms).toBe('number');
+    }
+    expect(service.logs.join('\n')).not.toContain('/no/such/route');
+  });
+
+  it('logs a long-poll that waits out its wait at info, not as a slow request', async () => {
+    const id = await create('held for a long-poll');
+    await waitFor(() => gated.waiting.has(id), 10_000, 'the task to start');
+    const polled = await app.inject({ url: `/api/v1/tasks/${id}?wait=1`, headers: auth });
+    expect(polled.json().status).toBe('running');
+    const line = parse(service).find((candidate) => candidate.request_id === polled.headers['x-request-id'] && candidate.msg === 'request');
+    expect(line).toMatchObject({ level: 30, route: '/api/v1/tasks/:id', status: 200, wait_s: 1 });
+    expect(line!['duration_ms']).toBeGreaterThanOrEqual(900);
+    expect(line).not.toHaveProperty('slow');
+    gated.release(id);
+  });
+
+  it('logs each task transition once: created (with its request), started (queue wait), ended (status, error, times, provider)', async () => {
+    const succeeded = await create('to succeed');
+    const failed = await create('to fail');
+    const canceled = await create('to cancel');
+    await waitFor(() => [succeeded, failed, canceled].every((id) => gated.waiting.has(id)), 10_000, 'the tasks to start');
+    gated.release(succeeded);
+    gated.release(failed, 'fail');
+    const cancel = await app.inject({ method: 'POST', url: `/api/v1/tasks/${canceled}/cancel`, headers: auth });
+    expect(cancel.statusCode).toBe(200);
+    await waitFor(() => linesOf('task ended', succeeded).length + linesOf('task ended', failed).length === 2, 10_000, 'the tasks to end');
+
+    for (const id of [succeeded, failed, canceled]) {
+      expect(linesOf('task created', id)).toEqual([
+        expect.objectContaining({ level: 30, account_id: accountId, model: 'sora-2', reserved_credits: 6, request_id: expect.stringMatching(/^req_/) }),
+      ]);
+      const [started] = linesOf('task started', id);
+      expect(linesOf('task started', id)).toHaveLength(1);
+      expect(started).toMatchObject({ account_id: accountId, model: 'sora-2' });
+      expect(started!['queue_wait_ms']).toBeGreaterThanOrEqual(0);
+      expect(linesOf('task ended', id)).toHaveLength(1);
+    }
+    const ended = (id: string) => linesOf('task ended', id)[0]!;
+    expect(ended(succeeded)).toMatchObject({ status: 'succeeded', error_code: null, provider: 'gated', account_id: accountId, attempts: 1 });
+    expect(ended(failed)).toMatchObject({ status: 'failed', error_code: 'upstream_error', provider: 'gated', reason: 'failed_upstream' });
+    expect(ended(canceled)).toMatchObject({ status: 'canceled', error_code: 'canceled', request_id: cancel.headers['x-request-id'] });
+    for (const id of [succeeded, failed, canceled]) {
+      expect(ended(id)['queue_wait_ms']).toBeGreaterThanOrEqual(0);
+      expect(ended(id)['run_ms']).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it('logs each admin action once, with ids and amounts and never the key', async () => {
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const account = (await app.inject({ method: 'POST', url: '/admin/v1/accounts', headers: admin, payload: { name: 'Acme', credits: 10 } })).json<{ id: string }>();
+    const keyHeaders = { ...admin, 'idempotency-key': 'obs-key' };
+    const key = (await app.inject({ method: 'POST', url: `/admin/v1/accounts/${account.id}/keys`, headers: keyHeaders, payload: {} })).json<{ id: string; key: string }>();
+    // A replay does nothing again, and is not logged as an action.
+    await app.inject({ method: 'POST', url: `/admin/v1/accounts/${account.id}/keys`, headers: keyHeaders, payload: {} });
+    await app.inject({ method: 'POST', url: `/admin/v1/accounts/${account.id}/credits`, headers: admin, payload: { amount: 25, reason: 'promo' } });
+    await app.inject({ method: 'POST', url: `/admin/v1/accounts/${account.id}/credits`, headers: admin, payload: { amount: -5, reason: 'refund' } });
+    await app.inject({ method: 'PATCH', url: `/admin/v1/accounts/${account.id}`, headers: admin, payload: { limits: { active_tasks: 3 } } });
+    await app.inject({ method: 'DELETE', url: `/admin/v1/keys/${key.id}`, headers: admin });
+    const actions = parse(service).filter((line) => line.msg === 'admin action' && (line.account_id === account.id || line.key_id === key.id));
+    expect(actions).toEqual([
+      expect.objectContaining({ admin_action: 'account_created', account_id: account.id, credits: 10 }),
+      expect.objectContaining({ admin_action: 'key_created', account_id: account.id, key_id: key.id }),
+      expect.objectContaining({ admin_action: 'credits_granted', account_id: account.id, amount: 25, balance_after: 35, reason: 'promo' }),
+      expect.objectContaining({ admin_action: 'credits_adjusted', account_id: account.id, amount: -5, balance_after: 30, reason: 'refund' }),
+      expect.objectContaining({ admin_action: 'limits_updated', account_id: account.id, limits: { active_tasks: 3 } }),
+      expect.objectContaining({ admin_action: 'key_revoked', key_id: key.id }),
+    ]);
+    expect(actions.every((line) => typeof line.request_id === 'string')).toBe(true);
+    expect(service.logs.join('\n')).not.toContain(key.key);
+  });
+
+  it('exports the process defaults, task histograms per model and outcome, and tasks per status', async () => {
+    const text = await scrape();
+    for (const series of ['process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'process_cpu_seconds_total']) {
+      expect(sample(text, series), series).toBeGreaterThan(0);
+    }
+    expect(sample(text, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
+    expect(text).toContain('# TYPE nodejs_gc_duration_seconds histogram');
+    // The previous tests ended one task of each outcome, and one more success (the long-poll's).
+    expect(sample(text, 'rivya_task_run_seconds_count{model="sora-2",outcome="succeeded"}')).toBe(2);
+    expect(sample(text, 'rivya_task_run_seconds_count{model="sora-2",outcome="upstream_error"}')).toBe(1);
+    expect(sample(text, 'rivya_task_run_seconds_count{model="sora-2",outcome="canceled"}')).toBe(1);
+    expect(sample(text, 'rivya_task_queue_wait_seconds_count{model="sora-2",outcome="succeeded"}')).toBe(2);
+    expect(sample(text, 'rivya_task_queue_wait_seconds_bucket{le="+Inf",model="sora-2",outcome="canceled"}')).toBe(1);
+    expect(sample(text, 'rivya_tasks{status="succeeded"}')).toBe(2);
+    expect(sample(text, 'rivya_tasks{status="failed"}')).toBe(1);
+    expect(sample(text, 'rivya_tasks{status="canceled"}')).toBe(1);
+    expect(sample(text, 'rivya_tasks{status="queued"}')).toBe(0);
+    expect(sample(text, 'rivya_tasks{status="running"}')).toBe(0);
+  });
+
+  it('serves /metrics only with RIVYA_METRICS_TOKEN as a Bearer token: 401 in the envelope otherwise', async () => {
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: 'scrape-token' }]) {
+      const refused = await app.inject({ url: '/metrics', headers });
+      expect(refused.statusCode).toBe(401);
+      expect(refused.json().error).toMatchObject({ code: 'unauthorized', request_id: refused.headers['x-request-id'] });
+    }
+    expect(await scrape()).toContain('rivya_tasks{status="queued"} 0');
+  });
+
+  it('labels HTTP series by route pattern: ids, signatures and unknown paths never become labels', async () => {
+    for (const path of ['/nope-a', '/nope-b?sig=abc', '/api/v1/nope']) await app.inject({ url: path });
+    const { auth: other } = await service.newAccount(10);
+    await app.inject({ url: '/api/v1/tasks/task_x1', headers: other });
+    await app.inject({ url: '/objects/s3/results/a.mp4?expires=1&sig=forged' });
+    const text = await scrape();
+    const routes = new Set([...text.matchAll(/^rivya_http_requests_total\{[^}]*route="([^"]*)"/gm)].map((match) => match[1]));
+    expect(routes).toContain('unmatched');
+    expect(routes).toContain('/api/v1/tasks/:id');
+    expect(routes).toContain('/objects/:target/*');
+    expect([...routes].every((route) => route === 'unmatched' || !/nope|task_|sig=|results/.test(route!))).toBe(true);
+    expect(text).not.toMatch(/forged|nope|task_x1/);
+  });
+});
+
+describe('/metrics on RIVYA_METRICS_PORT', () => {
+  it('is served by a listener of its own (with its token) and not on the API port', async () => {
+    const port = await freePort();
+    const service = await startTestService(BACKENDS[0]!, { listen: true, env: { RIVYA_METRICS_PORT: String(port), RIVYA_METRICS_TOKEN: 'scrape-token' } });
+    try {
+      const api = service.runtime.config.publicUrl;
+      expect((await fetch(`${api}/metrics`, { headers: { authorization: 'Bearer scrape-token' } })).status).toBe(404);
+      expect((await fetch(`${api}/healthz`)).status).toBe(200);
+      const refused = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(refused.status).toBe(401);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+      const scraped = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { authorization: 'Bearer scrape-token' } });
+      expect(scraped.status).toBe(200);
+      expect(await scraped.text()).toMatch(/^process_resident_memory_bytes \d+/m);
+      const elsewhere = await fetch(`http://127.0.0.1:${port}/api/v1/models`);
+      expect(elsewhere.status).toBe(404);
+      expect(((await elsewhere.json()) as { error: { code: string } }).error.code).toBe('not_found');
+    } finally {
+      await service.close();
+    }
+    // Closed with the service.
+    await expect(fetch(`http://127.0.0.1:${port}/metrics`)).rejects.toThrow();
+  });
+
+  it.runIf(POSTGRES_AVAILABLE)('lets a worker process, which has no API, be scraped', async () => {
+    const port = await freePort();
+    const service = await startTestService(BACKENDS[1]!, { env: { RIVYA_ROLE: 'worker', RIVYA_METRICS_PORT: String(port) } });
+    try {
+      expect(service.runtime.app).toBeNull();
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(text).toMatch(/^rivya_queue_depth\{queue="task.run",state="queued"\} \d+/m);
+    } finally {
+      await service.close();
+    }
+  });
+});
