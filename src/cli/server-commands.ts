@@ -3,6 +3,7 @@ import { isAbsolute, join, relative } from 'node:path';
 import pino from 'pino';
 import { ConfigError, loadConfig } from '../config.js';
 import { DataDirUnusableError, prepareDataDir } from '../data-dir.js';
+import { DependencyUnavailableError } from '../errors.js';
 import { DataDirLockedError, lockDataDir } from '../db/data-dir-lock.js';
 import { label, loadMigrations, migrate, MigrationMismatchError, migrationStatus, type MigrationStatus } from '../db/migrate.js';
 import { createPgliteDatabase } from '../db/pglite-database.js';
@@ -23,8 +24,9 @@ export interface ServerCommandOptions {
 /**
  * Runs `rivya serve` or `rivya migrate`. A problem at start the operator fixes is reported on
  * stderr, without a stack, with exit code 78: the configuration's problems, or one line for a
- * port in use, a data dir another process holds, or a database whose migrations differ from
- * this release's.
+ * port in use, a data dir another process holds or cannot write, or a database whose migrations
+ * differ from this release's; a dependency out of reach (the database, Redis) is one line with
+ * exit code 69.
  */
 export async function runServerCommand(command: 'serve' | 'migrate', options: ServerCommandOptions = {}): Promise<number> {
   try {
@@ -37,8 +39,23 @@ export async function runServerCommand(command: 'serve' | 'migrate', options: Se
       process.stderr.write(`rivya: ${error.message}\n`);
       return 78;
     }
+    if (error instanceof DependencyUnavailableError) {
+      process.stderr.write(`rivya: ${unreachable(error)}\n`);
+      return 69;
+    }
     throw error;
   }
+}
+
+/** A dependency out of reach at start, in one line: what it is, what failed, and the variable that points at it. */
+function unreachable(error: DependencyUnavailableError): string {
+  const storage = /^storage_(\w+)$/.exec(error.dependency)?.[1];
+  const [what, variable] = error.dependency === 'database' ? ['database', 'DATABASE_URL']
+    : error.dependency === 'rate_limiter' ? ['Redis server', 'REDIS_URL']
+    : storage ? [`object store of the ${storage} target`, `RIVYA_${storage.toUpperCase()}_ENDPOINT`]
+    : [error.dependency, null];
+  const cause = error.cause instanceof Error && error.cause.message ? error.cause.message : 'no answer';
+  return `The ${what} cannot be reached (${cause}): check that it runs${variable ? ` and that ${variable} points at it` : ''}.`;
 }
 
 async function serve(role: string | undefined): Promise<number> {

@@ -129,6 +129,21 @@ describe('rivya serve: start-up failures, the dev key, and the address clients f
     }
   });
 
+  it('a database that cannot be reached: one line naming DATABASE_URL and what failed, exit 69 (serve and migrate)', async () => {
+    // Nothing listens on a free port: the connection is refused.
+    const databaseUrl = `postgres://postgres@127.0.0.1:${await freePort()}/rivya`;
+    for (const args of [['serve'], ['migrate']]) {
+      const failed = await runRivya(args, {
+        PORT: String(await freePort()), RIVYA_DATA_DIR: dataDir, DATABASE_URL: databaseUrl, RIVYA_SECRET: 'a-secret-of-at-least-32-characters-0123', RIVYA_PROVIDER: 'instant',
+      });
+      expect(failed.code, `${args.join(' ')}: ${failed.stderr}`).toBe(69);
+      const line = oneLine(failed.stderr);
+      expect(line).toMatch(/\bDATABASE_URL\b/);
+      expect(line).toContain('ECONNREFUSED');
+      expect(failed.stdout).not.toContain('rivya is running');
+    }
+  });
+
   it('the next start that listens makes the dev account and shows its key; clients here find the service by themselves', async () => {
     // PORT and RIVYA_DATA_DIR as the service has them, in the folder it runs in (./.rivya).
     const serve = await startServe({ RIVYA_DATA_DIR: '', RIVYA_PROVIDER: 'instant' }, [], { cwd: dir });
