@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { createAccountStore } from './accounts/account-store.js';
 import type { Config } from './config.js';
+import { prepareDataDir } from './data-dir.js';
 import { lockDataDir, type DataDirLock } from './db/data-dir-lock.js';
 import { migrate } from './db/migrate.js';
 import { createPgliteDatabase } from './db/pglite-database.js';
@@ -74,7 +75,7 @@ async function loadOrCreateSecret(dataDir: string): Promise<string> {
 export async function createRuntime(config: Config, options: RuntimeOptions = {}) {
   // Whatever logger is given (tests pass their own), credentials in headers are censored.
   const logger = (options.logger ?? pino({ level: config.logLevel, base: { service: 'rivya', role: config.role } })).child({}, { redact: LOG_REDACTION });
-  await mkdir(config.dataDir, { recursive: true });
+  await prepareDataDir(config.dataDir);
   let lock: DataDirLock | null = null;
   let db: Database;
   if (config.databaseUrl) {

@@ -2,8 +2,10 @@ import { access } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import pino from 'pino';
 import { ConfigError, loadConfig } from '../config.js';
+import { DataDirUnusableError, prepareDataDir } from '../data-dir.js';
+import { DependencyUnavailableError } from '../errors.js';
 import { DataDirLockedError, lockDataDir } from '../db/data-dir-lock.js';
-import { label, migrate, MigrationMismatchError, migrationStatus, type MigrationStatus } from '../db/migrate.js';
+import { label, loadMigrations, migrate, MigrationMismatchError, migrationStatus, type MigrationStatus } from '../db/migrate.js';
 import { createPgliteDatabase } from '../db/pglite-database.js';
 import type { Database } from '../db/port.js';
 import { ListenError } from '../http/listen-error.js';
@@ -22,19 +24,38 @@ export interface ServerCommandOptions {
 /**
  * Runs `rivya serve` or `rivya migrate`. A problem at start the operator fixes is reported on
  * stderr, without a stack, with exit code 78: the configuration's problems, or one line for a
- * port in use, a data dir another process holds, or a database whose migrations differ from
- * this release's.
+ * port in use, a data dir another process holds or cannot write, or a database whose migrations
+ * differ from this release's; a dependency out of reach (the database, Redis) is one line with
+ * exit code 69.
  */
 export async function runServerCommand(command: 'serve' | 'migrate', options: ServerCommandOptions = {}): Promise<number> {
   try {
     return command === 'serve' ? await serve(options.role) : await migrateCommand(options.status === true);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof DataDirLockedError || error instanceof ListenError || error instanceof MigrationMismatchError) {
+    if (
+      error instanceof ConfigError || error instanceof DataDirUnusableError || error instanceof DataDirLockedError ||
+      error instanceof ListenError || error instanceof MigrationMismatchError
+    ) {
       process.stderr.write(`rivya: ${error.message}\n`);
       return 78;
     }
+    if (error instanceof DependencyUnavailableError) {
+      process.stderr.write(`rivya: ${unreachable(error)}\n`);
+      return 69;
+    }
     throw error;
   }
+}
+
+/** A dependency out of reach at start, in one line: what it is, what failed, and the variable that points at it. */
+function unreachable(error: DependencyUnavailableError): string {
+  const storage = /^storage_(\w+)$/.exec(error.dependency)?.[1];
+  const [what, variable] = error.dependency === 'database' ? ['database', 'DATABASE_URL']
+    : error.dependency === 'rate_limiter' ? ['Redis server', 'REDIS_URL']
+    : storage ? [`object store of the ${storage} target`, `RIVYA_${storage.toUpperCase()}_ENDPOINT`]
+    : [error.dependency, null];
+  const cause = error.cause instanceof Error && error.cause.message ? error.cause.message : 'no answer';
+  return `The ${what} cannot be reached (${cause}): check that it runs${variable ? ` and that ${variable} points at it` : ''}.`;
 }
 
 async function serve(role: string | undefined): Promise<number> {
@@ -93,6 +114,7 @@ async function openDatabase(config: ReturnType<typeof loadConfig>): Promise<{ db
     const db = await createPostgresDatabase({ connectionString: config.databaseUrl });
     return { db, close: () => db.close() };
   }
+  await prepareDataDir(config.dataDir);
   const lock = await lockDataDir(config.dataDir);
   try {
     const db = await createPgliteDatabase({ dataDir: join(config.dataDir, 'pgdata') });
@@ -132,9 +154,29 @@ function printStatus(statuses: readonly MigrationStatus[], where: string): numbe
   return pending ? 1 : 0;
 }
 
+/** True when the data dir holds an embedded database (PostgreSQL's data directory marker). */
+async function hasEmbeddedDatabase(dataDir: string): Promise<boolean> {
+  try {
+    await access(join(dataDir, 'pgdata', 'PG_VERSION'));
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return false;
+    // Not readable, or not a directory: opening it says what is wrong.
+    if (code === 'ENOTDIR') throw new DataDirUnusableError(dataDir, error);
+    return true;
+  }
+}
+
 async function migrateCommand(statusOnly: boolean): Promise<number> {
   const config = loadConfig(process.env);
   const where = config.databaseUrl ? 'DATABASE_URL' : `the embedded database in ${config.dataDir}`;
+  // --status changes nothing: where there is no embedded database (a mistyped RIVYA_DATA_DIR, the
+  // wrong folder), it says so instead of creating one to look into.
+  if (statusOnly && !config.databaseUrl && !(await hasEmbeddedDatabase(config.dataDir))) {
+    const pending = (await loadMigrations()).map((m): MigrationStatus => ({ version: m.version, name: m.name, state: 'pending', appliedAt: null }));
+    return printStatus(pending, `${config.dataDir} (no database yet: the first start, or \`rivya migrate\`, creates it)`);
+  }
   const { db, close } = await openDatabase(config);
   try {
     if (statusOnly) return printStatus(await migrationStatus(db), where);

@@ -13,7 +13,7 @@ import type { FileService } from '../files/file-service.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { registerFileRoutes } from './routes/files.js';
 import { findUnstorableText, MAX_JSON_DEPTH, nestsDeeperThan, unstorableText } from './storable-text.js';
-import { createClientErrorHandler } from './client-errors.js';
+import { createClientErrorHandler, createConnectHandler } from './client-errors.js';
 import { createAuthenticator } from './auth.js';
 import { sendError } from './error-envelope.js';
 import { buildOpenApiDocument } from './openapi.js';
@@ -88,6 +88,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
     },
     clientErrorHandler: createClientErrorHandler(deps.logger),
   });
+  app.server.on('connect', createConnectHandler(deps.logger));
   const { onRoute } = deps;
   if (onRoute) {
     app.addHook('onRoute', (route) => {

@@ -1,7 +1,8 @@
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { FastifyBaseLogger } from 'fastify';
-import { ERROR_CODES } from '../errors.js';
+import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import { newId } from '../ids.js';
 import { errorBody } from './error-envelope.js';
 
@@ -24,6 +25,16 @@ function describe(error: ClientError): string {
   }
 }
 
+/** Writes an answer in the contract's envelope straight to `socket`, then closes it once flushed. */
+function answerOnSocket(socket: Duplex, code: ErrorCode, message: string, details: unknown, requestId: string): void {
+  const status = ERROR_CODES[code].status;
+  const body = JSON.stringify(errorBody(code, message, details, requestId));
+  const head = `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n`;
+  // Closed once the answer is flushed: destroying at once may drop it.
+  socket.end(head + body, () => socket.destroy());
+}
+
 /**
  * Answers a request Node's HTTP parser refused before it reached the app (an unknown method, a
  * malformed request line or header, a head over 16 KiB, a request not received in time): in the
@@ -39,14 +50,21 @@ export function createClientErrorHandler(logger: FastifyBaseLogger) {
       return;
     }
     const requestId = newId('req');
-    const code = 'validation_failed';
-    const status = ERROR_CODES[code].status;
     const message = describe(error);
-    logger.info({ request_id: requestId, status, parser_error: error.code }, 'request refused by the HTTP parser');
-    const body = JSON.stringify(errorBody(code, message, [{ path: '', message }], requestId));
-    const head = `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-      `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n`;
-    // Closed once the answer is flushed: destroying at once may drop it.
-    socket.end(head + body, () => socket.destroy());
+    logger.info({ request_id: requestId, status: ERROR_CODES.validation_failed.status, parser_error: error.code }, 'request refused by the HTTP parser');
+    answerOnSocket(socket, 'validation_failed', message, [{ path: '', message }], requestId);
+  };
+}
+
+/**
+ * Answers `CONNECT` (a proxy's method, which Node hands to a listener of its own and otherwise
+ * drops without a word) as any route this service does not have: `404 not_found` in the envelope.
+ */
+export function createConnectHandler(logger: FastifyBaseLogger) {
+  return function onConnect(request: IncomingMessage, socket: Duplex): void {
+    const requestId = newId('req');
+    logger.info({ request_id: requestId, method: request.method, status: ERROR_CODES.not_found.status }, 'CONNECT refused');
+    socket.on('error', () => socket.destroy());
+    answerOnSocket(socket, 'not_found', `No route ${request.method ?? 'CONNECT'} ${request.url ?? ''}.`, null, requestId);
   };
 }

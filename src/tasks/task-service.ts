@@ -69,11 +69,18 @@ export function createTaskService(deps: TaskServiceDeps) {
       const validation = validateTaskRequest(body);
       if (!validation.ok) throw validationFailed(validation.issues);
       const request = validation.request;
-      const refusal = deps.refuseParams(request.model.id, request.params);
-      if (refusal) {
-        throw validationFailed([{ path: refusal.param === 'model' ? 'model' : `params.${refusal.param}`, message: refusal.message }]);
-      }
-      const referenceFiles = await deps.resolveReferences(account, request.referenceMediaItems, request.model.upload_policy);
+      // What depends on more than the body (the providers configured, the files that are live now)
+      // is checked only once the request is known not to be a replay: the retry of a create is
+      // that create's answer, even after its reference file was deleted.
+      let referenceFiles: TaskReferenceFile[] = [];
+      const admitNew = async () => {
+        const refusal = deps.refuseParams(request.model.id, request.params);
+        if (refusal) {
+          throw validationFailed([{ path: refusal.param === 'model' ? 'model' : `params.${refusal.param}`, message: refusal.message }]);
+        }
+        referenceFiles = await deps.resolveReferences(account, request.referenceMediaItems, request.model.upload_policy);
+        await admit();
+      };
       let created = null as TaskRecord | null;
       const outcome = await deps.idempotency.run(idempotency, async (tx: Queryable) => {
         const task = await insertTaskWithHold(tx, {
@@ -90,7 +97,7 @@ export function createTaskService(deps: TaskServiceDeps) {
         await deps.queue.enqueue(tx, TASK_QUEUE, { taskId: task.id, seq: 0 });
         created = task;
         return { status: 201, body: await present(task) };
-      }, admit);
+      }, admitNew);
       if (!outcome.replayed && created) {
         deps.transitions.created(created, log);
         deps.queue.wake(TASK_QUEUE);

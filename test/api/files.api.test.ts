@@ -291,6 +291,30 @@ describe.each(BACKENDS)('Files API on $name', (backend) => {
       expect((await ctx.app.inject({ url: '/api/v1/account', headers: owner.auth })).json().credits.available).toBe(100 - 6 - 75);
     });
 
+    it('replays a create repeated with its Idempotency-Key after its reference file was deleted, holding credits once', async () => {
+      const { auth } = await ctx.service.newAccount(100);
+      const image = (await upload(auth, 'ref.png', 'image/png', samples['png']!)).json();
+      const body = { model: 'sora-2', prompt: 'animate', params: { referenceMediaItems: [{ file_id: image.id }] } };
+      const first = await ctx.create(auth, body, { 'idempotency-key': 'create-then-clean-up' });
+      expect(first.statusCode, first.body).toBe(201);
+      expect((await ctx.app.inject({ method: 'DELETE', url: `/api/v1/files/${image.id}`, headers: auth })).statusCode).toBe(200);
+      // The retry of a create whose answer was lost is that create's answer, whatever became of its file since.
+      const retry = await ctx.create(auth, body, { 'idempotency-key': 'create-then-clean-up' });
+      expect(retry.statusCode, retry.body).toBe(201);
+      expect(retry.headers['idempotent-replayed']).toBe('true');
+      expect(retry.json().id).toBe(first.json().id);
+      ctx.gated.release(first.json().id);
+      // A new request naming the deleted file is refused, and does not bind its key.
+      const fresh = await ctx.create(auth, body, { 'idempotency-key': 'after-the-delete' });
+      expect(fresh.statusCode).toBe(400);
+      expect(fresh.json().error.details[0].path).toBe('params.referenceMediaItems[0].file_id');
+      const other = await ctx.create(auth, { model: 'sora-2', prompt: 'no reference' }, { 'idempotency-key': 'after-the-delete' });
+      expect(other.statusCode, other.body).toBe(201);
+      ctx.gated.release(other.json().id);
+      const ledger = (await ctx.app.inject({ url: '/api/v1/account/ledger', headers: auth })).json().data;
+      expect(ledger.filter((entry: { type: string }) => entry.type === 'hold')).toHaveLength(2);
+    });
+
     it('checks duration tokens: forged, swapped, foreign or for a deleted file are refused', async () => {
       const runtime = ctx.service.runtime;
       const owner = await ctx.service.newAccount(100);

@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import openapiTS, { astToString } from 'openapi-typescript';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BACKENDS } from '../helpers/backends.js';
+import { BACKENDS, type TestBackend } from '../helpers/backends.js';
 import { makeMedia } from '../helpers/media.js';
 import { ADMIN_TOKEN, startTestService, type TestService } from '../helpers/test-service.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -95,24 +95,29 @@ function closed(document: Document): Document {
   return copy;
 }
 
-describe.each(BACKENDS)('the OpenAPI documents served on $name', (backend) => {
-  let service: TestService;
-  let app: FastifyInstance;
+/** A service on `backend` for the enclosing `describe` (read `app` inside tests), and its documents as served. */
+function useService(backend: TestBackend, options: { worker?: boolean } = {}) {
+  const context = { service: undefined as unknown as TestService, app: undefined as unknown as FastifyInstance };
   beforeAll(async () => {
-    service = await startTestService(backend, { env: { RIVYA_PUBLIC_URL: PUBLIC_URL } });
-    app = service.runtime.app as FastifyInstance;
+    context.service = await startTestService(backend, { env: { RIVYA_PUBLIC_URL: PUBLIC_URL }, ...options });
+    context.app = context.service.runtime.app as FastifyInstance;
   });
   afterAll(async () => {
-    await service?.close();
+    await context.service?.close();
   });
-  // The documents do not depend on the database: they are linted and compiled against once.
   const served = async (url: string, headers: Record<string, string> = {}) => {
-    const response = await app.inject({ url, headers });
+    const response = await context.app.inject({ url, headers });
     expect(response.statusCode, response.body).toBe(200);
     return response.json<Document>();
   };
+  return { context, served };
+}
 
-  it.runIf(backend === BACKENDS[0])('pass redocly lint with no errors and no warnings (public and admin)', async () => {
+// The documents do not depend on the database: they are linted and compiled against once, on the embedded default.
+describe('the OpenAPI documents served', () => {
+  const { context, served } = useService(BACKENDS[0]!, { worker: false });
+
+  it('pass redocly lint with no errors and no warnings (public and admin)', async () => {
     const [publicReport, adminReport] = await Promise.all([
       lint(await served('/api/v1/openapi.json')),
       lint(await served('/admin/v1/openapi.json', ADMIN)),
@@ -123,8 +128,8 @@ describe.each(BACKENDS)('the OpenAPI documents served on $name', (backend) => {
     expect(adminReport.totals).toMatchObject({ errors: 0, warnings: 0 });
   });
 
-  it.runIf(backend === BACKENDS[0])('serve the admin document only with the admin token, and keep admin routes out of the public one', async () => {
-    expect((await app.inject({ url: '/admin/v1/openapi.json' })).statusCode).toBe(401);
+  it('serve the admin document only with the admin token, and keep admin routes out of the public one', async () => {
+    expect((await context.app.inject({ url: '/admin/v1/openapi.json' })).statusCode).toBe(401);
     const document = await served('/api/v1/openapi.json');
     expect(Object.keys(document['paths'] as object).filter((path) => path.startsWith('/admin'))).toEqual([]);
     const admin = await served('/admin/v1/openapi.json', ADMIN);
@@ -133,7 +138,7 @@ describe.each(BACKENDS)('the OpenAPI documents served on $name', (backend) => {
       .flatMap(([path, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`));
     for (const operation of described) {
       const [method, url] = operation.split(' ') as [string, string];
-      expect(app.hasRoute({ method, url }), operation).toBe(true);
+      expect(context.app.hasRoute({ method, url }), operation).toBe(true);
     }
     expect(described.sort()).toEqual([
       'DELETE /admin/v1/keys/:id', 'GET /admin/v1/accounts/:id', 'GET /admin/v1/openapi.json', 'PATCH /admin/v1/accounts/:id',
@@ -141,7 +146,7 @@ describe.each(BACKENDS)('the OpenAPI documents served on $name', (backend) => {
     ]);
   });
 
-  it.runIf(backend === BACKENDS[0])('generate (openapi-typescript) a client whose create → poll → download script type-checks, with required fields typed as present', async () => {
+  it('generate (openapi-typescript) a client whose create → poll → download script type-checks, with required fields typed as present', async () => {
     const document = await served('/api/v1/openapi.json');
     expect(await typeCheckClient(document)).toEqual([]);
     // The same script does not compile against a document whose Task declares nothing required:
@@ -151,17 +156,21 @@ describe.each(BACKENDS)('the OpenAPI documents served on $name', (backend) => {
     const messages = await typeCheckClient(loose);
     expect(messages.join('\n')).toMatch(/create-wait-download\.ts: Type '.*undefined' is not assignable to type '(string|number)'/);
   }, 60_000);
+});
+
+describe.each(BACKENDS)('the OpenAPI documents served on $name', (backend) => {
+  const { context } = useService(backend);
 
   it('answers a create → wait → download flow, the account, files and admin routes as their documents say', async () => {
     const ajv = new Ajv2020({ strict: false, allErrors: true });
     ajvFormats.default(ajv);
-    const publicDoc = closed((await app.inject({ url: '/api/v1/openapi.json' })).json());
-    const adminDoc = closed((await app.inject({ url: '/admin/v1/openapi.json', headers: ADMIN })).json());
+    const publicDoc = closed((await context.app.inject({ url: '/api/v1/openapi.json' })).json());
+    const adminDoc = closed((await context.app.inject({ url: '/admin/v1/openapi.json', headers: ADMIN })).json());
     ajv.addSchema({ ...publicDoc, $id: 'public' }).addSchema({ ...adminDoc, $id: 'admin' });
     const pointer = (...parts: string[]) => parts.map((part) => part.replaceAll('~', '~0').replaceAll('/', '~1')).join('/');
     let checked = 0;
     const call = async (method: string, path: string, url: string, options: { headers?: Record<string, string>; payload?: unknown } = {}) => {
-      const response = await app.inject({ method: method as 'GET', url, ...(options.headers ? { headers: options.headers } : {}), ...(options.payload !== undefined ? { payload: options.payload as object } : {}) });
+      const response = await context.app.inject({ method: method as 'GET', url, ...(options.headers ? { headers: options.headers } : {}), ...(options.payload !== undefined ? { payload: options.payload as object } : {}) });
       const id = path.startsWith('/admin') ? 'admin' : 'public';
       const status = String(response.statusCode);
       const responses = ((id === 'admin' ? adminDoc : publicDoc)['paths'] as Record<string, Record<string, { responses: Record<string, unknown> }>>)[path]?.[method.toLowerCase()]?.responses;
@@ -174,7 +183,7 @@ describe.each(BACKENDS)('the OpenAPI documents served on $name', (backend) => {
       return response.json();
     };
 
-    const { key } = await service.newAccount(1000);
+    const { key } = await context.service.newAccount(1000);
     const auth = { authorization: `Bearer ${key}` };
     await call('GET', '/', '/');
     await call('GET', '/api/v1/models', '/api/v1/models');
@@ -192,7 +201,7 @@ describe.each(BACKENDS)('the OpenAPI documents served on $name', (backend) => {
       const polled = await call('GET', '/api/v1/tasks/{id}', `/api/v1/tasks/${task.id}?wait=5`, { headers: auth });
       return polled.status === 'succeeded' ? polled : null;
     });
-    expect((await app.inject({ url: new URL(done.result.media[0].url).pathname + new URL(done.result.media[0].url).search })).statusCode).toBe(200);
+    expect((await context.app.inject({ url: new URL(done.result.media[0].url).pathname + new URL(done.result.media[0].url).search })).statusCode).toBe(200);
     await call('POST', '/api/v1/tasks/{id}/cancel', `/api/v1/tasks/${task.id}/cancel`, { headers: auth });
     const queued = await call('POST', '/api/v1/tasks', '/api/v1/tasks', { headers: auth, payload: { model: 'sora-2-pro', prompt: 'A boat', params: { size: 'high' } } });
     await call('POST', '/api/v1/tasks/{id}/cancel', `/api/v1/tasks/${queued.id}/cancel`, { headers: auth });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,12 @@ describe('rivya migrate on the embedded database', () => {
     expect(before.code).toBe(1);
     expect(before.stdout).toMatch(/0001_init\s+pending/);
     expect(before.stdout).toMatch(/pending: `rivya migrate` \(or the next start\) applies them/);
+    // --status changes nothing: no database is created where there is none (a mistyped RIVYA_DATA_DIR, the wrong folder).
+    expect(before.stdout).toContain('no database yet');
+    expect(await readdir(dataDir)).toEqual([]);
+    const elsewhere = join(dataDir, 'not-there');
+    expect((await rivya(['migrate', '--status'], { ...env, RIVYA_DATA_DIR: elsewhere })).code).toBe(1);
+    await expect(readdir(elsewhere)).rejects.toMatchObject({ code: 'ENOENT' });
 
     const applied = await rivya(['migrate'], env);
     expect(applied.code).toBe(0);

@@ -116,6 +116,34 @@ describe('rivya serve: start-up failures, the dev key, and the address clients f
     expect(await exists(join(dataDir, 'rivya.lock'))).toBe(false);
   });
 
+  it('a data dir that cannot be made or written: one line naming it and RIVYA_DATA_DIR, exit 78 (serve and migrate)', async () => {
+    // Below a regular file: no directory can be made there, whoever runs it.
+    await writeFile(join(dir, 'a-file'), '');
+    const unusable = join(dir, 'a-file', 'data');
+    for (const args of [['serve'], ['migrate'], ['migrate', '--status']]) {
+      const failed = await runRivya(args, { PORT: String(await freePort()), RIVYA_DATA_DIR: unusable, RIVYA_PROVIDER: 'instant' });
+      expect(failed.code, `${args.join(' ')}: ${failed.stderr}`).toBe(78);
+      const line = oneLine(failed.stderr);
+      expect(line).toContain(unusable);
+      expect(line).toMatch(/\bRIVYA_DATA_DIR\b/);
+    }
+  });
+
+  it('a database that cannot be reached: one line naming DATABASE_URL and what failed, exit 69 (serve and migrate)', async () => {
+    // Nothing listens on a free port: the connection is refused.
+    const databaseUrl = `postgres://postgres@127.0.0.1:${await freePort()}/rivya`;
+    for (const args of [['serve'], ['migrate']]) {
+      const failed = await runRivya(args, {
+        PORT: String(await freePort()), RIVYA_DATA_DIR: dataDir, DATABASE_URL: databaseUrl, RIVYA_SECRET: 'a-secret-of-at-least-32-characters-0123', RIVYA_PROVIDER: 'instant',
+      });
+      expect(failed.code, `${args.join(' ')}: ${failed.stderr}`).toBe(69);
+      const line = oneLine(failed.stderr);
+      expect(line).toMatch(/\bDATABASE_URL\b/);
+      expect(line).toContain('ECONNREFUSED');
+      expect(failed.stdout).not.toContain('rivya is running');
+    }
+  });
+
   it('the next start that listens makes the dev account and shows its key; clients here find the service by themselves', async () => {
     // PORT and RIVYA_DATA_DIR as the service has them, in the folder it runs in (./.rivya).
     const serve = await startServe({ RIVYA_DATA_DIR: '', RIVYA_PROVIDER: 'instant' }, [], { cwd: dir });

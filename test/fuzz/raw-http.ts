@@ -67,6 +67,9 @@ export const RAW_REQUESTS: { name: string; method: string; bytes: Buffer; status
   { name: 'an undecodable path', method: 'GET', bytes: Buffer.from('GET /api/v1/tasks/%zz HTTP/1.1\r\nHost: x\r\n\r\n'), status: 404 },
   { name: 'an id over 100 characters', method: 'GET', bytes: Buffer.from(`GET /api/v1/tasks/${'a'.repeat(150)} HTTP/1.1\r\nHost: x\r\n\r\n`), status: 404 },
   { name: 'HTTP/1.0 without a Host', method: 'GET', bytes: Buffer.from('GET /healthz HTTP/1.0\r\n\r\n'), status: 200 },
+  // Node hands CONNECT (a proxy's method) to a listener of its own, and drops the connection when there is none.
+  { name: 'CONNECT', method: 'CONNECT', bytes: Buffer.from('CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n'), status: 404 },
+  { name: 'CONNECT to a path', method: 'CONNECT', bytes: Buffer.from('CONNECT /api/v1/tasks HTTP/1.1\r\nHost: x\r\n\r\n'), status: 404 },
 ];
 
 const token = fc.stringMatching(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,12}$/);
@@ -76,7 +79,7 @@ const latin1 = (max: number) => fc.string({ unit: fc.integer({ min: 0, max: 0xff
 export const rawRequest: fc.Arbitrary<Buffer> = fc
   .record({
     // Not HEAD: its answers have no body to check.
-    method: fc.oneof(fc.constantFrom('GET', 'POST', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'PROPFIND', 'get', 'G ET', ''), token.filter((name) => name !== 'HEAD')),
+    method: fc.oneof(fc.constantFrom('GET', 'POST', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE', 'CONNECT', 'PROPFIND', 'get', 'G ET', ''), token.filter((name) => name !== 'HEAD')),
     target: fc.oneof(fc.constantFrom('/', '/api/v1/tasks', '/api/v1/tasks/%00', '*', 'http://x/healthz', '//', '/%', '/../../etc/passwd', ''), latin1(60).map((junk) => `/${junk}`)),
     version: fc.constantFrom('HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/1.1 x', 'HTTP/9', 'http/1.1', ''),
     newline: fc.constantFrom('\r\n', '\r\n', '\n'),

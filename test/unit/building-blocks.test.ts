@@ -1,6 +1,8 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { DataDirLockedError, lockDataDir } from '../../src/db/data-dir-lock.js';
@@ -11,6 +13,9 @@ import { LruCache } from '../../src/lru-cache.js';
 import { decodeCursor, encodeCursor } from '../../src/pagination.js';
 import { createUrlSigner } from '../../src/storage/url-signer.js';
 import { resultUrlExpiry } from '../../src/tasks/present-task.js';
+
+const RUN_TS = fileURLToPath(new URL('../../bin/run-ts.js', import.meta.url));
+const LOCK_CONTENDER = fileURLToPath(new URL('../helpers/lock-contender.ts', import.meta.url));
 
 describe('canonical JSON and idempotency fingerprints', () => {
   it('ignore key order and whitespace, but not values, paths or methods', () => {
@@ -142,4 +147,34 @@ describe('data directory lock', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('lets exactly one of several processes starting at once take over a dead holder\'s lock', async () => {
+    // Each directory holds the lock of a process killed -9; three processes try to take all of them at the same instant.
+    const root = await mkdtemp(join(tmpdir(), 'rivya-lock-race-'));
+    const { hostname } = await import('node:os');
+    const dirs = Array.from({ length: 32 }, (_, index) => join(root, String(index)));
+    try {
+      for (const dir of dirs) {
+        await mkdir(dir);
+        await writeFile(join(dir, 'rivya.lock'), `2147483646@${hostname()}`);
+      }
+      const start = Date.now() + 3000;
+      const contenders = Array.from({ length: 3 }, () =>
+        spawn(process.execPath, [RUN_TS, LOCK_CONTENDER, String(start), ...dirs], { stdio: ['pipe', 'pipe', 'inherit'] }));
+      const outputs = await Promise.all(contenders.map(async (child) => {
+        let output = '';
+        for await (const chunk of child.stdout) {
+          output += String(chunk);
+          if (output.includes('DONE\n')) break;
+        }
+        return output;
+      }));
+      for (const child of contenders) child.stdin.end();
+      await Promise.all(contenders.map((child) => new Promise((resolve) => child.once('exit', resolve))));
+      const holders = dirs.map((dir) => outputs.filter((output) => output.split('\n').includes(`GOT ${dir}`)).length);
+      expect(holders, 'holders of each lock').toEqual(dirs.map(() => 1));
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
