@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { lockDataDir as LockDataDir } from '../src/db/data-dir-lock.js';
 import type { createPgliteDatabase as CreatePgliteDatabase } from '../src/db/pglite-database.js';
+import type { createCreditLedger as CreateCreditLedger } from '../src/ledger/credit-ledger.js';
 
 const [rootArg, dataDirArg, countArg] = process.argv.slice(2);
 if (!rootArg || !dataDirArg || !countArg) {
@@ -21,6 +22,7 @@ const count = Number(countArg);
 const load = async <T>(path: string): Promise<T> => (await import(pathToFileURL(join(root, path)).href)) as T;
 const { lockDataDir } = await load<{ lockDataDir: typeof LockDataDir }>('src/db/data-dir-lock.ts');
 const { createPgliteDatabase } = await load<{ createPgliteDatabase: typeof CreatePgliteDatabase }>('src/db/pglite-database.ts');
+const { createCreditLedger } = await load<{ createCreditLedger: typeof CreateCreditLedger }>('src/ledger/credit-ledger.ts');
 
 const lock = await lockDataDir(dataDir);
 try {
@@ -75,6 +77,11 @@ try {
         [template.account_id, template.reserved_credits, funded],
       );
     });
+    // The rows are the service's own kind: every account's totals still match its entries.
+    const wrong = (await createCreditLedger(db).audit()).filter(
+      (row) => row.balance !== row.ledgerBalance || row.held !== row.openHolds || row.activeTasks !== row.countedActiveTasks,
+    );
+    if (wrong.length > 0) throw new Error(`The ledger audit fails after the fill: ${JSON.stringify(wrong)}`);
     console.log(`added ${count} tasks in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } finally {
     await db.close();

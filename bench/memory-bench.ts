@@ -121,13 +121,13 @@ try {
 
 const fmt = (value: number) => value.toFixed(0).padStart(6);
 const header = runs.map((run) => `${basename(run.root).slice(0, 13).padStart(13)} RSS  peak`).join(' | ');
-console.log(`\nrivya serve, embedded database, MB (VmRSS now, VmHWM peak of the process)\n${'phase'.padEnd(36)} | ${header}`);
+console.log(`\nrivya serve, embedded database, MB (VmRSS now, VmHWM peak of the process)\n${'phase'.padEnd(40)} | ${header}`);
 for (const [index, phase] of phases.entries()) {
   const cells = runs.map((run) => {
     const s = run.samples.get(`${index}`)!;
     return `${' '.repeat(13)}${fmt(s.rss)}${fmt(s.hwm)}`;
   });
-  console.log(`${phase.name.padEnd(36)} | ${cells.join(' | ')}`);
+  console.log(`${phase.name.padEnd(40)} | ${cells.join(' | ')}`);
 }
 const growth = runs.map((run) => `${' '.repeat(13)}${fmt(run.samples.get('4')!.rss - run.samples.get('2')!.rss)}${' '.repeat(6)}`);
-console.log(`${`growth with +${TASKS} tasks (rows 5 - 3)`.padEnd(36)} | ${growth.join(' | ')}`);
+console.log(`${`growth with +${TASKS} tasks (rows 5 - 3)`.padEnd(40)} | ${growth.join(' | ')}`);
