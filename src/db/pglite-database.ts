@@ -1,6 +1,7 @@
 import { PGlite, types } from '@electric-sql/pglite';
 import { DependencyUnavailableError } from '../errors.js';
 import type { Database, QueryResult, Transaction } from './port.js';
+import { openPglite } from './pglite-open.js';
 
 export interface PgliteDatabaseConfig {
   /** Directory of the database files; `undefined` keeps the database in memory (tests). */
@@ -14,7 +15,7 @@ export interface PgliteDatabaseConfig {
 export async function createPgliteDatabase(config: PgliteDatabaseConfig): Promise<Database> {
   // bigint columns (balances, counts) come back as numbers: credits stay far below 2^53.
   const parsers = { [types.INT8]: (value: string) => Number(value) };
-  const pg = await PGlite.create({ ...(config.dataDir ? { dataDir: config.dataDir } : {}), parsers });
+  const pg = await openPglite(config.dataDir, { parsers });
   // The embedded database is unavailable only once it is closing or closed (then every call
   // fails); any other error is the statement's own and is rethrown as is.
   const rethrow = (error: unknown): never => {
