@@ -58,6 +58,9 @@ function unreachable(error: DependencyUnavailableError): string {
   return `The ${what} cannot be reached (${cause}): check that it runs${variable ? ` and that ${variable} points at it` : ''}.`;
 }
 
+/** Signals this soon after the first are taken as copies of it, not as a second request to stop. */
+const REPEATED_SIGNAL_MS = 1000;
+
 async function serve(role: string | undefined): Promise<number> {
   const config = loadConfig(process.env, { role });
   const runtime = await createRuntime(config);
@@ -81,21 +84,24 @@ async function serve(role: string | undefined): Promise<number> {
   runtime.logger.info({ url, database: runtime.db.kind, providers: config.providers.accounts.map((account) => `${account.name} (${account.kind})`) }, 'rivya is running');
   process.stdout.write(`rivya is running: role ${config.role}${url ? ` at ${url}` : ''}, ${runtime.db.kind} database\n`);
   await new Promise<void>((resolve) => {
-    let stopping = false;
+    let stoppingSince: number | null = null;
     const stop = (signal: string) => {
-      if (stopping) {
+      if (stoppingSince !== null) {
+        // The same Ctrl-C twice: under `npx`, npm passes the terminal's SIGINT on to the command,
+        // which the terminal signalled too. A second signal after that ends the process at once.
+        if (Date.now() - stoppingSince < REPEATED_SIGNAL_MS) return;
         runtime.logger.warn('second signal: exiting now');
         process.exit(1);
       }
-      stopping = true;
+      stoppingSince = Date.now();
       runtime.logger.info({ signal }, 'shutting down: finishing requests, leaving running tasks to resume');
       Promise.all([address?.remove(), runtime.stop()]).then(() => resolve(), (error: unknown) => {
         runtime.logger.error({ err: error }, 'error while shutting down');
         resolve();
       });
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
   });
   return 0;
 }

@@ -134,21 +134,16 @@ describe('the rivya CLI', () => {
     expect((await rivya(['tasks', 'cancel', taskId], idleEnv)).code).toBe(0);
   }, 60_000);
 
-  it('under npx, Ctrl-C still asks and the answer is acted on, but npm exits 130 whatever it was (the README says to run the installed binary)', async () => {
-    // npm and the shell it runs the command in (/bin/sh) get the Ctrl-C too: the shell ends by it once the command
-    // has ended, and npm passes that on. Exit codes without a Ctrl-C pass through.
+  it('under npx, exit codes pass through (Ctrl-C is another matter: the README says to run the installed binary)', async () => {
+    // npm and the shell it runs the command in get a Ctrl-C too, and how they end then depends on
+    // that shell (dash or bash) and npm's signal forwarding, not on rivya: that is why the README
+    // points interactive use at the installed binary. Without a Ctrl-C, npx passes the code on.
     const repository = fileURLToPath(new URL('../..', import.meta.url));
-    const run = rivyaInTerminal(['generate', 'Asked under npx', '--no-download'], idleEnv, repository, '', 'npx');
-    await waitFor(() => /Task (task_\w+) created/.test(run.screen()), 30_000, 'the task to be created');
-    const taskId = /Task (task_\w+) created/.exec(run.screen())![1]!;
-    run.type('\x03');
-    await waitFor(() => run.screen().includes(`Cancel task ${taskId}?`), 10_000, 'the question');
-    run.type('y\r');
-    expect(await run.exited).toBe(130);
-    expect(run.screen()).toContain(`Canceled ${taskId}`);
-    expect(JSON.parse((await rivya(['tasks', 'get', taskId, '--json'], idleEnv)).stdout)).toMatchObject({ status: 'canceled' });
     const missing = rivyaInTerminal(['tasks', 'get', 'task_missing'], idleEnv, repository, '', 'npx');
     expect(await missing.exited).toBe(5);
+    const models = rivyaInTerminal(['models'], idleEnv, repository, '', 'npx');
+    expect(await models.exited).toBe(0);
+    expect(models.screen()).toContain('sora-2-pro');
   }, 60_000);
 
   it('checks inputs before anything is charged, and fails cleanly on local errors', async () => {
