@@ -52,6 +52,8 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
   'GET /readyz': { caller: 'public', params: {}, query: [], body: 'none' },
   'GET /metrics': { caller: 'public', params: {}, query: [], body: 'none' },
   'GET /api/v1/openapi.json': { caller: 'public', params: {}, query: [], body: 'none' },
+  'GET /': { caller: 'public', params: {}, query: [], body: 'none' },
+  'GET /admin/v1/openapi.json': { caller: 'admin', params: {}, query: [], body: 'none' },
   'POST /admin/v1/accounts': { caller: 'admin', params: {}, query: [], body: ['name', 'credits', 'limits'], example: { name: 'n', credits: 5, limits: { active_tasks: 3 } } },
   'GET /admin/v1/accounts/:id': { caller: 'admin', params: { id: 'account' }, query: [], body: 'none' },
   'PATCH /admin/v1/accounts/:id': { caller: 'admin', params: { id: 'account' }, query: [], body: ['limits'], example: { limits: { requests_per_minute: 100 } } },
