@@ -46,11 +46,11 @@ describe('rivya migrate on the embedded database', () => {
 
     const applied = await rivya(['migrate'], env);
     expect(applied.code).toBe(0);
-    expect(applied.stdout).toMatch(/Applied migrations 0001, 0002, 0003, 0004, 0005, 0006/);
+    expect(applied.stdout).toMatch(/Applied migrations 0001, 0002, 0003, 0004, 0005, 0006, 0007/);
 
     const after = await rivya(['migrate', '--status'], env);
     expect(after.code).toBe(0);
-    expect(after.stdout).toMatch(/0006_task_status_totals\s+applied\s+\d{4}-\d\d-\d\dT/);
+    expect(after.stdout).toMatch(/0007_event_log\s+applied\s+\d{4}-\d\d-\d\dT/);
     expect(after.stdout).toContain('The database is up to date.');
   });
 
