@@ -53,7 +53,7 @@ function expected(blocks: Line[][], lastBlockEnded: boolean): Item[] {
   return items;
 }
 
-const noLineEnd = (unit: fc.Arbitrary<string>) => fc.string({ unit, maxLength: 12 }).filter((text) => !/[\r\n]/.test(text));
+const noLineEnd = (unit: 'binary' | fc.Arbitrary<string>) => fc.string({ unit, maxLength: 12 }).filter((text) => !/[\r\n]/.test(text));
 const text = fc.oneof(noLineEnd('binary'), noLineEnd(fc.constantFrom('a', ' ', ':', '\0', 'é', '😀', '1', '\uFEFF')));
 
 const line: fc.Arbitrary<Line> = fc.oneof(
