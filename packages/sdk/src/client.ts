@@ -3,6 +3,7 @@ import {
   ConnectionError, errorFromResponse, parseRetryAfter, RivyaError, TaskFailedError, TimeoutError, type ApiError,
 } from './errors.js';
 import { PagePromise } from './pagination.js';
+import { verifyWebhook } from './webhook-verification.js';
 import type {
   Account, AccountLimits, AdminAccount, ApiKeyCreated, CreateTaskParams, FileObject, LedgerEntry, ListParams, Model, Page,
   Task, TaskListParams,
@@ -322,6 +323,14 @@ export class Rivya {
       this.#transport.list<FileObject>('/api/v1/files', params, options),
     delete: (id: string, options: RequestOptions = {}): Promise<{ id: string; deleted: boolean }> =>
       this.#transport.request('DELETE', `/api/v1/files/${encodeURIComponent(id)}`, { ...options, goneAfterRetry: { id, deleted: true } }),
+  };
+
+  readonly webhooks = {
+    /**
+     * Checks a webhook delivery (Standard Webhooks signature and timestamp) and returns its
+     * event; throws `WebhookVerificationError`. Also exported as `verifyWebhook`, which needs no client.
+     */
+    verify: verifyWebhook,
   };
 
   readonly account = {

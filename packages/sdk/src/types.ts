@@ -1,4 +1,4 @@
-import type { CATALOG, TASK_ERROR_CODES, TASK_STATUSES } from './catalog.js';
+import type { CATALOG, EVENT_TYPES, TASK_ERROR_CODES, TASK_EVENT_TYPES, TASK_STATUSES } from './catalog.js';
 
 type Catalog = (typeof CATALOG)[number];
 
@@ -146,6 +146,34 @@ export interface LedgerEntry {
   reason: string | null;
   created_at: string;
 }
+
+/** Every type of event in an account's log. */
+export type EventType = (typeof EVENT_TYPES)[number];
+/** The events of a task: its transitions, and `task.progress` (at most every 500 ms while it runs). */
+export type TaskEventType = (typeof TASK_EVENT_TYPES)[number];
+
+/** A task event: the task as it was when the event happened. */
+export interface TaskEvent<T extends TaskEventType = TaskEventType> {
+  /** `evt_…`: the event's place in the account's log (later events sort after it); a webhook's `webhook-id`. */
+  id: string;
+  type: T;
+  created_at: string;
+  data: { task: Task };
+}
+
+/** The event `POST /api/v1/webhook_endpoints/{id}/test` sends. */
+export interface WebhookTestEvent {
+  id: string;
+  type: 'webhook.test';
+  created_at: string;
+  data: Record<string, unknown>;
+}
+
+/**
+ * An event of the account's log, as `events.list`, the streams and webhooks deliver it:
+ * narrow it on `type` (`task.succeeded` carries the succeeded task in `data.task`).
+ */
+export type RivyaEvent = { [T in TaskEventType]: TaskEvent<T> }[TaskEventType] | WebhookTestEvent;
 
 /** One page of a list. */
 export interface Page<T> {
