@@ -1,16 +1,18 @@
 import { CATALOG, TERMINAL_STATUSES } from './catalog.js';
-import { RivyaError, TaskFailedError, TimeoutError } from './errors.js';
+import { ApiError, RivyaError, StreamUnavailableError, TaskFailedError, TimeoutError } from './errors.js';
+import { resumableEventStream, type StreamOptions } from './event-stream.js';
 import type { PagePromise } from './pagination.js';
 import {
-  attemptTimeout, environment, linkSignals, Transport, type ClientOptions, type RequestOptions,
+  attemptTimeout, environment, linkSignals, retryCount, Transport, type ClientOptions, type RequestOptions,
 } from './transport.js';
 import type {
-  Account, AccountLimits, AdminAccount, ApiKeyCreated, CreateTaskParams, FileObject, LedgerEntry, ListParams, Model, Task,
-  TaskListParams,
+  Account, AccountLimits, AdminAccount, ApiKeyCreated, CreateTaskParams, EventListParams, EventType, FileObject, LedgerEntry,
+  ListParams, Model, RivyaEvent, Task, TaskEvent, TaskListParams,
 } from './types.js';
 import { verifyWebhook } from './webhook-verification.js';
 
 export type { ClientOptions, RequestOptions } from './transport.js';
+export type { StreamOptions } from './event-stream.js';
 
 export interface WaitOptions {
   signal?: AbortSignal;
@@ -20,12 +22,26 @@ export interface WaitOptions {
   pollSeconds?: number;
   /** Gives up waiting after this many milliseconds in all, with a `TimeoutError` (the task goes on). Default: no limit. */
   timeout?: number;
-  /** Retries of each poll (default: the client's). */
+  /** Retries of each poll (default: the client's), or, when streaming, reconnects in a row (default 10). */
   maxRetries?: number;
+  /**
+   * Follow the task's event stream (each transition and progress update as it happens) instead
+   * of long-polling; falls back to long-polls where the stream is unavailable (an older server,
+   * a proxy that buffers). Default: false for `wait`, true for `run`.
+   */
+  stream?: boolean;
 }
 
 /** `tasks.run`: the create's idempotency key, and the wait's options (its `timeout` bounds the whole wait). */
 export type RunOptions = WaitOptions & Pick<RequestOptions, 'idempotencyKey'>;
+
+/** `events.stream`: which events, from where. */
+export interface EventStreamParams<T extends EventType = EventType> extends StreamOptions {
+  /** Only events of these types (default: all). */
+  types?: readonly T[];
+  /** Start after this event (`evt_…`): what a consumer that stopped saw last. Default: live events from now. */
+  after?: string;
+}
 
 export type Uploadable = Blob | Uint8Array | ArrayBuffer | string;
 
@@ -37,6 +53,17 @@ export interface UploadOptions extends RequestOptions {
 }
 
 const TERMINAL: ReadonlySet<string> = new Set(TERMINAL_STATUSES);
+
+/** A stream's reconnects in a row before it gives up, by default: about a minute of outage. */
+const STREAM_RETRIES = 10;
+
+/** How long `wait({ stream: true })` waits for the stream's first event (the task's state, sent at once) before polling instead. */
+const FIRST_EVENT_MS = 5000;
+
+/** A stream route this server does not have, or will not stream: polling still works. */
+function streamUnavailable(error: unknown): boolean {
+  return error instanceof StreamUnavailableError || (error instanceof ApiError && [404, 405, 406, 501].includes(error.status));
+}
 
 /** The Rivya Public API v1 client. */
 export class Rivya {
@@ -77,8 +104,23 @@ export class Rivya {
       this.#transport.request('POST', `/api/v1/tasks/${encodeURIComponent(id)}/cancel`, options),
 
     /**
+     * The task's events as they happen — its current state first (`task.queued`, `task.running`
+     * or the terminal one), then each transition and `task.progress` — ending after the terminal
+     * event. Dropped connections are resumed where they stopped (`Last-Event-ID`): nothing is
+     * missed, nothing repeated. `for await (const event of rivya.tasks.stream(id)) …`
+     */
+    stream: (id: string, options: StreamOptions = {}): AsyncGenerator<TaskEvent, void, undefined> =>
+      resumableEventStream<TaskEvent>({
+        open: (lastEventId, signal) => this.#transport.openEventStream(`/api/v1/tasks/${encodeURIComponent(id)}/events`, { lastEventId, signal }),
+        after: null,
+        ...this.#streamSettings(options),
+        isLast: (event) => TERMINAL.has(event.data.task.status),
+      }),
+
+    /**
      * Resolves with the task once it has ended (succeeded, failed or canceled), long-polling the
-     * server (`?wait=`), so no time is spent between polls.
+     * server (`?wait=`), so no time is spent between polls; or, with `stream: true`, following its
+     * event stream (progress as it happens), long-polling where streaming is unavailable.
      */
     wait: async (id: string, options: WaitOptions = {}): Promise<Task> => {
       const asked = Number.isFinite(options.pollSeconds) ? (options.pollSeconds as number) : 20;
@@ -87,6 +129,10 @@ export class Rivya {
       const giveUp = deadline === null ? null : AbortSignal.timeout(deadline);
       const linked = linkSignals([options.signal, giveUp]);
       try {
+        if (options.stream) {
+          const ended = await this.#followStream(id, linked.signal, options);
+          if (ended) return ended;
+        }
         for (;;) {
           linked.signal.throwIfAborted();
           const task = await this.#transport.request<Task>('GET', `/api/v1/tasks/${encodeURIComponent(id)}`, {
@@ -109,7 +155,7 @@ export class Rivya {
      * `TaskFailedError` otherwise (or `TimeoutError` after `timeout` ms of waiting).
      */
     run: async (params: CreateTaskParams, options: RunOptions = {}): Promise<Task> => {
-      const { idempotencyKey, ...waiting } = options;
+      const { idempotencyKey, ...waiting } = { stream: true, ...options };
       const created = await this.tasks.create(params, {
         ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
         ...(options.signal ? { signal: options.signal } : {}),
@@ -137,6 +183,32 @@ export class Rivya {
       this.#transport.request('DELETE', `/api/v1/files/${encodeURIComponent(id)}`, { ...options, goneAfterRetry: { id, deleted: true } }),
   };
 
+  readonly events = {
+    /**
+     * The account's event log, oldest first: await for a page, or `for await` over every event
+     * after `after` (the last event a consumer handled) — how a client that was offline catches up.
+     */
+    list: (params: EventListParams = {}, options: RequestOptions = {}): PagePromise<RivyaEvent> => {
+      const { types, ...rest } = params;
+      return this.#transport.list<RivyaEvent>('/api/v1/events', { ...rest, ...(types ? { types: types.join(',') } : {}) }, options);
+    },
+
+    /**
+     * The account's events as they happen (after `after` first, from the log), resumed across
+     * dropped connections with nothing missed; never ends by itself (abort its `signal`, or break).
+     * With `types`, the events are typed as those types.
+     */
+    stream: <T extends EventType = EventType>(params: EventStreamParams<T> = {}): AsyncGenerator<Extract<RivyaEvent, { type: T }>, void, undefined> => {
+      const { types, after, ...options } = params;
+      const query = types ? { types: types.join(',') } : {};
+      return resumableEventStream<Extract<RivyaEvent, { type: T }>>({
+        open: (lastEventId, signal) => this.#transport.openEventStream('/api/v1/events', { query, lastEventId, signal }),
+        after: after ?? null,
+        ...this.#streamSettings(options),
+      });
+    },
+  };
+
   readonly webhooks = {
     /**
      * Checks a webhook delivery (Standard Webhooks signature and timestamp) and returns its
@@ -151,6 +223,41 @@ export class Rivya {
     ledger: (params: ListParams = {}, options: RequestOptions = {}): PagePromise<LedgerEntry> =>
       this.#transport.list<LedgerEntry>('/api/v1/account/ledger', params, options),
   };
+
+  #streamSettings(options: StreamOptions) {
+    return {
+      signal: options.signal,
+      maxRetries: options.maxRetries === undefined ? STREAM_RETRIES : retryCount(options.maxRetries),
+      timeout: options.timeout === undefined ? this.#transport.timeout : attemptTimeout(options.timeout),
+    };
+  }
+
+  /**
+   * Follows a task's stream to its end, telling `onProgress` of each state; null when the stream
+   * is unavailable (a route this server lacks, an answer that is not a stream, or no first event
+   * within a few seconds: a proxy that buffers), for the caller to poll instead.
+   */
+  async #followStream(id: string, signal: AbortSignal, options: WaitOptions): Promise<Task | null> {
+    const silent = new AbortController();
+    const linked = linkSignals([signal, silent.signal]);
+    const firstEvent = setTimeout(() => silent.abort(new StreamUnavailableError(`No event of task ${id} within ${FIRST_EVENT_MS} ms.`)), FIRST_EVENT_MS);
+    try {
+      let task: Task | null = null;
+      for await (const event of this.tasks.stream(id, { signal: linked.signal, ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }) })) {
+        clearTimeout(firstEvent);
+        task = event.data.task;
+        options.onProgress?.(task);
+      }
+      return task && TERMINAL.has(task.status) ? task : null;
+    } catch (error) {
+      if (silent.signal.aborted && !signal.aborted) return null;
+      if (streamUnavailable(error)) return null;
+      throw error;
+    } finally {
+      clearTimeout(firstEvent);
+      linked.release();
+    }
+  }
 }
 
 /** The operator's client for `/admin/v1` (the server's `RIVYA_ADMIN_TOKEN`). */

@@ -45,8 +45,10 @@ export class EventStreamParser {
   #eventType = '';
   #lastEventId = '';
 
-  constructor(handlers: EventStreamHandlers) {
+  /** `lastEventId`: the last event ID of an earlier connection of the same stream, kept until an `id:` field changes it. */
+  constructor(handlers: EventStreamHandlers, lastEventId = '') {
     this.#handlers = handlers;
+    this.#lastEventId = lastEventId;
   }
 
   /** The last event ID buffer: what a reconnection sends as `Last-Event-ID`. */

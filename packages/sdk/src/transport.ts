@@ -1,5 +1,5 @@
 import {
-  ConnectionError, errorFromResponse, parseRetryAfter, RivyaError, TimeoutError, type ApiError,
+  ConnectionError, errorFromResponse, parseRetryAfter, RivyaError, StreamUnavailableError, TimeoutError, type ApiError,
 } from './errors.js';
 import { PagePromise } from './pagination.js';
 import type { ListParams, Page, TaskListParams } from './types.js';
@@ -96,6 +96,11 @@ export class Transport {
   readonly #maxRetries: number;
   readonly #timeout: number | null;
 
+  /** The per-attempt timeout in milliseconds (null: none); a stream's longest silence by default. */
+  get timeout(): number | null {
+    return this.#timeout;
+  }
+
   constructor(token: string, options: ClientOptions) {
     this.#token = token;
     this.baseUrl = (options.baseUrl ?? environment('RIVYA_BASE_URL') ?? 'http://localhost:8080').replace(/\/+$/, '');
@@ -185,6 +190,48 @@ export class Transport {
       if ([500, 502, 504].includes(response.status)) mayHaveActed = true;
       await sleep(backoffDelay(attempt, parseRetryAfter(response.headers.get('retry-after'))), options.signal);
     }
+  }
+
+  /**
+   * Opens one connection of an event stream (`Accept: text/event-stream`, `Last-Event-ID` when
+   * resuming) and resolves once its headers arrived. An error answer throws its `ApiError`, a
+   * network failure a `ConnectionError`, an answer that is not an event stream a
+   * `StreamUnavailableError`; an abort of `signal` throws its reason. No retries here: the
+   * caller resumes (see `resumableEventStream`).
+   */
+  async openEventStream(
+    path: string,
+    options: { query?: Record<string, string | undefined>; lastEventId: string | null; signal: AbortSignal },
+  ): Promise<ReadableStream<Uint8Array>> {
+    const url = new URL(`${this.baseUrl}${path}`);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, value);
+    }
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'text/event-stream', 'cache-control': 'no-cache' };
+    if (options.lastEventId) headers['last-event-id'] = options.lastEventId;
+    let response: Response;
+    try {
+      response = await this.#fetch(url, { method: 'GET', headers, signal: options.signal });
+    } catch (error) {
+      if (options.signal.aborted) throw options.signal.reason;
+      throw new ConnectionError(`GET ${path} failed: ${error instanceof Error ? error.message : String(error)}`, url.href, { cause: error });
+    }
+    if (!response.ok) {
+      const text = await response.text().catch(() => '');
+      let parsed: unknown = undefined;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      throw errorFromResponse(response.status, parsed, response.headers);
+    }
+    const type = response.headers.get('content-type') ?? '';
+    if (!/^text\/event-stream\b/i.test(type) || !response.body) {
+      void response.body?.cancel().catch(() => undefined);
+      throw new StreamUnavailableError(`GET ${path} answered ${response.status} with ${type || 'no content type'}, not an event stream.`);
+    }
+    return response.body;
   }
 
   /** A paginated GET: each page asked with the previous page's `next_cursor`. */

@@ -187,6 +187,14 @@ export interface ListParams {
   cursor?: string;
 }
 
+/** `events.list`: the log after an event, of some types. */
+export interface EventListParams extends ListParams {
+  /** Events after this one (`evt_…`), exclusive. Default: from the start of the kept log. */
+  after?: string;
+  /** Only events of these types. */
+  types?: readonly EventType[];
+}
+
 export interface TaskListParams extends ListParams {
   status?: TaskStatus;
   model?: ModelId;
