@@ -4,8 +4,8 @@ import { EventStreamParser, type ServerSentEvent } from '../../packages/sdk/src/
 
 type Item = { event: ServerSentEvent } | { retry: number } | { comment: string };
 
-/** Runs the parser over `chunks` and returns what it reported, in order. */
-function parse(chunks: (Uint8Array | string)[]): Item[] {
+/** Runs the parser over `chunks` and returns what it reported, in order, then its last event ID. */
+function parseWithId(chunks: (Uint8Array | string)[]): { items: Item[]; lastEventId: string } {
   const items: Item[] = [];
   const parser = new EventStreamParser({
     onEvent: (event) => items.push({ event }),
@@ -14,8 +14,10 @@ function parse(chunks: (Uint8Array | string)[]): Item[] {
   });
   for (const chunk of chunks) parser.push(chunk);
   parser.end();
-  return items;
+  return { items, lastEventId: parser.lastEventId };
 }
+
+const parse = (chunks: (Uint8Array | string)[]): Item[] => parseWithId(chunks).items;
 
 const events = (chunks: (Uint8Array | string)[]) =>
   parse(chunks).flatMap((item) => ('event' in item ? [item.event] : []));
@@ -29,9 +31,11 @@ type Line =
  * What the standard says a sequence of lines (blocks separated by blank lines) dispatches: an
  * interpreter written from the spec's prose, line by line, independent of the parser's text handling.
  */
-function expected(blocks: Line[][], lastBlockEnded: boolean): Item[] {
+function expected(blocks: Line[][], lastBlockEnded: boolean): { items: Item[]; lastEventId: string } {
   const items: Item[] = [];
   let lastEventId = '';
+  /** The id as of the last blank line: what a reconnection resumes from. */
+  let committed = '';
   blocks.forEach((block, index) => {
     let data: string[] = [];
     let type = '';
@@ -47,10 +51,11 @@ function expected(blocks: Line[][], lastBlockEnded: boolean): Item[] {
       else if (line.name === 'retry' && /^\d+$/.test(value)) items.push({ retry: Number(value) });
     }
     const ended = index < blocks.length - 1 || lastBlockEnded;
+    if (ended) committed = lastEventId;
     if (ended && data.length > 0) items.push({ event: { event: type || 'message', data: data.join('\n'), id: lastEventId } });
     data = [];
   });
-  return items;
+  return { items, lastEventId: committed };
 }
 
 const noLineEnd = (unit: 'binary' | fc.Arbitrary<string>) => fc.string({ unit, maxLength: 12 }).filter((text) => !/[\r\n]/.test(text));
@@ -124,7 +129,7 @@ describe('EventStreamParser', () => {
   it('reads any stream the same however its bytes are cut into chunks (property)', () => {
     fc.assert(
       fc.property(stream, ({ blocks, lastBlockEnded, chunks }) => {
-        expect(parse(chunks)).toEqual(expected(blocks, lastBlockEnded));
+        expect(parseWithId(chunks)).toEqual(expected(blocks, lastBlockEnded));
       }),
       { numRuns: 1500 },
     );
@@ -176,9 +181,19 @@ describe('EventStreamParser', () => {
       { event: { event: 'message', data: 'y', id: 'evt_2' } },
       { event: { event: 'message', data: 'z', id: '' } },
     ]);
+    // A block with only an id marks the position to resume from; an id whose block has not ended does not yet.
     const parser = new EventStreamParser({ onEvent: () => undefined });
     parser.push('id: evt_9\n\n');
     expect(parser.lastEventId).toBe('evt_9');
+    parser.push('id: evt_10\n');
+    expect(parser.lastEventId).toBe('evt_9');
+    parser.end();
+    expect(parser.lastEventId).toBe('evt_9');
+    // A later connection's parser starts from the earlier one's id, kept for events that carry none.
+    const resumed: ServerSentEvent[] = [];
+    const next = new EventStreamParser({ onEvent: (event) => resumed.push(event) }, 'evt_9');
+    next.push('data: no id\n\n');
+    expect(resumed).toEqual([{ event: 'message', data: 'no id', id: 'evt_9' }]);
   });
 
   it('reports retry only for digits, and comments such as heartbeats', () => {

@@ -199,6 +199,24 @@ describe('SDK streams (scripted server)', () => {
     expect(server.connections[0]!.request.headers['last-event-id']).toBe(at(7));
   });
 
+  it('resumes from a position the server marked without an event, and ends quietly on 204', async () => {
+    const server = await scripted(({ response, socket }, index) => {
+      if (index === 2) {
+        response.writeHead(204);
+        response.end();
+        return;
+      }
+      open(response);
+      // A live stream's first frame: where it starts, with no event yet.
+      if (index === 0) response.write(`retry: 10\nid: ${at(41)}\n\n`);
+      else response.write(frame(42, 'task.running', 'running'));
+      setTimeout(() => socket.destroy(), 30);
+    });
+    const client = new Rivya({ apiKey: 'rv_test', baseUrl: server.base });
+    expect((await collect(client.events.stream())).map((event) => event.id)).toEqual([at(42)]);
+    expect(server.connections.map((connection) => connection.request.headers['last-event-id'])).toEqual([undefined, at(41), at(42)]);
+  });
+
   it('wait({ stream: true }) reports each state from the stream, and polls where there is no stream', async () => {
     const server = await scripted(({ request, response }) => {
       if (request.url === '/api/v1/tasks/task_1/events') {

@@ -1,13 +1,13 @@
 import { CATALOG, TERMINAL_STATUSES } from './catalog.js';
 import { ApiError, RivyaError, StreamUnavailableError, TaskFailedError, TimeoutError } from './errors.js';
 import { resumableEventStream, type StreamOptions } from './event-stream.js';
-import type { PagePromise } from './pagination.js';
+import { PagePromise } from './pagination.js';
 import {
   attemptTimeout, environment, linkSignals, retryCount, Transport, type ClientOptions, type RequestOptions,
 } from './transport.js';
 import type {
   Account, AccountLimits, AdminAccount, ApiKeyCreated, CreateTaskParams, EventListParams, EventType, FileObject, LedgerEntry,
-  ListParams, Model, RivyaEvent, Task, TaskEvent, TaskListParams,
+  ListParams, Model, Page, RivyaEvent, Task, TaskEvent, TaskListParams,
 } from './types.js';
 import { verifyWebhook } from './webhook-verification.js';
 
@@ -189,8 +189,12 @@ export class Rivya {
      * after `after` (the last event a consumer handled) — how a client that was offline catches up.
      */
     list: (params: EventListParams = {}, options: RequestOptions = {}): PagePromise<RivyaEvent> => {
-      const { types, ...rest } = params;
-      return this.#transport.list<RivyaEvent>('/api/v1/events', { ...rest, ...(types ? { types: types.join(',') } : {}) }, options);
+      const types = params.types ? params.types.join(',') : undefined;
+      // The log pages by position: each page asks for the events after the previous page's last (`next_cursor`).
+      return new PagePromise(
+        (after) => this.#transport.request<Page<RivyaEvent>>('GET', '/api/v1/events', { ...options, query: { after, types, limit: params.limit } }),
+        params.after,
+      );
     },
 
     /**

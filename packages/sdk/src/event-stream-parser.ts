@@ -43,15 +43,22 @@ export class EventStreamParser {
   #data = '';
   #hasData = false;
   #eventType = '';
+  /** The last event ID buffer: set by `id:` lines. */
+  #idBuffer = '';
+  /** The stream's last event ID: the buffer as of the last blank line (an `id:` alone in its block counts too). */
   #lastEventId = '';
 
   /** `lastEventId`: the last event ID of an earlier connection of the same stream, kept until an `id:` field changes it. */
   constructor(handlers: EventStreamHandlers, lastEventId = '') {
     this.#handlers = handlers;
+    this.#idBuffer = lastEventId;
     this.#lastEventId = lastEventId;
   }
 
-  /** The last event ID buffer: what a reconnection sends as `Last-Event-ID`. */
+  /**
+   * The stream's last event ID, what a reconnection sends as `Last-Event-ID`: set at each blank
+   * line from the last `id:` seen, even by a block without data (a server marks a position so).
+   */
   get lastEventId(): string {
     return this.#lastEventId;
   }
@@ -74,6 +81,7 @@ export class EventStreamParser {
     this.#data = '';
     this.#hasData = false;
     this.#eventType = '';
+    this.#idBuffer = this.#lastEventId;
     this.#afterCr = false;
   }
 
@@ -118,7 +126,7 @@ export class EventStreamParser {
         this.#hasData = true;
         break;
       case 'id':
-        if (!value.includes('\u0000')) this.#lastEventId = value;
+        if (!value.includes('\u0000')) this.#idBuffer = value;
         break;
       case 'retry':
         if (/^[0-9]+$/.test(value)) this.#handlers.onRetry?.(Number(value));
@@ -129,6 +137,7 @@ export class EventStreamParser {
   }
 
   #dispatch(): void {
+    this.#lastEventId = this.#idBuffer;
     if (!this.#hasData) {
       this.#eventType = '';
       return;

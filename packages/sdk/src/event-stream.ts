@@ -27,8 +27,11 @@ interface StreamedEvent {
 }
 
 export interface ResumableStreamSettings<E extends StreamedEvent> {
-  /** Opens one connection, resuming after `lastEventId` (null: from the start the route defines). */
-  open(lastEventId: string | null, signal: AbortSignal): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Opens one connection, resuming after `lastEventId` (null: from the start the route defines);
+   * null when the server says there is nothing more to stream (204).
+   */
+  open(lastEventId: string | null, signal: AbortSignal): Promise<ReadableStream<Uint8Array> | null>;
   /** The id to resume after on the first connection. */
   after: string | null;
   signal: AbortSignal | undefined;
@@ -89,7 +92,8 @@ export async function* resumableEventStream<E extends StreamedEvent>(settings: R
         timer = setTimeout(() => connection.abort(new TimeoutError(`The event stream was silent for ${limit} ms.`)), limit);
       }
     };
-    const queue: E[] = [];
+    /** Events parsed from the last chunk, each with its frame's `id:`. */
+    const queue: { event: E; id: string }[] = [];
     const parser = new EventStreamParser(
       {
         onEvent: (message) => {
@@ -99,7 +103,7 @@ export async function* resumableEventStream<E extends StreamedEvent>(settings: R
           } catch (error) {
             throw new MalformedEventError(`The event stream sent a ${message.event} event whose data is not JSON.`, { cause: error });
           }
-          queue.push(event);
+          queue.push({ event, id: message.id });
         },
         onRetry: (milliseconds) => (retryMs = milliseconds),
       },
@@ -110,6 +114,8 @@ export async function* resumableEventStream<E extends StreamedEvent>(settings: R
     try {
       arm();
       const body = await settings.open(lastEventId, connection.signal);
+      // 204: the server has nothing more for this stream (a task that ended before the resume point).
+      if (body === null) return;
       arm();
       const reader = body.getReader();
       try {
@@ -121,9 +127,8 @@ export async function* resumableEventStream<E extends StreamedEvent>(settings: R
           arm();
           parser.push(value);
           while (queue.length > 0) {
-            const event = queue.shift()!;
-            lastEventId = parser.lastEventId || event.id || lastEventId;
-            const position = positionOf(event.id);
+            const { event, id } = queue.shift()!;
+            const position = positionOf(id || String(event.id));
             // Already seen before a reconnect (a server that repeats the current state): skip it.
             if (position !== null && lastPosition !== null && position <= lastPosition) continue;
             if (position !== null) lastPosition = position;
@@ -131,6 +136,12 @@ export async function* resumableEventStream<E extends StreamedEvent>(settings: R
             yield event;
             if (settings.isLast?.(event)) return;
             arm();
+          }
+          // Where to resume: the stream's last event ID, which a frame without data may also set.
+          if (parser.lastEventId) {
+            lastEventId = parser.lastEventId;
+            const position = positionOf(lastEventId);
+            if (position !== null && (lastPosition === null || position > lastPosition)) lastPosition = position;
           }
         }
       } finally {

@@ -196,13 +196,14 @@ export class Transport {
    * Opens one connection of an event stream (`Accept: text/event-stream`, `Last-Event-ID` when
    * resuming) and resolves once its headers arrived. An error answer throws its `ApiError`, a
    * network failure a `ConnectionError`, an answer that is not an event stream a
-   * `StreamUnavailableError`; an abort of `signal` throws its reason. No retries here: the
-   * caller resumes (see `resumableEventStream`).
+   * `StreamUnavailableError`; an abort of `signal` throws its reason; a `204` (nothing more to
+   * stream, as for an `EventSource`) resolves null. No retries here: the caller resumes (see
+   * `resumableEventStream`).
    */
   async openEventStream(
     path: string,
     options: { query?: Record<string, string | undefined>; lastEventId: string | null; signal: AbortSignal },
-  ): Promise<ReadableStream<Uint8Array>> {
+  ): Promise<ReadableStream<Uint8Array> | null> {
     const url = new URL(`${this.baseUrl}${path}`);
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, value);
@@ -226,6 +227,7 @@ export class Transport {
       }
       throw errorFromResponse(response.status, parsed, response.headers);
     }
+    if (response.status === 204) return null;
     const type = response.headers.get('content-type') ?? '';
     if (!/^text\/event-stream\b/i.test(type) || !response.body) {
       void response.body?.cancel().catch(() => undefined);

@@ -188,8 +188,10 @@ export interface ListParams {
 }
 
 /** `events.list`: the log after an event, of some types. */
-export interface EventListParams extends ListParams {
-  /** Events after this one (`evt_…`), exclusive. Default: from the start of the kept log. */
+export interface EventListParams {
+  /** Page size (1–100). */
+  limit?: number;
+  /** Events after this one (`evt_…`, or a page's `next_cursor`), exclusive. Default: from the oldest event kept. */
   after?: string;
   /** Only events of these types. */
   types?: readonly EventType[];
