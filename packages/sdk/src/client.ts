@@ -7,7 +7,8 @@ import {
 } from './transport.js';
 import type {
   Account, AccountLimits, AdminAccount, ApiKeyCreated, CreateTaskParams, EventListParams, EventType, FileObject, LedgerEntry,
-  ListParams, Model, Page, RivyaEvent, Task, TaskEvent, TaskListParams,
+  ListParams, Model, Page, RivyaEvent, Task, TaskEvent, TaskListParams, WebhookDelivery, WebhookEndpoint, WebhookEndpointCreateParams,
+  WebhookEndpointUpdateParams, WebhookEndpointWithSecret, WebhookSecret,
 } from './types.js';
 import { verifyWebhook } from './webhook-verification.js';
 
@@ -211,6 +212,42 @@ export class Rivya {
         ...this.#streamSettings(options),
       });
     },
+  };
+
+  /** Where the account's events are sent, signed (Standard Webhooks). */
+  readonly webhookEndpoints = {
+    /** Registers an endpoint; the answer holds its signing secret (`whsec_…`), shown only here. */
+    create: (params: WebhookEndpointCreateParams, options: RequestOptions = {}): Promise<WebhookEndpointWithSecret> =>
+      this.#transport.request('POST', '/api/v1/webhook_endpoints', { ...options, body: params }),
+    list: (params: ListParams = {}, options: RequestOptions = {}): PagePromise<WebhookEndpoint> =>
+      this.#transport.list<WebhookEndpoint>('/api/v1/webhook_endpoints', params, options),
+    get: (id: string, options: RequestOptions = {}): Promise<WebhookEndpoint> =>
+      this.#transport.request('GET', `/api/v1/webhook_endpoints/${encodeURIComponent(id)}`, options),
+    /** Changes its URL, events or description, or disables (`disabled: true`) and enables it. */
+    update: (id: string, params: WebhookEndpointUpdateParams, options: RequestOptions = {}): Promise<WebhookEndpoint> =>
+      this.#transport.request('PATCH', `/api/v1/webhook_endpoints/${encodeURIComponent(id)}`, { ...options, body: params }),
+    delete: (id: string, options: RequestOptions = {}): Promise<{ id: string; deleted: boolean }> =>
+      this.#transport.request('DELETE', `/api/v1/webhook_endpoints/${encodeURIComponent(id)}`, { ...options, goneAfterRetry: { id, deleted: true } }),
+    /** A new signing secret, in this answer only; the old one keeps signing beside it for 24 h. */
+    rotateSecret: (id: string, options: RequestOptions = {}): Promise<WebhookEndpointWithSecret> =>
+      this.#transport.request('POST', `/api/v1/webhook_endpoints/${encodeURIComponent(id)}/rotate_secret`, options),
+    /** Sends the endpoint a `webhook.test` event; answers its delivery. */
+    test: (id: string, options: RequestOptions = {}): Promise<WebhookDelivery> =>
+      this.#transport.request('POST', `/api/v1/webhook_endpoints/${encodeURIComponent(id)}/test`, options),
+    /** The endpoint's deliveries, newest first, each with its attempts. */
+    deliveries: (id: string, params: ListParams = {}, options: RequestOptions = {}): PagePromise<WebhookDelivery> =>
+      this.#transport.list<WebhookDelivery>(`/api/v1/webhook_endpoints/${encodeURIComponent(id)}/deliveries`, params, options),
+    /** Attempts a delivery again now (one that failed, or is waiting for its next retry). */
+    retryDelivery: (id: string, deliveryId: string, options: RequestOptions = {}): Promise<WebhookDelivery> =>
+      this.#transport.request('POST', `/api/v1/webhook_endpoints/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}/retry`, options),
+  };
+
+  /** The account's default signing secret: it signs what goes to tasks' own `webhook_url`. */
+  readonly webhookSecret = {
+    /** The secret (made on first request). */
+    get: (options: RequestOptions = {}): Promise<WebhookSecret> => this.#transport.request('GET', '/api/v1/webhook_secret', options),
+    /** A new secret; the old one keeps signing beside it for 24 h. */
+    rotate: (options: RequestOptions = {}): Promise<WebhookSecret> => this.#transport.request('POST', '/api/v1/webhook_secret/rotate', options),
   };
 
   readonly webhooks = {

@@ -175,6 +175,76 @@ export interface WebhookTestEvent {
  */
 export type RivyaEvent = { [T in TaskEventType]: TaskEvent<T> }[TaskEventType] | WebhookTestEvent;
 
+/** What a webhook endpoint subscribes to: event types (`task.progress` too), or `'*'` for every one. */
+export type WebhookEventFilter = TaskEventType | '*';
+
+/** A webhook endpoint (its secret is shown only when it is made or rotated). */
+export interface WebhookEndpoint {
+  id: string;
+  url: string;
+  description: string | null;
+  /** Default: every task status event, not `task.progress`. */
+  events: WebhookEventFilter[];
+  disabled: boolean;
+  /** Why it was disabled: by you, a `410 Gone`, or days of failed deliveries. */
+  disabled_reason: string | null;
+  disabled_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** An endpoint as `create` and `rotateSecret` answer it: with its signing secret. */
+export interface WebhookEndpointWithSecret extends WebhookEndpoint {
+  /** `whsec_…`, shown only here; null on an idempotent replay (the first answer held it). */
+  secret: string | null;
+}
+
+export interface WebhookEndpointCreateParams {
+  /** `https` (and a public address) unless the server allows otherwise. */
+  url: string;
+  events?: WebhookEventFilter[];
+  description?: string;
+}
+
+export interface WebhookEndpointUpdateParams {
+  url?: string;
+  events?: WebhookEventFilter[];
+  description?: string | null;
+  /** true stops deliveries; false starts them again. */
+  disabled?: boolean;
+}
+
+/** One attempt to deliver an event to an endpoint. */
+export interface WebhookDeliveryAttempt {
+  attempt: number;
+  started_at: string;
+  /** The receiver's HTTP status; null when no answer came (timeout, refused connection). */
+  status_code: number | null;
+  latency_ms: number | null;
+  error: string | null;
+  response_body: string | null;
+  next_retry_at: string | null;
+}
+
+/** One event on its way to one endpoint, with every attempt made so far. */
+export interface WebhookDelivery {
+  id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_type: EventType;
+  status: 'pending' | 'succeeded' | 'failed' | 'canceled';
+  next_retry_at: string | null;
+  created_at: string;
+  updated_at: string;
+  attempts: WebhookDeliveryAttempt[];
+}
+
+/** The account's default signing secret (for tasks' own `webhook_url`). */
+export interface WebhookSecret {
+  /** `whsec_…`; null on an idempotent replay of a rotation. */
+  secret: string | null;
+}
+
 /** One page of a list. */
 export interface Page<T> {
   data: T[];
