@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import type { CreateTaskParams, FileObject, ModelId, ModelParams, Task } from '../../packages/sdk/src/index.js';
+import type {
+  CreateTaskParams, EventType, FileObject, ModelId, ModelParams, RivyaEvent, Task, TaskEvent, WebhookEndpoint,
+} from '../../packages/sdk/src/index.js';
 import type { FileView } from '../../src/files/file-service.js';
 import type { TaskView } from '../../src/tasks/present-task.js';
 import { ApiError, ERROR_STATUSES, Rivya } from '../../packages/sdk/src/index.js';
@@ -49,6 +51,38 @@ describe('SDK types', () => {
     const urlOnly: CreateTaskParams = { model: 'sora-2', prompt: 'p', params: { referenceMediaItems: [{ url: 'u' }] } };
     expect([byId, longForm, urlOnly]).toHaveLength(3);
     expect([pro, sora, badFrames, badModel, noPrompt]).toHaveLength(5);
+  });
+
+  it('type events by their type: narrowing on type gives the task, a types filter narrows a stream', () => {
+    expectTypeOf<EventType>().toEqualTypeOf<
+      'task.queued' | 'task.running' | 'task.progress' | 'task.succeeded' | 'task.failed' | 'task.canceled' | 'webhook.test'
+    >();
+    const handle = (event: RivyaEvent): string => {
+      // @ts-expect-error — not every event carries a task (webhook.test does not).
+      const unsure: Task = event.data.task;
+      if (event.type === 'webhook.test') {
+        // @ts-expect-error — a test event has no task.
+        return String(event.data.task.id);
+      }
+      expectTypeOf(event).toExtend<TaskEvent>();
+      const task: Task = event.data.task;
+      // @ts-expect-error — no such event type.
+      if (event.type === 'task.done') return 'never';
+      return `${task.id} ${unsure.id}`;
+    };
+    expect(handle).toBeTypeOf('function');
+    const client = new Rivya({ apiKey: 'rv_types', baseUrl: 'http://127.0.0.1:9' });
+    expectTypeOf(client.tasks.stream('task_x')).toEqualTypeOf<AsyncGenerator<TaskEvent, void, undefined>>();
+    // Asking for some types yields those types only.
+    const ended = client.events.stream({ types: ['task.succeeded', 'task.failed'] });
+    expectTypeOf(ended).toEqualTypeOf<AsyncGenerator<TaskEvent<'task.succeeded'> | TaskEvent<'task.failed'>, void, undefined>>();
+    // @ts-expect-error — not an event type.
+    const bogus = client.events.stream({ types: ['task.finished'] });
+    // @ts-expect-error — webhook endpoints subscribe to task events or '*', not webhook.test.
+    const endpointEvents: WebhookEndpoint['events'] = ['webhook.test'];
+    expect([ended, bogus, endpointEvents]).toHaveLength(3);
+    void ended.return();
+    void bogus.return();
   });
 
   it('are generated from the catalog the server validates with (regenerate: npm run generate:sdk-catalog)', async () => {
