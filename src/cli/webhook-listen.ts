@@ -84,7 +84,7 @@ export async function listen(
       ...(options.types ? { types: options.types } : {}), ...(options.after ? { after: options.after } : {}),
     });
     for await (const event of events) {
-      const task = 'task' in event.data ? (event.data.task as { id: string; status: string; progress: number }) : null;
+      const task = event.type === 'webhook.test' ? null : event.data.task;
       const about = task ? ` ${task.id} ${task.status}${task.status === 'running' ? ` ${task.progress}%` : ''}` : '';
       const at = new Date().toISOString().slice(11, 19);
       if (!options.forwardTo) {
