@@ -74,13 +74,19 @@ export async function listen(
   const line = (value: unknown, human: string) => context.stdout.write(output.json ? `${JSON.stringify(value)}\n` : `${human}\n`);
   const target = options.forwardTo ? `forwarding to ${options.forwardTo}` : 'printing them (add --forward-to <url> to send them on)';
   line(
-    { listening: true, forward_to: options.forwardTo, secret: options.secret, types: options.types ?? null },
-    `Listening for ${options.types ? options.types.join(', ') : 'all'} events of this account, ${target}.\n` +
-      `Webhook signing secret: ${options.secret}\n(Ctrl-C to stop)`,
+    { secret: options.secret, forward_to: options.forwardTo, types: options.types ?? null },
+    `Webhook signing secret: ${options.secret}\n` +
+      `Listening for ${options.types ? options.types.join(', ') : 'all'} events of this account, ${target}. Ctrl-C to stop.`,
   );
+  let connections = 0;
+  const onConnect = () => {
+    connections++;
+    // From here on no event is missed: a resumed stream picks up after the last event forwarded.
+    line({ connected: true, resumed: connections > 1 }, connections === 1 ? 'Ready: connected to the event stream.' : 'Connection restored; resuming after the last event.');
+  };
   try {
     const events = client.events.stream({
-      signal: stop.signal, maxRetries: LISTEN_RETRIES,
+      signal: stop.signal, maxRetries: LISTEN_RETRIES, onConnect,
       ...(options.types ? { types: options.types } : {}), ...(options.after ? { after: options.after } : {}),
     });
     for await (const event of events) {

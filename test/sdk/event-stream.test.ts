@@ -88,7 +88,9 @@ describe('SDK streams (scripted server)', () => {
     });
     const client = new Rivya({ apiKey: 'rv_test', baseUrl: server.base });
     const started = Date.now();
-    const events = await collect(client.tasks.stream('task_1'));
+    let connects = 0;
+    const events = await collect(client.tasks.stream('task_1', { onConnect: () => connects++ }));
+    expect(connects).toBe(2);
     expect(events.map((event) => [event.id, event.type, event.data.task.progress])).toEqual([
       [at(1), 'task.queued', 0], [at(2), 'task.running', 0], [at(3), 'task.progress', 40], [at(4), 'task.succeeded', 100],
     ]);

@@ -268,6 +268,7 @@ export class Rivya {
   #streamSettings(options: StreamOptions) {
     return {
       signal: options.signal,
+      onConnect: options.onConnect,
       maxRetries: options.maxRetries === undefined ? STREAM_RETRIES : retryCount(options.maxRetries),
       timeout: options.timeout === undefined ? this.#transport.timeout : attemptTimeout(options.timeout),
     };

@@ -18,6 +18,11 @@ export interface StreamOptions {
    * (default: the client's `timeout`, 60 000; 0 or Infinity: never).
    */
   timeout?: number;
+  /**
+   * Called each time a connection opens — the first, and each resume — once the server streams:
+   * from then on nothing is missed (a live stream starts from that moment).
+   */
+  onConnect?: () => void;
 }
 
 /** The shape every streamed event has. */
@@ -40,6 +45,7 @@ export interface ResumableStreamSettings<E extends StreamedEvent> {
   timeout: number | null;
   /** The event after which the stream ends (a task's terminal event); never, when absent. */
   isLast?: (event: E) => boolean;
+  onConnect?: (() => void) | undefined;
 }
 
 /** Statuses worth a reconnect: the server or a proxy is busy or restarting. */
@@ -116,6 +122,7 @@ export async function* resumableEventStream<E extends StreamedEvent>(settings: R
       const body = await settings.open(lastEventId, connection.signal);
       // 204: the server has nothing more for this stream (a task that ended before the resume point).
       if (body === null) return;
+      settings.onConnect?.();
       arm();
       const reader = body.getReader();
       try {
