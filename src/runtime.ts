@@ -15,6 +15,7 @@ import type { Database } from './db/port.js';
 import type { TaskRecord } from './domain.js';
 import { createPostgresDatabase } from './db/postgres-database.js';
 import { createEventLog } from './events/event-log.js';
+import { createEventService } from './events/event-service.js';
 import { createMemoryTaskEvents } from './events/memory-task-events.js';
 import { createApp, type AppRoute } from './http/app.js';
 import { listenFailure } from './http/listen-error.js';
@@ -205,6 +206,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
           publicUrl: config.publicUrl, adminToken: config.adminToken, authFailuresPerMinute: config.authFailuresPerMinute,
           logger, trustProxy: false,
           accounts, ledger, idempotency, tasks: taskService, files: fileService,
+          events: createEventService({ log: eventLog, presentTask: taskService.present, retentionSeconds: config.eventRetentionSeconds }),
           maxUploadBytes: Math.max(...Object.values(config.fileLimits)),
           rateLimiter, metrics, stores, signer, readiness,
           metricsEndpoint: config.metricsPort === null ? { token: config.metricsToken } : null,
