@@ -13,6 +13,8 @@ export interface SweeperDeps {
   eventLog: EventLog;
   /** Events older than this are deleted. */
   eventRetentionSeconds: number;
+  /** Events deleted per statement, and statements per sweep (defaults: `EVENT_PURGE`). */
+  eventPurge?: { batch: number; batchesPerSweep: number };
   logger: FastifyBaseLogger;
   /** Deletes expired uploaded files (bytes and rows); returns how many. */
   purgeExpiredFiles: () => Promise<number>;
@@ -21,9 +23,8 @@ export interface SweeperDeps {
   intervalMs: number;
 }
 
-/** Events deleted per statement, and statements per sweep: a large backlog goes in short steps. */
-export const EVENT_PURGE_BATCH = 1000;
-export const EVENT_PURGE_BATCHES_PER_SWEEP = 20;
+/** Events deleted per statement, and statements per sweep: a large backlog goes in short steps, 20,000 a sweep. */
+export const EVENT_PURGE = { batch: 1000, batchesPerSweep: 20 };
 
 /**
  * Periodic housekeeping of a worker process: fails tasks past their deadline (`timeout`, hold
@@ -56,9 +57,9 @@ export function createSweeper(deps: SweeperDeps) {
   }
 
   async function purgeOldEvents(): Promise<void> {
-    for (let batch = 0; batch < EVENT_PURGE_BATCHES_PER_SWEEP; batch++) {
-      const deleted = await deps.eventLog.purgeOlderThan(deps.eventRetentionSeconds, EVENT_PURGE_BATCH);
-      if (deleted < EVENT_PURGE_BATCH) return;
+    const { batch, batchesPerSweep } = deps.eventPurge ?? EVENT_PURGE;
+    for (let done = 0; done < batchesPerSweep; done++) {
+      if ((await deps.eventLog.purgeOlderThan(deps.eventRetentionSeconds, batch)) < batch) return;
     }
   }
 
