@@ -210,6 +210,28 @@ describe.each(BACKENDS)('task lifecycle on $name: an event that cannot be writte
     expect((await state(accountId, id)).events).toEqual(['task.queued', 'task.running', 'task.progress']);
   });
 
+  it('progress: stored with its event only when it rises, at most once per 500 ms per task, even from racing writers', async () => {
+    const { accountId, auth } = await service.newAccount(100);
+    const id = await create(auth);
+    const { lifecycle } = service.runtime;
+    await lifecycle.claim({ taskId: id, seq: 0 }, 'attempt-1', 30);
+    const progressEvents = async () =>
+      (await service.runtime.db.query<{ progress: number }>(
+        `SELECT (data->'task'->>'progress')::int AS progress FROM events WHERE task_id = $1 AND type = 'task.progress' ORDER BY seq`, [id],
+      )).rows.map((row) => row.progress);
+    expect(await lifecycle.heartbeat(id, 'attempt-1', 60, 20)).toEqual({ held: true, progress: 20 });
+    // Within 500 ms of the last one: the lease is renewed, the progress waits.
+    expect(await lifecycle.heartbeat(id, 'attempt-1', 60, 30)).toEqual({ held: true, progress: 20 });
+    await new Promise((resolve) => setTimeout(resolve, 550));
+    expect(await lifecycle.heartbeat(id, 'attempt-1', 60, 20)).toEqual({ held: true, progress: 20 });
+    expect(await lifecycle.heartbeat(id, 'attempt-1', 60, 10)).toEqual({ held: true, progress: 20 });
+    const racing = await Promise.all([40, 50, 60].map((value) => lifecycle.heartbeat(id, 'attempt-1', 60, value)));
+    expect(racing.every((beat) => beat.held)).toBe(true);
+    expect(await progressEvents()).toEqual([20, Math.max(...racing.map((beat) => beat.progress ?? 0))]);
+    expect(await lifecycle.heartbeat(id, 'another-attempt', 60, 90)).toEqual({ held: false, progress: null });
+    expect((await state(accountId, id)).task?.progress).toBe((await progressEvents()).at(-1));
+  });
+
   it('end by the worker: the task keeps running and its hold open when task.succeeded cannot be written', async () => {
     const { accountId, auth } = await service.newAccount(100);
     const id = await create(auth);
