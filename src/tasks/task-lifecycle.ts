@@ -133,13 +133,9 @@ export function createTaskLifecycle(deps: TaskLifecycleDeps) {
      */
     async claim(job: TaskJob, lease: string, leaseSeconds: number): Promise<{ task: TaskRecord; started: boolean } | null> {
       const claimed = await deps.db.transaction(async (tx) => {
-        // The row lock makes the status read here the one the claim changes.
-        const { rows } = await tx.query<{ status: TaskStatus }>('SELECT status FROM tasks WHERE id = $1 FOR UPDATE', [job.taskId]);
-        const before = rows[0]?.status;
-        if (before !== 'queued' && before !== 'running') return null;
-        const task = await claimTask(tx, job.taskId, lease, leaseSeconds, job.seq ?? null);
-        if (!task) return null;
-        return { task, event: before === 'queued' ? await record(tx, 'task.running', task) : null };
+        const claim = await claimTask(tx, job.taskId, lease, leaseSeconds, job.seq ?? null);
+        if (!claim) return null;
+        return { task: claim.task, event: claim.started ? await record(tx, 'task.running', claim.task) : null };
       });
       if (!claimed) return null;
       if (claimed.event) {

@@ -164,6 +164,7 @@ export async function endTask(
  * (migrations 0003/0005, `rivya_claim_task`): queued → running, or a running task whose lease
  * expired or was released. Returns null if the task ended, another attempt holds a live lease, or
  * `handOverSeq` (the hand-over the job was made for) is not the task's latest: a newer job exists.
+ * `started`: this claim took the task out of the queue (its first start) rather than resuming it.
  */
 export async function claimTask(
   runner: Queryable,
@@ -171,9 +172,14 @@ export async function claimTask(
   lease: string,
   leaseSeconds: number,
   handOverSeq: number | null,
-): Promise<TaskRecord | null> {
-  const { rows } = await runner.query<TaskRow>('SELECT * FROM rivya_claim_task($1, $2, $3, $4)', [id, lease, leaseSeconds, handOverSeq]);
-  return rows[0] ? toTask(rows[0]) : null;
+): Promise<{ task: TaskRecord; started: boolean } | null> {
+  // The claim sets started_at to its transaction's now() only when the task had none: when it was
+  // queued. A resumed claim comes a lease period later at least, in a transaction of its own.
+  const { rows } = await runner.query<TaskRow & { first_start: boolean }>(
+    'SELECT *, started_at = now() AS first_start FROM rivya_claim_task($1, $2, $3, $4)',
+    [id, lease, leaseSeconds, handOverSeq],
+  );
+  return rows[0] ? { task: toTask(rows[0]), started: rows[0].first_start } : null;
 }
 
 /**
