@@ -36,8 +36,9 @@ export function createEventService(deps: EventServiceDeps) {
     present: (event: Parameters<typeof presentEvent>[0]): Promise<EventView> => presentEvent(event, deps.presentTask),
 
     /**
-     * The position (seq) of the account's event `after` (0 without one), for reading on from it.
-     * An id that is not one of the account's kept events is a `validation_failed` on `after`:
+     * The position (seq) of the account's event `after` (0 without one, or for the position 0 id),
+     * for reading on from it. An id that is not one of the account's kept events is a
+     * `validation_failed` on `after`:
      * reading from the start instead would hand a client that believes it is resuming either
      * events it has seen or, past a sweep, a silent gap.
      */
@@ -47,7 +48,8 @@ export function createEventService(deps: EventServiceDeps) {
       if (seq === null) {
         throw validationFailed([{ path: 'after', message: AFTER_FORMAT }]);
       }
-      if (!(await deps.log.get(accountId, after))) throw notInLog(after);
+      // Position 0 (`evt_` and zeros, what a stream names the start of an empty log) is before every event.
+      if (seq > 0 && !(await deps.log.get(accountId, after))) throw notInLog(after);
       return seq;
     },
 

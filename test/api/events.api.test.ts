@@ -64,6 +64,8 @@ describe.each(BACKENDS)('events API on $name', (backend) => {
     expect(last).toMatchObject({ has_more: false, next_cursor: null });
     expect(last.data.map((event: EventJson) => event.id)).toEqual(all.slice(3));
     expect((await events(auth, `?after=${all[3]}`)).json()).toEqual({ data: [], has_more: false, next_cursor: null });
+    // The position before the first event (seq 0) reads from the start, whatever its random part.
+    expect((await events(auth, `?after=evt_${'0'.repeat(22)}`)).json().data.map((event: EventJson) => event.id)).toEqual(all);
     const ends = (await events(auth, '?types=task.succeeded,task.failed, task.canceled')).json();
     expect(ends.data.map((event: EventJson) => event.type)).toEqual(['task.succeeded']);
     const later = (await events(auth, `?types=task.running,task.progress&after=${all[1]}`)).json();
