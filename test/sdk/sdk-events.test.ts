@@ -111,6 +111,7 @@ describe('SDK events against the service', () => {
   }, 60_000);
 
   it('events.list pages the log oldest first, each page after the last one\'s cursor', async () => {
+    await Promise.all([1, 2, 3].map((n) => client.tasks.run({ model: 'sora-2', prompt: `listed ${n}` })));
     const page = await client.events.list({ limit: 2, types: ['task.succeeded'] });
     expect(page.data).toHaveLength(2);
     expect(page.has_more).toBe(true);

@@ -47,6 +47,13 @@ export type CreateTaskParams = {
     prompt: string;
     params?: ModelParams<M> & { referenceMediaItems?: ReferenceMediaItem[] };
     client_request_id?: string;
+    /**
+     * Where this task's terminal events also go, signed with the account's default secret
+     * (`webhookSecret.get()`); `https` and a public address unless the server allows otherwise.
+     */
+    webhook_url?: string;
+    /** `['all']`: every event of the task goes to `webhook_url`, progress too (default: its terminal events). */
+    webhook_events?: ['all'];
   };
 }[ModelId];
 
