@@ -15,6 +15,11 @@ import type { Database, Queryable } from './db/port.js';
 import type { TaskRecord } from './domain.js';
 import { createPostgresDatabase } from './db/postgres-database.js';
 import { createMemoryTaskEvents } from './events/memory-task-events.js';
+import { createEventFeed, type EventFeed } from './events/event-feed.js';
+import { createEventFanout } from './events/event-fanout.js';
+import { createEventLog } from './events/event-log.js';
+import { createLogPositions } from './events/log-positions.js';
+import { createEventStreams } from './http/event-streams.js';
 import { createApp, type AppRoute } from './http/app.js';
 import { listenFailure } from './http/listen-error.js';
 import { createMetricsApp } from './http/metrics-app.js';
@@ -93,6 +98,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   }
   try {
     await migrate(db);
+  } catch (error) {
+    await db.close();
+    await lock?.release();
+    throw error;
+  }
+  let feed: EventFeed;
+  try {
+    feed = await createEventFeed(db, logger);
   } catch (error) {
     await db.close();
     await lock?.release();
@@ -178,6 +191,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     cancelUpstream,
   });
 
+  const eventLog = createEventLog(db);
+  const logPositions = createLogPositions(db, eventLog);
+  const eventFanout = createEventFanout({ log: eventLog, positions: logPositions, feed, logger });
+  const eventStreams = createEventStreams({
+    ...config.eventStreams, maxBufferedBytes: 256 * 1024, retryMs: 2000, shutdown: shutdown.signal,
+  });
+
   const readiness = async () => [
     { name: 'database', ok: await db.ping() },
     { name: 'rate_limiter', ok: await rateLimiter.ping() },
@@ -193,6 +213,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
           accounts, ledger, idempotency, tasks: taskService, files: fileService,
           maxUploadBytes: Math.max(...Object.values(config.fileLimits)),
           rateLimiter, metrics, stores, signer, readiness,
+          resultUrlTtlSeconds: config.resultUrlTtlSeconds,
+          events: { fanout: eventFanout, positions: logPositions, streams: eventStreams },
           metricsEndpoint: config.metricsPort === null ? { token: config.metricsToken } : null,
           wakeTask,
           shutdown: shutdown.signal,
@@ -300,6 +322,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         await closed;
       }
       await metricsApp?.close();
+      eventFanout.close();
+      await feed.close();
       await sweeper.stop();
       await queue.stop(config.shutdownTimeoutMs);
       await rateLimiter.close();

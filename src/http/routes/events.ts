@@ -1,0 +1,181 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import Negotiator from 'negotiator';
+import { isTerminal } from '../../domain.js';
+import { ApiError, validationFailed } from '../../errors.js';
+import type { EventFanout, SubscribeOptions } from '../../events/event-fanout.js';
+import type { LogPosition } from '../../events/log-positions.js';
+import { EVENT_TYPES, seqOfEventId, type EventRecord, type EventType } from '../../events/event-log.js';
+import type { LogPositions } from '../../events/log-positions.js';
+import { presentEvent } from '../../events/present-event.js';
+import type { ObjectStore } from '../../storage/port.js';
+import { resultUrlExpiry } from '../../tasks/present-task.js';
+import type { TaskService } from '../../tasks/task-service.js';
+import { callerOf } from '../auth.js';
+import { idField, type EventStream, type EventStreams } from '../event-streams.js';
+import { queryReader } from '../query.js';
+
+export interface EventRoutesDeps {
+  authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  tasks: TaskService;
+  fanout: EventFanout;
+  positions: LogPositions;
+  streams: EventStreams;
+  stores: ReadonlyMap<string, ObjectStore>;
+  resultUrlTtlSeconds: number;
+}
+
+const TERMINAL_EVENT_TYPES: ReadonlySet<EventType> = new Set(['task.succeeded', 'task.failed', 'task.canceled']);
+/** The position before an account's first event: a stream that starts on an empty log sends it as its `id:`. */
+const START_OF_LOG = 'evt_0000000000000000000000';
+
+/** True when the request asks for `text/event-stream` rather than JSON. */
+export function wantsEventStream(request: FastifyRequest): boolean {
+  return new Negotiator(request.raw).mediaType(['application/json', 'text/event-stream']) === 'text/event-stream';
+}
+
+export function registerEventRoutes(app: FastifyInstance, deps: EventRoutesDeps): void {
+  /** An event's frame, made once however many streams send it (they are handed the same record). */
+  const frames = new WeakMap<EventRecord, Promise<Buffer>>();
+  const frameOf = (event: EventRecord, type: EventType = event.type): Promise<Buffer> => {
+    const cached = type === event.type ? frames.get(event) : undefined;
+    if (cached) return cached;
+    const frame = presentEvent(event, deps.stores, resultUrlExpiry(new Date(), deps.resultUrlTtlSeconds)).then((view) =>
+      Buffer.from(`${idField(view.id)}event: ${type}\ndata: ${JSON.stringify({ ...view, type })}\n\n`),
+    );
+    if (type === event.type) frames.set(event, frame);
+    return frame;
+  };
+
+  /**
+   * Where the client resumes: `Last-Event-ID` (what a reconnecting EventSource sends), else
+   * `?after=`; null for neither. A position past the account's last event is refused.
+   */
+  const resumePosition = async (request: FastifyRequest, accountId: string, after: string | undefined): Promise<number | null> => {
+    const header = request.headers['last-event-id'];
+    const [path, id] = typeof header === 'string' && header !== '' ? ['Last-Event-ID', header] : ['after', after];
+    if (id === undefined) return null;
+    const seq = seqOfEventId(id);
+    if (seq === null) throw validationFailed([{ path, message: 'Not an event id (evt_…).' }]);
+    if (seq > (await deps.positions.committed(accountId))) {
+      throw validationFailed([{ path, message: 'No event of this account has this id.' }]);
+    }
+    return seq;
+  };
+
+  /**
+   * Sends the subscription's events on `stream`, in order, after what `first` writes (told where the
+   * subscription starts); ends the stream after a terminal event when `untilTerminal`. The
+   * subscription ends with the stream.
+   */
+  const follow = async (
+    request: FastifyRequest,
+    stream: EventStream,
+    accountId: string,
+    options: SubscribeOptions & { untilTerminal: boolean },
+    first?: (start: LogPosition) => Promise<void> | void,
+  ): Promise<void> => {
+    let begin!: () => void;
+    let queue = new Promise<void>((resolve) => (begin = resolve));
+    const ended = (error: unknown) => {
+      request.log.error({ err: error }, 'event stream ended by an error');
+      stream.end();
+    };
+    const subscription = await deps.fanout.subscribe(accountId, options, {
+      deliver(events) {
+        queue = queue.then(async () => {
+          for (const event of events) {
+            if (!stream.open) return;
+            if (!stream.write(await frameOf(event))) return;
+            if (options.untilTerminal && TERMINAL_EVENT_TYPES.has(event.type)) return stream.end();
+          }
+        }).catch(ended);
+      },
+      fail: ended,
+    });
+    stream.onClose(() => subscription.close());
+    try {
+      await first?.(subscription.start);
+    } finally {
+      begin();
+    }
+  };
+
+  /** Opens a stream and starts it; one that fails to start is closed again, and the error answered. */
+  const openStream = async (reply: FastifyReply, keyId: string, start: (stream: EventStream) => Promise<void>) => {
+    const stream = deps.streams.open(reply, keyId);
+    try {
+      await start(stream);
+    } catch (error) {
+      stream.body.destroy();
+      throw error;
+    }
+    return reply.send(stream.body);
+  };
+
+  app.get<{ Params: { id: string } }>('/api/v1/tasks/:id/events', { preHandler: deps.authenticate }, async (request, reply) => {
+    const caller = callerOf(request);
+    const accountId = caller.account.id;
+    const query = queryReader(request.query, ['after']);
+    const after = query.string('after');
+    query.done();
+    const taskId = request.params.id;
+    await deps.tasks.get(caller.account, taskId, 0);
+    const resume = await resumePosition(request, accountId, after);
+    const latest = await deps.positions.latestOfTask(accountId, taskId);
+    const options = { taskId, untilTerminal: true };
+    if (resume !== null) {
+      // The client has seen the task's end: nothing is left to send, and 204 tells an EventSource not to reconnect.
+      if (latest && TERMINAL_EVENT_TYPES.has(latest.type) && latest.seq <= resume) return reply.code(204).send();
+      return openStream(reply, caller.keyId, (stream) => follow(request, stream, accountId, { ...options, afterSeq: resume }));
+    }
+    const snapshot = latest?.task ? { event: latest, status: latest.task.status } : null;
+    if (snapshot) {
+      // The task as of its latest event, as an event of its status, with that event's id: resuming from it misses nothing.
+      return openStream(reply, caller.keyId, async (stream) => {
+        stream.write(await frameOf(snapshot.event, `task.${snapshot.status}`));
+        if (isTerminal(snapshot.status)) return stream.end();
+        await follow(request, stream, accountId, { ...options, afterSeq: snapshot.event.seq });
+      });
+    }
+    // A task without events in the log (made before the log existed): its state now, then its events from now on.
+    return openStream(reply, caller.keyId, (stream) =>
+      follow(request, stream, accountId, { ...options, afterSeq: null }, async () => {
+        const current = await deps.tasks.get(caller.account, taskId, 0);
+        const type = `task.${current.status}`;
+        const data = JSON.stringify({ id: null, type, created_at: current.updated_at, data: { task: current } });
+        stream.write(Buffer.from(`event: ${type}\ndata: ${data}\n\n`));
+        if (isTerminal(current.status)) stream.end();
+      }),
+    );
+  });
+
+  app.get('/api/v1/events', { preHandler: deps.authenticate }, async (request, reply) => {
+    if (!wantsEventStream(request)) {
+      throw new ApiError('validation_failed', 'Send "Accept: text/event-stream" to stream the account\'s events.', {
+        details: [{ path: 'Accept', message: 'Must be text/event-stream.' }],
+      });
+    }
+    return streamAccountEvents(request, reply);
+  });
+
+  /**
+   * `GET /api/v1/events` with `Accept: text/event-stream`: the account's events after the resume
+   * position, read from the log, then each as it commits. Without a resume position it starts live,
+   * and its first frame's `id:` is the position it starts from (the account's latest event), so a
+   * client that reconnects before any event came resumes from there.
+   */
+  async function streamAccountEvents(request: FastifyRequest, reply: FastifyReply) {
+    const caller = callerOf(request);
+    const accountId = caller.account.id;
+    const query = queryReader(request.query, ['after', 'types']);
+    const after = query.string('after');
+    const types = query.listOf('types', EVENT_TYPES);
+    query.done();
+    const resume = await resumePosition(request, accountId, after);
+    return openStream(reply, caller.keyId, (stream) =>
+      follow(request, stream, accountId, { afterSeq: resume, types, untilTerminal: false }, (start) => {
+        if (resume === null) stream.write(Buffer.from(`${idField(start.id ?? START_OF_LOG)}\n`));
+      }),
+    );
+  }
+}

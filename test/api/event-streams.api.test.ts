@@ -1,0 +1,249 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendEvent, type EventRecord, type EventType } from '../../src/events/event-log.js';
+import { BACKENDS } from '../helpers/backends.js';
+import { isEvent, openEventStream, type OpenEventStream } from '../helpers/event-stream-reader.js';
+import { createGatedProvider } from '../helpers/gated-provider.js';
+import { startTestService, type TestService } from '../helpers/test-service.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const START_OF_LOG = 'evt_0000000000000000000000';
+
+describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
+  const gated = createGatedProvider();
+  let service: TestService;
+  let base: string;
+  const opened: OpenEventStream[] = [];
+
+  beforeAll(async () => {
+    service = await startTestService(backend, {
+      provider: gated.provider,
+      listen: true,
+      env: { RIVYA_SSE_HEARTBEAT_MS: '200', RIVYA_MAX_STREAMS_PER_KEY: '3' },
+    });
+    base = service.runtime.config.publicUrl;
+  });
+  afterAll(async () => {
+    for (const stream of opened) stream.close();
+    gated.releaseAll();
+    await service?.close();
+  });
+
+  const open = async (path: string, auth: Record<string, string>, headers: Record<string, string> = {}) => {
+    const stream = await openEventStream(`${base}${path}`, { ...auth, ...headers });
+    opened.push(stream);
+    return stream;
+  };
+  /** Appends an event to the account's log, as the change it describes would. */
+  const append = async (accountId: string, type: EventType, taskId: string | null = null): Promise<EventRecord> => {
+    const stored = taskId ? await service.runtime.tasks.get(accountId, taskId) : null;
+    // The task as the event says it is: ended with its terminal event.
+    const ended = { 'task.succeeded': 'succeeded', 'task.failed': 'failed', 'task.canceled': 'canceled' } as const;
+    const status = type in ended ? ended[type as keyof typeof ended] : stored?.status;
+    const task = stored && status ? { ...stored, status } : null;
+    return service.runtime.db.transaction((tx) => appendEvent(tx, { accountId, type, task }));
+  };
+  const createTask = async (auth: Record<string, string>) => {
+    const response = await fetch(`${base}/api/v1/tasks`, {
+      method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'sora-2', prompt: 'a stream' }),
+    });
+    expect(response.status).toBe(201);
+    return (await response.json()) as { id: string; status: string };
+  };
+  const ids = (stream: OpenEventStream) => stream.events().map((event) => event.id);
+
+  it('streams the account’s events as they commit, after a first frame whose id is where it starts', async () => {
+    const { accountId, auth } = await service.newAccount(100);
+    const stream = await open('/api/v1/events', auth);
+    expect(stream.status).toBe(200);
+    expect(stream.response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(stream.response.headers.get('cache-control')).toBe('no-cache');
+    expect(stream.response.headers.get('x-accel-buffering')).toBe('no');
+    expect(stream.response.headers.get('x-request-id')).toMatch(/^req_/);
+    expect(stream.response.headers.get('content-encoding')).toBeNull();
+    expect(await stream.next()).toEqual({ retry: '2000' });
+    // An empty log: the stream starts before its first event.
+    expect(await stream.next()).toEqual({ id: START_OF_LOG });
+
+    const test = await append(accountId, 'webhook.test');
+    const frame = await stream.next(isEvent);
+    expect(frame).toMatchObject({ id: test.id, event: 'webhook.test' });
+    expect(JSON.parse(frame.data!)).toEqual({ id: test.id, type: 'webhook.test', created_at: test.createdAt.toISOString(), data: {} });
+
+    const task = await createTask(auth);
+    const running = await append(accountId, 'task.running', task.id);
+    const taskFrame = await stream.next(isEvent);
+    expect(taskFrame).toMatchObject({ id: running.id, event: 'task.running' });
+    const body = JSON.parse(taskFrame.data!) as { data: { task: Record<string, unknown> } };
+    // The task as the API presents it, not as it is stored.
+    expect(body.data.task).toMatchObject({ id: task.id, model: 'sora-2', prompt: 'a stream', reserved_credits: 6 });
+    expect(body.data.task).not.toHaveProperty('accountId');
+    expect(Object.keys(body.data.task).sort()).toEqual(Object.keys(task).sort());
+
+    // A second stream starts after the latest event.
+    const later = await open('/api/v1/events', auth);
+    expect(await later.next((f) => f.id !== undefined)).toEqual({ id: running.id });
+  });
+
+  it('resumes from Last-Event-ID or ?after=: nothing missed, nothing twice', async () => {
+    const { accountId, auth } = await service.newAccount(100);
+    const first = await open('/api/v1/events', auth);
+    const start = (await first.next((f) => f.id !== undefined && !isEvent(f))).id!;
+    first.close();
+    // Appended while no stream was open: resuming from the first frame's id finds it.
+    const e1 = await append(accountId, 'webhook.test');
+    const second = await open('/api/v1/events', auth, { 'last-event-id': start });
+    await second.next(isEvent);
+    expect(ids(second)).toEqual([e1.id]);
+    second.close();
+
+    const missed = [await append(accountId, 'webhook.test'), await append(accountId, 'webhook.test')];
+    const resumed = await open('/api/v1/events', auth, { 'last-event-id': e1.id });
+    await waitFor(() => resumed.events().length === 2, 5000, 'the missed events');
+    const live = await append(accountId, 'webhook.test');
+    await waitFor(() => resumed.events().length === 3, 5000, 'the live event');
+    expect(ids(resumed)).toEqual([...missed, live].map((event) => event.id));
+
+    // ?after= the same; Last-Event-ID wins over it (an EventSource reconnecting keeps its URL).
+    const after = await open(`/api/v1/events?after=${e1.id}`, auth);
+    await waitFor(() => after.events().length === 3, 5000, 'the events after e1');
+    expect(ids(after)).toEqual(ids(resumed));
+    const both = await open(`/api/v1/events?after=${e1.id}`, auth, { 'last-event-id': missed[1]!.id });
+    await waitFor(() => both.events().length === 1, 5000, 'the events after the header’s id');
+    expect(ids(both)).toEqual([live.id]);
+    for (const stream of [resumed, after, both]) stream.close();
+  });
+
+  it('reads a long backlog in pages, in order, then goes on live', async () => {
+    const { accountId, auth } = await service.newAccount(100);
+    const events: EventRecord[] = [];
+    await service.runtime.db.transaction(async (tx) => {
+      for (let i = 0; i < 1200; i++) events.push(await appendEvent(tx, { accountId, type: 'webhook.test', task: null }));
+    });
+    const stream = await open(`/api/v1/events?after=${START_OF_LOG}`, auth);
+    await waitFor(() => stream.events().length === 1200, 10_000, 'the backlog');
+    const live = await append(accountId, 'webhook.test');
+    await waitFor(() => stream.events().length === 1201, 5000, 'the live event');
+    expect(ids(stream)).toEqual([...events, live].map((event) => event.id));
+    stream.close();
+  });
+
+  it('sends only the types asked for, and refuses unknown ones', async () => {
+    const { accountId, auth } = await service.newAccount(100);
+    const task = await createTask(auth);
+    const stream = await open('/api/v1/events?types=task.succeeded,webhook.test', auth);
+    await stream.next((f) => f.id !== undefined);
+    await append(accountId, 'task.running', task.id);
+    const test = await append(accountId, 'webhook.test');
+    const succeeded = await append(accountId, 'task.succeeded', task.id);
+    await waitFor(() => stream.events().length === 2, 5000, 'the matching events');
+    expect(stream.events().map((event) => event.event)).toEqual(['webhook.test', 'task.succeeded']);
+    expect(ids(stream)).toEqual([test.id, succeeded.id]);
+    stream.close();
+
+    const bad = await fetch(`${base}/api/v1/events?types=task.done,webhook.test`, { headers: { ...auth, accept: 'text/event-stream' } });
+    expect(bad.status).toBe(400);
+    const error = ((await bad.json()) as { error: { code: string; details: { path: string }[] } }).error;
+    expect(error.code).toBe('validation_failed');
+    expect(error.details[0]?.path).toBe('types');
+  });
+
+  it('never shows another account’s events, nor resumes from a position its log has not reached', async () => {
+    const mine = await service.newAccount(100);
+    const theirs = await service.newAccount(100);
+    const stream = await open('/api/v1/events', mine.auth);
+    await stream.next((f) => f.id !== undefined);
+    for (let i = 0; i < 3; i++) await append(theirs.accountId, 'webhook.test');
+    const own = await append(mine.accountId, 'webhook.test');
+    await stream.next(isEvent);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(ids(stream)).toEqual([own.id]);
+    stream.close();
+
+    const foreign = await append(theirs.accountId, 'webhook.test');
+    for (const [headers, path, name] of [
+      [{ 'last-event-id': foreign.id }, '/api/v1/events', 'Last-Event-ID'],
+      [{}, `/api/v1/events?after=${foreign.id}`, 'after'],
+      [{ 'last-event-id': 'evt_bogus' }, '/api/v1/events', 'Last-Event-ID'],
+    ] as const) {
+      const response = await fetch(`${base}${path}`, { headers: { ...mine.auth, accept: 'text/event-stream', ...headers } });
+      expect(response.status).toBe(400);
+      const error = ((await response.json()) as { error: { code: string; details: { path: string }[] } }).error;
+      expect(error).toMatchObject({ code: 'validation_failed', details: [{ path: name }] });
+    }
+  });
+
+  it('sends heartbeat comments while nothing happens', async () => {
+    const { auth } = await service.newAccount(100);
+    const stream = await open('/api/v1/events', auth);
+    expect(await stream.next((frame) => frame.comment !== undefined, 3000)).toEqual({ comment: 'heartbeat' });
+    expect(await stream.next((frame) => frame.comment !== undefined, 3000)).toEqual({ comment: 'heartbeat' });
+    stream.close();
+  });
+
+  it('holds a key to its bound of open streams: 429 rate_limited, scope streams, until one closes', async () => {
+    const { auth } = await service.newAccount(100);
+    const streams = [await open('/api/v1/events', auth), await open('/api/v1/events', auth), await open('/api/v1/events', auth)];
+    const refused = await fetch(`${base}/api/v1/events`, { headers: { ...auth, accept: 'text/event-stream' } });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBeTruthy();
+    expect(((await refused.json()) as { error: unknown }).error).toMatchObject({ code: 'rate_limited', details: { scope: 'streams', limit: 3 } });
+    // A task's stream counts too.
+    const task = await createTask(auth);
+    expect((await fetch(`${base}/api/v1/tasks/${task.id}/events`, { headers: auth })).status).toBe(429);
+    // Another key of the same service is not affected.
+    const other = await service.newAccount(100);
+    expect((await open('/api/v1/events', other.auth)).status).toBe(200);
+
+    streams[0]!.close();
+    const again = await waitFor(async () => {
+      const stream = await open('/api/v1/events', auth);
+      if (stream.status === 200) return stream;
+      stream.close();
+      return null;
+    }, 5000, 'a stream once one closed');
+    expect(again.status).toBe(200);
+  });
+
+  it('follows one task: its state at once, then its events, ending after the terminal one', async () => {
+    const { accountId, auth } = await service.newAccount(100);
+    const task = await createTask(auth);
+    const other = await createTask(auth);
+    const stream = await open(`/api/v1/tasks/${task.id}/events`, auth);
+    const first = await stream.next(isEvent);
+    const state = JSON.parse(first.data!) as { type: string; data: { task: { id: string; status: string } } };
+    expect(first.event).toBe(`task.${state.data.task.status}`);
+    expect(state.data.task.id).toBe(task.id);
+
+    const progress = await append(accountId, 'task.progress', task.id);
+    await append(accountId, 'task.succeeded', other.id);
+    const ended = await append(accountId, 'task.succeeded', task.id);
+    await stream.ended;
+    const later = stream.events().slice(1);
+    expect(later.map((event) => [event.id, event.event])).toEqual([[progress.id, 'task.progress'], [ended.id, 'task.succeeded']]);
+
+    // A task that has ended: its last state at once, with its last event's id, and the end.
+    const done = await open(`/api/v1/tasks/${task.id}/events`, auth);
+    await done.ended;
+    expect(done.events().map((event) => [event.id, event.event])).toEqual([[ended.id, 'task.succeeded']]);
+    // Resumed after its terminal event: nothing is left, 204 (an EventSource stops reconnecting).
+    const resumed = await fetch(`${base}/api/v1/tasks/${task.id}/events`, { headers: { ...auth, 'last-event-id': ended.id } });
+    expect(resumed.status).toBe(204);
+    // Resumed before it: the events since, then the end.
+    const replay = await open(`/api/v1/tasks/${task.id}/events`, auth, { 'last-event-id': progress.id });
+    await replay.ended;
+    expect(ids(replay)).toEqual([ended.id]);
+  });
+
+  it('answers another account’s task, or an unknown one, with 404 in the envelope before any stream', async () => {
+    const owner = await service.newAccount(100);
+    const stranger = await service.newAccount(100);
+    const task = await createTask(owner.auth);
+    for (const path of [`/api/v1/tasks/${task.id}/events`, '/api/v1/tasks/task_nope/events']) {
+      const response = await fetch(`${base}${path}`, { headers: { ...stranger.auth, accept: 'text/event-stream' } });
+      expect(response.status).toBe(404);
+      expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(((await response.json()) as { error: { code: string; request_id: string } }).error).toMatchObject({ code: 'not_found', request_id: expect.stringMatching(/^req_/) });
+    }
+    expect((await fetch(`${base}/api/v1/tasks/${task.id}/events`)).status).toBe(401);
+  });
+});
