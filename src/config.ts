@@ -38,7 +38,7 @@ export interface Config {
   authFailuresPerMinute: number;
   shutdownTimeoutMs: number;
   /** Event streams (SSE): the heartbeat interval, and the open streams one API key may hold per process. */
-  eventStreams: { heartbeatMs: number; maxPerKey: number };
+  eventStreams: { heartbeatMs: number; maxPerKey: number; maxDurationMs: number };
   /** How long uploaded files live. */
   fileRetentionSeconds: number;
   /** Upload size limits per kind of file. */
@@ -190,6 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: { role?: string | unde
     eventStreams: {
       heartbeatMs: int('RIVYA_SSE_HEARTBEAT_MS', 15_000, 10, 3_600_000),
       maxPerKey: int('RIVYA_MAX_STREAMS_PER_KEY', 20, 1, 100_000),
+      maxDurationMs: int('RIVYA_SSE_MAX_DURATION_MS', 3_600_000, 10, 86_400_000),
     },
     fileRetentionSeconds: int('RIVYA_FILE_RETENTION_SECONDS', 7 * 86_400, 60, 365 * 86_400),
     fileLimits: {

@@ -9,6 +9,11 @@ export interface EventStreamsConfig {
   maxPerKey: number;
   /** A stream whose client leaves more than this unread is dropped (it resumes with `Last-Event-ID`). */
   maxBufferedBytes: number;
+  /**
+   * A stream open this long ends at the next heartbeat, and its client resumes where it was with
+   * `Last-Event-ID` (an EventSource does so by itself): no connection stays pinned to one process for ever.
+   */
+  maxDurationMs: number;
   /** The reconnection delay clients are told (`retry:`), in ms. */
   retryMs: number;
   /** Aborted when the process shuts down: every stream ends, none holds the process open. */
@@ -38,19 +43,24 @@ export function idField(id: string): string {
 
 /**
  * The open event streams of this process: their headers and first frame, one heartbeat timer for
- * all of them (none while there are none), the per-key bound, a bounded buffer each, and their
- * end at shutdown. The bound is per process: with N API processes a key may hold N times as many.
+ * all of them (none while there are none; it also ends the streams past their age), the per-key
+ * bound, a bounded buffer each, and their end at shutdown. The bound is per process: with N API processes a key may hold N times as many.
  */
 export function createEventStreams(config: EventStreamsConfig) {
-  const streams = new Set<EventStream>();
+  /** The open streams, and when each ends for its age. */
+  const streams = new Map<EventStream, number>();
   const perKey = new Map<string, number>();
   let heartbeat: NodeJS.Timeout | null = null;
 
   const beat = () => {
-    for (const stream of streams) stream.write(HEARTBEAT);
+    const now = Date.now();
+    for (const [stream, endsAt] of streams) {
+      if (now >= endsAt) stream.end();
+      else stream.write(HEARTBEAT);
+    }
   };
   config.shutdown.addEventListener('abort', () => {
-    for (const stream of [...streams]) stream.end();
+    for (const stream of [...streams.keys()]) stream.end();
   }, { once: true });
 
   return {
@@ -116,7 +126,7 @@ export function createEventStreams(config: EventStreamsConfig) {
       };
       body.once('close', close);
       reply.raw.once('close', close);
-      streams.add(stream);
+      streams.set(stream, Date.now() + config.maxDurationMs);
       heartbeat ??= setInterval(beat, config.heartbeatMs).unref();
       void reply
         .code(200)
