@@ -25,7 +25,7 @@ import { registerOperationsRoutes, type ReadinessCheck } from './routes/operatio
 import { registerProviderCallbackRoutes } from './routes/provider-callbacks.js';
 import { registerServiceIndexRoute } from './routes/service-index.js';
 import { registerTaskRoutes } from './routes/tasks.js';
-import { registerEventRoutes } from './routes/events.js';
+import { registerEventStreamRoutes } from './routes/event-streams.js';
 import type { EventFanout } from '../events/event-fanout.js';
 import type { LogPositions } from '../events/log-positions.js';
 import type { EventStreams } from './event-streams.js';
@@ -52,10 +52,8 @@ export interface AppDeps {
   /** Serve `/metrics` here, behind `token` when set; null when it has a listener of its own. */
   metricsEndpoint: { token: string | null } | null;
   stores: ReadonlyMap<string, ObjectStore>;
-  /** How long result URLs in answers stay valid (events present their tasks when sent). */
-  resultUrlTtlSeconds: number;
   /** The event streams: the accounts' logs followed, and the open streams of this process. */
-  events: { fanout: EventFanout; positions: LogPositions; streams: EventStreams };
+  eventStreams: { fanout: EventFanout; positions: LogPositions; streams: EventStreams };
   signer: UrlSigner;
   readiness: () => Promise<ReadinessCheck[]>;
   /** A provider's callback: the task's next status fetch happens now (`upstreamHint`: the job the body names, unverified). */
@@ -158,9 +156,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   registerTaskRoutes(app, {
     tasks: deps.tasks, rateLimiter: deps.rateLimiter, authenticate, authenticateCreate: createAuthenticator(deps, { countRequest: false }), shutdown: deps.shutdown,
   });
-  registerEventRoutes(app, {
-    authenticate, tasks: deps.tasks, ...deps.events, stores: deps.stores, resultUrlTtlSeconds: deps.resultUrlTtlSeconds,
-  });
+  registerEventStreamRoutes(app, { authenticate, tasks: deps.tasks, ...deps.eventStreams });
   registerFileRoutes(app, { files: deps.files, idempotency: deps.idempotency, maxUploadBytes: deps.maxUploadBytes, authenticate });
   registerAccountRoutes(app, { ledger: deps.ledger, accounts: deps.accounts, authenticate });
   registerObjectRoutes(app, { stores: deps.stores, signer: deps.signer });

@@ -17,6 +17,7 @@ export async function openEventStream(url: string, headers: Record<string, strin
   const frames: Frame[] = [];
   let buffer = '';
   let done = false;
+  let error: unknown = null;
   let wake = null as (() => void) | null;
   const ended = (async () => {
     if (!response.body || !response.headers.get('content-type')?.startsWith('text/event-stream')) return;
@@ -40,8 +41,9 @@ export async function openEventStream(url: string, headers: Record<string, strin
           wake?.();
         }
       }
-    } catch {
-      // Aborted by the test.
+    } catch (caught) {
+      // Not the test's own abort: the connection broke before the body ended.
+      if (!abort.signal.aborted) error = caught;
     } finally {
       done = true;
       wake?.();
@@ -81,6 +83,10 @@ export async function openEventStream(url: string, headers: Record<string, strin
     ended,
     get done() {
       return done;
+    },
+    /** Why the body broke off (null: it ended cleanly, or is still open, or the test closed it). */
+    get error() {
+      return error;
     },
     /** Cuts the connection, as a client that goes away. */
     close() {

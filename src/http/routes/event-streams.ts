@@ -7,21 +7,17 @@ import type { LogPosition } from '../../events/log-positions.js';
 import { EVENT_TYPES, seqOfEventId, type EventRecord, type EventType } from '../../events/event-log.js';
 import type { LogPositions } from '../../events/log-positions.js';
 import { presentEvent } from '../../events/present-event.js';
-import type { ObjectStore } from '../../storage/port.js';
-import { resultUrlExpiry } from '../../tasks/present-task.js';
 import type { TaskService } from '../../tasks/task-service.js';
 import { callerOf } from '../auth.js';
 import { idField, type EventStream, type EventStreams } from '../event-streams.js';
 import { queryReader } from '../query.js';
 
-export interface EventRoutesDeps {
+export interface EventStreamRoutesDeps {
   authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
   tasks: TaskService;
   fanout: EventFanout;
   positions: LogPositions;
   streams: EventStreams;
-  stores: ReadonlyMap<string, ObjectStore>;
-  resultUrlTtlSeconds: number;
 }
 
 const TERMINAL_EVENT_TYPES: ReadonlySet<EventType> = new Set(['task.succeeded', 'task.failed', 'task.canceled']);
@@ -33,13 +29,13 @@ export function wantsEventStream(request: FastifyRequest): boolean {
   return new Negotiator(request.raw).mediaType(['application/json', 'text/event-stream']) === 'text/event-stream';
 }
 
-export function registerEventRoutes(app: FastifyInstance, deps: EventRoutesDeps): void {
+export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStreamRoutesDeps): void {
   /** An event's frame, made once however many streams send it (they are handed the same record). */
   const frames = new WeakMap<EventRecord, Promise<Buffer>>();
   const frameOf = (event: EventRecord, type: EventType = event.type): Promise<Buffer> => {
     const cached = type === event.type ? frames.get(event) : undefined;
     if (cached) return cached;
-    const frame = presentEvent(event, deps.stores, resultUrlExpiry(new Date(), deps.resultUrlTtlSeconds)).then((view) =>
+    const frame = presentEvent(event, deps.tasks.present).then((view) =>
       Buffer.from(`${idField(view.id)}event: ${type}\ndata: ${JSON.stringify({ ...view, type })}\n\n`),
     );
     if (type === event.type) frames.set(event, frame);
@@ -139,11 +135,13 @@ export function registerEventRoutes(app: FastifyInstance, deps: EventRoutesDeps)
     }
     // A task without events in the log (made before the log existed): its state now, then its events from now on.
     return openStream(reply, caller.keyId, (stream) =>
-      follow(request, stream, accountId, { ...options, afterSeq: null }, async () => {
+      follow(request, stream, accountId, { ...options, afterSeq: null }, async (start) => {
         const current = await deps.tasks.get(caller.account, taskId, 0);
+        // Its id is where the stream starts: resuming from it misses none of the task's events.
+        const id = start.id ?? START_OF_LOG;
         const type = `task.${current.status}`;
-        const data = JSON.stringify({ id: null, type, created_at: current.updated_at, data: { task: current } });
-        stream.write(Buffer.from(`event: ${type}\ndata: ${data}\n\n`));
+        const data = JSON.stringify({ id, type, created_at: current.updated_at, data: { task: current } });
+        stream.write(Buffer.from(`${idField(id)}event: ${type}\ndata: ${data}\n\n`));
         if (isTerminal(current.status)) stream.end();
       }),
     );
