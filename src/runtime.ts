@@ -20,6 +20,8 @@ import { createEventFanout } from './events/event-fanout.js';
 import { createEventLog } from './events/event-log.js';
 import { createLogPositions } from './events/log-positions.js';
 import { createEventStreams } from './http/event-streams.js';
+import { createEventFrames } from './http/event-frames.js';
+import { presentEvent } from './events/present-event.js';
 import { createApp, type AppRoute } from './http/app.js';
 import { listenFailure } from './http/listen-error.js';
 import { createMetricsApp } from './http/metrics-app.js';
@@ -193,7 +195,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
 
   const eventLog = createEventLog(db);
   const logPositions = createLogPositions(db, eventLog);
-  const eventFanout = createEventFanout({ log: eventLog, positions: logPositions, feed, logger });
+  const eventFrames = createEventFrames((event) => presentEvent(event, taskService.present), logger);
+  const eventFanout = createEventFanout({ log: eventLog, positions: logPositions, feed, logger, prepare: (events) => eventFrames.prepare(events) });
   const eventStreams = createEventStreams({
     ...config.eventStreams, maxBufferedBytes: 256 * 1024, retryMs: 2000, shutdown: shutdown.signal,
   });
@@ -213,7 +216,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
           accounts, ledger, idempotency, tasks: taskService, files: fileService,
           maxUploadBytes: Math.max(...Object.values(config.fileLimits)),
           rateLimiter, metrics, stores, signer, readiness,
-          eventStreams: { fanout: eventFanout, positions: logPositions, streams: eventStreams },
+          eventStreams: { fanout: eventFanout, positions: logPositions, streams: eventStreams, frames: eventFrames },
           metricsEndpoint: config.metricsPort === null ? { token: config.metricsToken } : null,
           wakeTask,
           shutdown: shutdown.signal,

@@ -53,6 +53,11 @@ export interface EventFanoutDeps {
   positions: LogPositions;
   feed: EventFeed;
   logger: FastifyBaseLogger;
+  /**
+   * Runs once for each page read of the log, before its events are delivered: what every
+   * subscriber sends of an event (its frame) is made there, once. It must not throw.
+   */
+  prepare?: (events: readonly EventRecord[]) => Promise<void>;
   /** Events per read of the log; default 500. */
   pageSize?: number;
 }
@@ -83,6 +88,8 @@ export function createEventFanout(deps: EventFanoutDeps) {
         const page = await deps.log.list(group.accountId, { afterSeq: group.head.seq, limit: pageSize });
         const last = page.at(-1);
         if (!last) continue;
+        await deps.prepare?.(page);
+        // The head moves with the delivery, in one turn: a subscriber that turns live sees both or neither.
         group.head = { seq: last.seq, id: last.id };
         for (const subscriber of group.subscribers) if (subscriber.live) deliver(subscriber, page);
         if (page.length === pageSize) group.again = true;
@@ -205,6 +212,7 @@ export function createEventFanout(deps: EventFanoutDeps) {
           return;
         }
         const page = await deps.log.list(group.accountId, { afterSeq: subscriber.cursor, types: options.types, taskId: options.taskId, limit: pageSize });
+        await deps.prepare?.(page);
         if (subscriber.closed) return;
         const fresh = page.filter((event) => event.seq > subscriber.cursor);
         const last = fresh.at(-1);

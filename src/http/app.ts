@@ -29,6 +29,7 @@ import { registerEventStreamRoutes } from './routes/event-streams.js';
 import type { EventFanout } from '../events/event-fanout.js';
 import type { LogPositions } from '../events/log-positions.js';
 import type { EventStreams } from './event-streams.js';
+import type { EventFrames } from './event-frames.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { recordAnswer, registerRequestLog } from './request-log.js';
 
@@ -53,7 +54,7 @@ export interface AppDeps {
   metricsEndpoint: { token: string | null } | null;
   stores: ReadonlyMap<string, ObjectStore>;
   /** The event streams: the accounts' logs followed, and the open streams of this process. */
-  eventStreams: { fanout: EventFanout; positions: LogPositions; streams: EventStreams };
+  eventStreams: { fanout: EventFanout; positions: LogPositions; streams: EventStreams; frames: EventFrames };
   signer: UrlSigner;
   readiness: () => Promise<ReadinessCheck[]>;
   /** A provider's callback: the task's next status fetch happens now (`upstreamHint`: the job the body names, unverified). */

@@ -36,11 +36,6 @@ export interface EventStream {
 
 const HEARTBEAT = Buffer.from(': heartbeat\n\n');
 
-/** The `id:` field of a frame; ids are `evt_…`, never holding a line end. */
-export function idField(id: string): string {
-  return `id: ${id}\n`;
-}
-
 /**
  * The open event streams of this process: their headers and first frame, one heartbeat timer for
  * all of them (none while there are none; it also ends the streams past their age), the per-key
@@ -132,7 +127,10 @@ export function createEventStreams(config: EventStreamsConfig) {
         .code(200)
         .header('content-type', 'text/event-stream; charset=utf-8')
         .header('cache-control', 'no-cache')
-        .header('x-accel-buffering', 'no');
+        .header('x-accel-buffering', 'no')
+        .header('connection', 'close');
+      // The body is the stream itself, ended by closing the connection: no chunked framing around each frame.
+      reply.raw.removeHeader('transfer-encoding');
       body.push(Buffer.from(`retry: ${config.retryMs}\n\n`));
       return stream;
     },

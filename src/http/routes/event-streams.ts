@@ -3,13 +3,12 @@ import Negotiator from 'negotiator';
 import { isTerminal } from '../../domain.js';
 import { ApiError, validationFailed } from '../../errors.js';
 import type { EventFanout, SubscribeOptions } from '../../events/event-fanout.js';
-import type { LogPosition } from '../../events/log-positions.js';
 import { EVENT_TYPES, seqOfEventId, type EventRecord, type EventType } from '../../events/event-log.js';
-import type { LogPositions } from '../../events/log-positions.js';
-import { presentEvent } from '../../events/present-event.js';
+import type { LogPosition, LogPositions } from '../../events/log-positions.js';
 import type { TaskService } from '../../tasks/task-service.js';
 import { callerOf } from '../auth.js';
-import { idField, type EventStream, type EventStreams } from '../event-streams.js';
+import { idField, type EventFrames } from '../event-frames.js';
+import type { EventStream, EventStreams } from '../event-streams.js';
 import { queryReader } from '../query.js';
 
 export interface EventStreamRoutesDeps {
@@ -18,6 +17,8 @@ export interface EventStreamRoutesDeps {
   fanout: EventFanout;
   positions: LogPositions;
   streams: EventStreams;
+  /** The frames of events, made once per event by the fan-out's `prepare`. */
+  frames: EventFrames;
 }
 
 const TERMINAL_EVENT_TYPES: ReadonlySet<EventType> = new Set(['task.succeeded', 'task.failed', 'task.canceled']);
@@ -30,18 +31,6 @@ export function wantsEventStream(request: FastifyRequest): boolean {
 }
 
 export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStreamRoutesDeps): void {
-  /** An event's frame, made once however many streams send it (they are handed the same record). */
-  const frames = new WeakMap<EventRecord, Promise<Buffer>>();
-  const frameOf = (event: EventRecord, type: EventType = event.type): Promise<Buffer> => {
-    const cached = type === event.type ? frames.get(event) : undefined;
-    if (cached) return cached;
-    const frame = presentEvent(event, deps.tasks.present).then((view) =>
-      Buffer.from(`${idField(view.id)}event: ${type}\ndata: ${JSON.stringify({ ...view, type })}\n\n`),
-    );
-    if (type === event.type) frames.set(event, frame);
-    return frame;
-  };
-
   /**
    * Where the client resumes: `Last-Event-ID` (what a reconnecting EventSource sends), else
    * `?after=`; null for neither. A position past the account's last event is refused.
@@ -70,29 +59,35 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
     options: SubscribeOptions & { untilTerminal: boolean },
     first?: (start: LogPosition) => Promise<void> | void,
   ): Promise<void> => {
-    let begin!: () => void;
-    let queue = new Promise<void>((resolve) => (begin = resolve));
-    const ended = (error: unknown) => {
-      request.log.error({ err: error }, 'event stream ended by an error');
-      stream.end();
+    /** What came while `first` was writing: sent after it. */
+    let held: EventRecord[] | null = [];
+    const send = (events: readonly EventRecord[]) => {
+      for (const event of events) {
+        if (!stream.open) return;
+        const frame = deps.frames.frameOf(event);
+        // An event that could not be presented (logged): the client resumes from the one before.
+        if (!frame) return stream.end();
+        if (!stream.write(frame)) return;
+        if (options.untilTerminal && TERMINAL_EVENT_TYPES.has(event.type)) return stream.end();
+      }
     };
     const subscription = await deps.fanout.subscribe(accountId, options, {
       deliver(events) {
-        queue = queue.then(async () => {
-          for (const event of events) {
-            if (!stream.open) return;
-            if (!stream.write(await frameOf(event))) return;
-            if (options.untilTerminal && TERMINAL_EVENT_TYPES.has(event.type)) return stream.end();
-          }
-        }).catch(ended);
+        if (held) held.push(...events);
+        else send(events);
       },
-      fail: ended,
+      fail(error) {
+        request.log.error({ err: error }, 'event stream ended: its log could not be read');
+        stream.end();
+      },
     });
     stream.onClose(() => subscription.close());
     try {
       await first?.(subscription.start);
     } finally {
-      begin();
+      const waiting = held;
+      held = null;
+      send(waiting);
     }
   };
 
@@ -128,7 +123,7 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
     if (snapshot) {
       // The task as of its latest event, as an event of its status, with that event's id: resuming from it misses nothing.
       return openStream(reply, caller.keyId, async (stream) => {
-        stream.write(await frameOf(snapshot.event, `task.${snapshot.status}`));
+        stream.write(await deps.frames.retyped(snapshot.event, `task.${snapshot.status}`));
         if (isTerminal(snapshot.status)) return stream.end();
         await follow(request, stream, accountId, { ...options, afterSeq: snapshot.event.seq });
       });
