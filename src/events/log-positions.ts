@@ -20,12 +20,6 @@ export function createLogPositions(db: Queryable, log: EventLog) {
       return row ? { seq: Number(row.seq), id: row.id } : { seq: 0, id: null };
     },
 
-    /** The seq of the account's latest committed event, swept or not: no position past it exists yet. */
-    async committed(accountId: string): Promise<number> {
-      const { rows } = await db.query<{ last_seq: number }>('SELECT last_seq FROM event_counters WHERE account_id = $1', [accountId]);
-      return Number(rows[0]?.last_seq ?? 0);
-    },
-
     /** The task's latest event, or null if it has none in the log. */
     async latestOfTask(accountId: string, taskId: string): Promise<EventRecord | null> {
       const { rows } = await db.query<{ seq: number }>('SELECT max(seq) AS seq FROM events WHERE task_id = $1 AND account_id = $2', [taskId, accountId]);

@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics.js';
 import type { RateLimiter } from '../rate-limit/port.js';
 import type { ObjectStore } from '../storage/port.js';
 import type { UrlSigner } from '../storage/url-signer.js';
+import type { EventService } from '../events/event-service.js';
 import type { FileService } from '../files/file-service.js';
 import type { TaskService } from '../tasks/task-service.js';
 import { registerFileRoutes } from './routes/files.js';
@@ -25,6 +26,7 @@ import { registerOperationsRoutes, type ReadinessCheck } from './routes/operatio
 import { registerProviderCallbackRoutes } from './routes/provider-callbacks.js';
 import { registerServiceIndexRoute } from './routes/service-index.js';
 import { registerTaskRoutes } from './routes/tasks.js';
+import { registerEventRoutes } from './routes/events.js';
 import { registerEventStreamRoutes } from './routes/event-streams.js';
 import type { EventFanout } from '../events/event-fanout.js';
 import type { LogPositions } from '../events/log-positions.js';
@@ -47,6 +49,8 @@ export interface AppDeps {
   idempotency: IdempotencyStore;
   tasks: TaskService;
   files: FileService;
+  /** The account's event log, as the API reads it. */
+  events: EventService;
   maxUploadBytes: number;
   rateLimiter: RateLimiter;
   metrics: Metrics;
@@ -157,7 +161,8 @@ export function createApp(deps: AppDeps): FastifyInstance {
   registerTaskRoutes(app, {
     tasks: deps.tasks, rateLimiter: deps.rateLimiter, authenticate, authenticateCreate: createAuthenticator(deps, { countRequest: false }), shutdown: deps.shutdown,
   });
-  registerEventStreamRoutes(app, { authenticate, tasks: deps.tasks, ...deps.eventStreams });
+  const streams = registerEventStreamRoutes(app, { authenticate, tasks: deps.tasks, events: deps.events, ...deps.eventStreams });
+  registerEventRoutes(app, { events: deps.events, authenticate, stream: streams.streamAccountEvents });
   registerFileRoutes(app, { files: deps.files, idempotency: deps.idempotency, maxUploadBytes: deps.maxUploadBytes, authenticate });
   registerAccountRoutes(app, { ledger: deps.ledger, accounts: deps.accounts, authenticate });
   registerObjectRoutes(app, { stores: deps.stores, signer: deps.signer });

@@ -47,18 +47,6 @@ export function queryReader(query: unknown, allowed: readonly string[]) {
       }
       return raw as T;
     },
-    /** A comma-separated list of `options` (`types=a,b`), each once; undefined when absent. */
-    listOf<T extends string>(name: string, options: readonly T[]): T[] | undefined {
-      const raw = text(name);
-      if (raw === undefined) return undefined;
-      const values = raw.split(',').map((value) => value.trim());
-      const unknown = values.filter((value) => !(options as readonly string[]).includes(value));
-      if (unknown.length > 0) {
-        issues.push({ path: name, message: `Must be a comma-separated list of ${options.join(', ')}; unknown: ${unknown.map((value) => `"${value}"`).join(', ')}.` });
-        return undefined;
-      }
-      return [...new Set(values)] as T[];
-    },
     /** The `cursor` parameter, checked to be one this API issued. */
     cursor(): string | undefined {
       const raw = text('cursor');
@@ -73,6 +61,10 @@ export function queryReader(query: unknown, allowed: readonly string[]) {
     },
     limit(): number {
       return this.number('limit', 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE);
+    },
+    /** Reports a problem the caller found in a parameter it read (thrown by `done()` with the others). */
+    problem(path: string, message: string): void {
+      issues.push({ path, message });
     },
     done(): void {
       if (issues.length > 0) throw validationFailed(issues);

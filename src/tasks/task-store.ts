@@ -1,6 +1,8 @@
 import { ApiError } from '../errors.js';
 import type { Database, Queryable } from '../db/port.js';
-import { isTerminal, TASK_STATUSES, type StoredMedia, type TaskError, type TaskRecord, type TaskReferenceFile, type TaskStatus } from '../domain.js';
+import {
+  isTerminal, TASK_STATUSES, type StoredMedia, type TaskError, type TaskRecord, type TaskReferenceFile, type TaskStatus, type TaskWebhookEvents,
+} from '../domain.js';
 import { LruCache } from '../lru-cache.js';
 import { newId } from '../ids.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
@@ -25,6 +27,8 @@ interface TaskRow {
   submitted_at: Date | null;
   upstream_hint: string | null;
   attempts: number;
+  webhook_url: string | null;
+  webhook_events: TaskWebhookEvents;
   deadline_at: Date;
   created_at: Date;
   updated_at: Date;
@@ -52,6 +56,8 @@ function toTask(row: TaskRow): TaskRecord {
     submittedAt: row.submitted_at,
     upstreamHint: row.upstream_hint,
     attempts: row.attempts,
+    webhookUrl: row.webhook_url,
+    webhookEvents: row.webhook_events,
     deadlineAt: row.deadline_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -70,6 +76,9 @@ export interface NewTask {
   price: number;
   activeTaskLimit: number;
   timeoutSeconds: number;
+  /** The task's own webhook, and which of its events go there. */
+  webhookUrl: string | null;
+  webhookEvents: TaskWebhookEvents;
 }
 
 /** How a task ends. `from` is the compare-and-set guard: the statuses it may end from. */
@@ -80,7 +89,8 @@ export type TaskEnding =
 
 /**
  * Inserts a queued task and places its hold, inside `tx` (migration 0002, `rivya_create_task`).
- * Keeps: available credits ≥ 0 and active tasks ≤ the account's limit.
+ * Keeps: available credits ≥ 0 and active tasks ≤ the account's limit. Only the task lifecycle
+ * calls it, in the transaction that also appends the task's `task.queued` event.
  */
 export async function insertTaskWithHold(tx: Queryable, task: NewTask): Promise<TaskRecord> {
   const id = newId('task');
@@ -91,8 +101,14 @@ export async function insertTaskWithHold(tx: Queryable, task: NewTask): Promise<
       task.clientRequestId, task.price, task.timeoutSeconds, newId('led'), task.activeTaskLimit,
     ],
   );
-  if (inserted[0]) return toTask(inserted[0]);
-  throw await whyRefused(tx, task);
+  if (!inserted[0]) throw await whyRefused(tx, task);
+  if (task.webhookUrl === null) return toTask(inserted[0]);
+  // Rarely given: kept out of the create function, whose plan serves every create.
+  const { rows: withWebhook } = await tx.query<TaskRow>(
+    'UPDATE tasks SET webhook_url = $2, webhook_events = $3 WHERE id = $1 RETURNING *',
+    [id, task.webhookUrl, task.webhookEvents],
+  );
+  return toTask(withWebhook[0] ?? inserted[0]);
 }
 
 /** Explains a refused create: not enough credits, or too many active tasks. */
@@ -120,7 +136,8 @@ async function whyRefused(tx: Queryable, task: NewTask): Promise<ApiError> {
  * Ends a task and settles its hold in one statement (migration 0003, `rivya_end_task`): capture
  * on success, release otherwise. Guarded by the current status (`from`) and, for a worker, its
  * lease: returns null, changing nothing, if the guard refuses — so a task ends once and its hold
- * is settled once, whatever races or retries do.
+ * is settled once, whatever races or retries do. The service ends tasks through the task
+ * lifecycle, which appends the ending's event in the same transaction.
  */
 export async function endTask(
   runner: Queryable,
@@ -139,6 +156,63 @@ export async function endTask(
     newId('led'),
     leaseOwner,
   ]);
+  return rows[0] ? toTask(rows[0]) : null;
+}
+
+/**
+ * Claims a task under `lease` (a token unique to this attempt) for `leaseSeconds`, inside `runner`
+ * (migrations 0003/0005, `rivya_claim_task`): queued → running, or a running task whose lease
+ * expired or was released. Returns null if the task ended, another attempt holds a live lease, or
+ * `handOverSeq` (the hand-over the job was made for) is not the task's latest: a newer job exists.
+ * `started`: this claim took the task out of the queue (its first start) rather than resuming it.
+ */
+export async function claimTask(
+  runner: Queryable,
+  id: string,
+  lease: string,
+  leaseSeconds: number,
+  handOverSeq: number | null,
+): Promise<{ task: TaskRecord; started: boolean } | null> {
+  // The claim sets started_at to its transaction's now() only when the task had none: when it was
+  // queued. A resumed claim comes a lease period later at least, in a transaction of its own.
+  const { rows } = await runner.query<TaskRow & { first_start: boolean }>(
+    'SELECT *, started_at = now() AS first_start FROM rivya_claim_task($1, $2, $3, $4)',
+    [id, lease, leaseSeconds, handOverSeq],
+  );
+  return rows[0] ? { task: toTask(rows[0]), started: rows[0].first_start } : null;
+}
+
+/**
+ * Renews the attempt's lease for `leaseSeconds` (locking the task's row until `runner` ends).
+ * Returns the task's stored progress, or null when the task is no longer this attempt's to run
+ * (canceled, timed out, or taken over).
+ */
+export async function renewLease(runner: Queryable, id: string, lease: string, leaseSeconds: number): Promise<number | null> {
+  const { rows } = await runner.query<{ progress: number }>(
+    `UPDATE tasks SET updated_at = now(), lease_expires_at = now() + make_interval(secs => $3)
+      WHERE id = $1 AND status = 'running' AND lease_owner = $2
+      RETURNING progress`,
+    [id, lease, leaseSeconds],
+  );
+  return rows[0] ? rows[0].progress : null;
+}
+
+/**
+ * Raises a running task's progress to `progress`, unless its last `task.progress` event is less
+ * than `minIntervalMs` old (by the database's clock, which also stamps events). Returns the task
+ * as changed, or null if nothing changed. Run it in the transaction that appends the event, after
+ * the task's row is locked (`renewLease`): a concurrent write has then committed its event, which
+ * this statement sees.
+ */
+export async function advanceProgress(runner: Queryable, id: string, progress: number, minIntervalMs: number): Promise<TaskRecord | null> {
+  const { rows } = await runner.query<TaskRow>(
+    `UPDATE tasks SET progress = $2, updated_at = now()
+      WHERE id = $1 AND status = 'running' AND progress < $2
+        AND NOT EXISTS (SELECT 1 FROM events
+                         WHERE task_id = $1 AND type = 'task.progress' AND created_at > now() - make_interval(secs => $3))
+      RETURNING *`,
+    [id, progress, minIntervalMs / 1000],
+  );
   return rows[0] ? toTask(rows[0]) : null;
 }
 
@@ -169,7 +243,7 @@ export interface TaskListFilter {
   clientRequestId?: string | undefined;
 }
 
-/** Tasks: reads, and the worker's claims and progress. */
+/** Tasks: reads, and what a worker records while it runs one (its status changes belong to the task lifecycle). */
 export function createTaskStore(db: Database) {
   // A task in a terminal status never changes again, so it can be served from memory.
   const ended = new LruCache<string, TaskRecord>(20_000, 3_600_000);
@@ -200,31 +274,6 @@ export function createTaskStore(db: Database) {
         [accountId, before, filter.status ?? null, filter.model ?? null, filter.clientRequestId ?? null, filter.limit + 1],
       );
       return toPage(rows, filter.limit, toTask);
-    },
-
-    /**
-     * Claims a task under `lease` (a token unique to this attempt) for `leaseSeconds`: queued →
-     * running, or a running task whose lease expired or was released. Returns null if the task
-     * ended, another attempt holds a live lease, or `handOverSeq` (the hand-over the job was made
-     * for) is not the task's latest: a newer job exists.
-     */
-    async claim(id: string, lease: string, leaseSeconds: number, handOverSeq: number | null = null): Promise<TaskRecord | null> {
-      const { rows } = await db.query<TaskRow>('SELECT * FROM rivya_claim_task($1, $2, $3, $4)', [id, lease, leaseSeconds, handOverSeq]);
-      return rows[0] ? toTask(rows[0]) : null;
-    },
-
-    /**
-     * Records progress and renews the lease. Returns false when the task is no longer this
-     * attempt's to run (canceled, timed out, or taken over): the attempt must stop.
-     */
-    async heartbeat(id: string, lease: string, progress: number | null, leaseSeconds: number): Promise<boolean> {
-      const { rowCount } = await db.query(
-        `UPDATE tasks SET progress = coalesce($3, progress), updated_at = now(),
-                lease_expires_at = now() + make_interval(secs => $4)
-          WHERE id = $1 AND status = 'running' AND lease_owner = $2`,
-        [id, lease, progress, leaseSeconds],
-      );
-      return rowCount > 0;
     },
 
     /**
@@ -308,12 +357,6 @@ export function createTaskStore(db: Database) {
     async clearHint(id: string, lease: string): Promise<void> {
       await db.query(`UPDATE tasks SET upstream_hint = NULL WHERE id = $1 AND lease_owner = $2`, [id, lease]);
     },
-
-    /** Ends a running task under this attempt's lease; null if it is no longer the attempt's (see `endTask`). */
-    endLeased: (id: string, lease: string, ending: TaskEnding) => endTask(db, id, ending, ['running'], lease),
-
-    /** Ends a task from `from` statuses whoever runs it (cancel, deadline). */
-    end: (id: string, ending: TaskEnding, from: readonly TaskStatus[]) => endTask(db, id, ending, from),
 
     /** Active tasks past their deadline. */
     async pastDeadline(limit: number): Promise<string[]> {

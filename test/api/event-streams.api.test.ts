@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appendEvent, type EventRecord, type EventType } from '../../src/events/event-log.js';
+import { appendEvent, type EventRecord } from '../../src/events/event-log.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { isEvent, openEventStream, type OpenEventStream } from '../helpers/event-stream-reader.js';
 import { createGatedProvider } from '../helpers/gated-provider.js';
@@ -33,15 +33,9 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
     opened.push(stream);
     return stream;
   };
-  /** Appends an event to the account's log, as the change it describes would. */
-  const append = async (accountId: string, type: EventType, taskId: string | null = null): Promise<EventRecord> => {
-    const stored = taskId ? await service.runtime.tasks.get(accountId, taskId) : null;
-    // The task as the event says it is: ended with its terminal event.
-    const ended = { 'task.succeeded': 'succeeded', 'task.failed': 'failed', 'task.canceled': 'canceled' } as const;
-    const status = type in ended ? ended[type as keyof typeof ended] : stored?.status;
-    const task = stored && status ? { ...stored, status } : null;
-    return service.runtime.db.transaction((tx) => appendEvent(tx, { accountId, type, task }));
-  };
+  /** Appends a `webhook.test` event to the account's log (task events come from the tasks' lifecycle). */
+  const append = async (accountId: string): Promise<EventRecord> =>
+    service.runtime.db.transaction((tx) => appendEvent(tx, { accountId, type: 'webhook.test', task: null }));
   const createTask = async (auth: Record<string, string>) => {
     const response = await fetch(`${base}/api/v1/tasks`, {
       method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'sora-2', prompt: 'a stream' }),
@@ -50,6 +44,8 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
     return (await response.json()) as { id: string; status: string };
   };
   const ids = (stream: OpenEventStream) => stream.events().map((event) => event.id);
+  const latestEventId = async (accountId: string) =>
+    (await service.runtime.db.query<{ id: string }>('SELECT id FROM events WHERE account_id = $1 ORDER BY seq DESC LIMIT 1', [accountId])).rows[0]?.id;
 
   it('streams the account’s events as they commit, after a first frame whose id is where it starts', async () => {
     const { accountId, auth } = await service.newAccount(100);
@@ -64,24 +60,28 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
     // An empty log: the stream starts before its first event.
     expect(await stream.next()).toEqual({ id: START_OF_LOG });
 
-    const test = await append(accountId, 'webhook.test');
+    const test = await append(accountId);
     const frame = await stream.next(isEvent);
     expect(frame).toMatchObject({ id: test.id, event: 'webhook.test' });
     expect(JSON.parse(frame.data!)).toEqual({ id: test.id, type: 'webhook.test', created_at: test.createdAt.toISOString(), data: {} });
 
+    // A task's events, as its lifecycle writes them.
     const task = await createTask(auth);
-    const running = await append(accountId, 'task.running', task.id);
-    const taskFrame = await stream.next(isEvent);
-    expect(taskFrame).toMatchObject({ id: running.id, event: 'task.running' });
-    const body = JSON.parse(taskFrame.data!) as { data: { task: Record<string, unknown> } };
+    const queued = await stream.next(isEvent);
+    expect(queued.event).toBe('task.queued');
+    const body = JSON.parse(queued.data!) as { id: string; data: { task: Record<string, unknown> } };
+    expect(queued.id).toBe(body.id);
     // The task as the API presents it, not as it is stored.
-    expect(body.data.task).toMatchObject({ id: task.id, model: 'sora-2', prompt: 'a stream', reserved_credits: 6 });
+    expect(body.data.task).toMatchObject({ id: task.id, status: 'queued', model: 'sora-2', prompt: 'a stream', reserved_credits: 6 });
     expect(body.data.task).not.toHaveProperty('accountId');
     expect(Object.keys(body.data.task).sort()).toEqual(Object.keys(task).sort());
 
     // A second stream starts after the latest event.
+    await waitFor(() => gated.waiting.has(task.id), 10_000, 'the task to start');
+    const latest = await latestEventId(accountId);
     const later = await open('/api/v1/events', auth);
-    expect(await later.next((f) => f.id !== undefined)).toEqual({ id: running.id });
+    expect(await later.next((f) => f.id !== undefined)).toEqual({ id: latest });
+    gated.release(task.id);
   });
 
   it('resumes from Last-Event-ID or ?after=: nothing missed, nothing twice', async () => {
@@ -90,16 +90,16 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
     const start = (await first.next((f) => f.id !== undefined && !isEvent(f))).id!;
     first.close();
     // Appended while no stream was open: resuming from the first frame's id finds it.
-    const e1 = await append(accountId, 'webhook.test');
+    const e1 = await append(accountId);
     const second = await open('/api/v1/events', auth, { 'last-event-id': start });
     await second.next(isEvent);
     expect(ids(second)).toEqual([e1.id]);
     second.close();
 
-    const missed = [await append(accountId, 'webhook.test'), await append(accountId, 'webhook.test')];
+    const missed = [await append(accountId), await append(accountId)];
     const resumed = await open('/api/v1/events', auth, { 'last-event-id': e1.id });
     await waitFor(() => resumed.events().length === 2, 5000, 'the missed events');
-    const live = await append(accountId, 'webhook.test');
+    const live = await append(accountId);
     await waitFor(() => resumed.events().length === 3, 5000, 'the live event');
     expect(ids(resumed)).toEqual([...missed, live].map((event) => event.id));
 
@@ -121,7 +121,7 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
     });
     const stream = await open(`/api/v1/events?after=${START_OF_LOG}`, auth);
     await waitFor(() => stream.events().length === 1200, 10_000, 'the backlog');
-    const live = await append(accountId, 'webhook.test');
+    const live = await append(accountId);
     await waitFor(() => stream.events().length === 1201, 5000, 'the live event');
     expect(ids(stream)).toEqual([...events, live].map((event) => event.id));
     stream.close();
@@ -129,16 +129,18 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
 
   it('sends only the types asked for, and refuses unknown ones', async () => {
     const { accountId, auth } = await service.newAccount(100);
-    const task = await createTask(auth);
-    const stream = await open('/api/v1/events?types=task.succeeded,webhook.test', auth);
+    const stream = await open('/api/v1/events?types=task.queued,webhook.test', auth);
     await stream.next((f) => f.id !== undefined);
-    await append(accountId, 'task.running', task.id);
-    const test = await append(accountId, 'webhook.test');
-    const succeeded = await append(accountId, 'task.succeeded', task.id);
+    const task = await createTask(auth);
+    // Its task.running (and progress) are not asked for.
+    await waitFor(() => gated.waiting.has(task.id), 10_000, 'the task to start');
+    const test = await append(accountId);
     await waitFor(() => stream.events().length === 2, 5000, 'the matching events');
-    expect(stream.events().map((event) => event.event)).toEqual(['webhook.test', 'task.succeeded']);
-    expect(ids(stream)).toEqual([test.id, succeeded.id]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(stream.events().map((event) => event.event)).toEqual(['task.queued', 'webhook.test']);
+    expect(stream.events()[1]?.id).toBe(test.id);
     stream.close();
+    gated.release(task.id);
 
     const bad = await fetch(`${base}/api/v1/events?types=task.done,webhook.test`, { headers: { ...auth, accept: 'text/event-stream' } });
     expect(bad.status).toBe(400);
@@ -152,14 +154,14 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
     const theirs = await service.newAccount(100);
     const stream = await open('/api/v1/events', mine.auth);
     await stream.next((f) => f.id !== undefined);
-    for (let i = 0; i < 3; i++) await append(theirs.accountId, 'webhook.test');
-    const own = await append(mine.accountId, 'webhook.test');
+    for (let i = 0; i < 3; i++) await append(theirs.accountId);
+    const own = await append(mine.accountId);
     await stream.next(isEvent);
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(ids(stream)).toEqual([own.id]);
     stream.close();
 
-    const foreign = await append(theirs.accountId, 'webhook.test');
+    const foreign = await append(theirs.accountId);
     for (const [headers, path, name] of [
       [{ 'last-event-id': foreign.id }, '/api/v1/events', 'Last-Event-ID'],
       [{}, `/api/v1/events?after=${foreign.id}`, 'after'],
@@ -190,6 +192,8 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
     // A task's stream counts too.
     const task = await createTask(auth);
     expect((await fetch(`${base}/api/v1/tasks/${task.id}/events`, { headers: auth })).status).toBe(429);
+    await waitFor(() => gated.waiting.has(task.id), 10_000, 'the task to start');
+    gated.release(task.id);
     // Another key of the same service is not affected.
     const other = await service.newAccount(100);
     expect((await open('/api/v1/events', other.auth)).status).toBe(200);
@@ -205,33 +209,42 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
   });
 
   it('follows one task: its state at once, then its events, ending after the terminal one', async () => {
-    const { accountId, auth } = await service.newAccount(100);
+    const { auth } = await service.newAccount(100);
     const task = await createTask(auth);
     const other = await createTask(auth);
     const stream = await open(`/api/v1/tasks/${task.id}/events`, auth);
     const first = await stream.next(isEvent);
-    const state = JSON.parse(first.data!) as { type: string; data: { task: { id: string; status: string } } };
+    const state = JSON.parse(first.data!) as { id: string; data: { task: { id: string; status: string } } };
+    // Its state now, typed by its status, with its latest event's id.
     expect(first.event).toBe(`task.${state.data.task.status}`);
+    expect(first.id).toBe(state.id);
     expect(state.data.task.id).toBe(task.id);
 
-    const progress = await append(accountId, 'task.progress', task.id);
-    await append(accountId, 'task.succeeded', other.id);
-    const ended = await append(accountId, 'task.succeeded', task.id);
+    await waitFor(() => gated.waiting.has(task.id) && gated.waiting.has(other.id), 10_000, 'the tasks to start');
+    gated.release(other.id);
+    gated.release(task.id);
     await stream.ended;
-    const later = stream.events().slice(1);
-    expect(later.map((event) => [event.id, event.event])).toEqual([[progress.id, 'task.progress'], [ended.id, 'task.succeeded']]);
+    const frames = stream.events();
+    const order: (string | undefined)[] = ['task.queued', 'task.running', 'task.progress', 'task.succeeded'];
+    const ranks = frames.map((frame) => order.indexOf(frame.event));
+    expect(ranks.every((rank) => rank >= 0)).toBe(true);
+    expect(ranks).toEqual([...ranks].sort((a, b) => a - b));
+    expect(frames.at(-1)?.event).toBe('task.succeeded');
+    expect(frames.every((frame) => (JSON.parse(frame.data!) as { data: { task: { id: string } } }).data.task.id === task.id)).toBe(true);
+    expect(new Set(frames.map((frame) => frame.id)).size).toBe(frames.length);
+    const ended = frames.at(-1)!;
 
     // A task that has ended: its last state at once, with its last event's id, and the end.
     const done = await open(`/api/v1/tasks/${task.id}/events`, auth);
     await done.ended;
     expect(done.events().map((event) => [event.id, event.event])).toEqual([[ended.id, 'task.succeeded']]);
     // Resumed after its terminal event: nothing is left, 204 (an EventSource stops reconnecting).
-    const resumed = await fetch(`${base}/api/v1/tasks/${task.id}/events`, { headers: { ...auth, 'last-event-id': ended.id } });
+    const resumed = await fetch(`${base}/api/v1/tasks/${task.id}/events`, { headers: { ...auth, 'last-event-id': ended.id! } });
     expect(resumed.status).toBe(204);
-    // Resumed before it: the events since, then the end.
-    const replay = await open(`/api/v1/tasks/${task.id}/events`, auth, { 'last-event-id': progress.id });
+    // Resumed from the first frame: the events since, then the end.
+    const replay = await open(`/api/v1/tasks/${task.id}/events`, auth, { 'last-event-id': first.id! });
     await replay.ended;
-    expect(ids(replay)).toEqual([ended.id]);
+    expect(ids(replay)).toEqual(frames.slice(1).map((frame) => frame.id));
   });
 
   it('answers another account’s task, or an unknown one, with 404 in the envelope before any stream', async () => {

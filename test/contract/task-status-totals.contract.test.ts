@@ -29,7 +29,7 @@ describe.each(BACKENDS)('tasks per status (migration 0006) on $name', (backend) 
   const newTask = async () =>
     insertTaskWithHold(db, {
       accountId, model: 'sora-2', prompt: 'p', params: {}, referenceFiles: [], clientRequestId: null,
-      price: 1, activeTaskLimit: 10_000, timeoutSeconds: 600,
+      price: 1, activeTaskLimit: 10_000, timeoutSeconds: 600, webhookUrl: null, webhookEvents: 'terminal',
     });
 
   beforeAll(async () => {

@@ -1,19 +1,22 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import Negotiator from 'negotiator';
 import { isTerminal } from '../../domain.js';
-import { ApiError, validationFailed } from '../../errors.js';
+import { ApiError, validationFailed, type ValidationIssue } from '../../errors.js';
 import type { EventFanout, SubscribeOptions } from '../../events/event-fanout.js';
-import { EVENT_TYPES, seqOfEventId, type EventRecord, type EventType } from '../../events/event-log.js';
+import type { EventRecord, EventType } from '../../events/event-log.js';
+import type { EventService } from '../../events/event-service.js';
 import type { LogPosition, LogPositions } from '../../events/log-positions.js';
 import type { TaskService } from '../../tasks/task-service.js';
 import { callerOf } from '../auth.js';
 import { idField, type EventFrames } from '../event-frames.js';
 import type { EventStream, EventStreams } from '../event-streams.js';
 import { queryReader } from '../query.js';
+import { readEventQuery } from './events.js';
 
 export interface EventStreamRoutesDeps {
   authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
   tasks: TaskService;
+  /** Where a reader resumes (`after`, checked to be one of the account's kept events). */
+  events: EventService;
   fanout: EventFanout;
   positions: LogPositions;
   streams: EventStreams;
@@ -25,26 +28,29 @@ const TERMINAL_EVENT_TYPES: ReadonlySet<EventType> = new Set(['task.succeeded', 
 /** The position before an account's first event: a stream that starts on an empty log sends it as its `id:`. */
 const START_OF_LOG = 'evt_0000000000000000000000';
 
-/** True when the request asks for `text/event-stream` rather than JSON. */
-export function wantsEventStream(request: FastifyRequest): boolean {
-  return new Negotiator(request.raw).mediaType(['application/json', 'text/event-stream']) === 'text/event-stream';
-}
-
-export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStreamRoutesDeps): void {
+/**
+ * Registers `GET /api/v1/tasks/{id}/events`; returns the handler of `GET /api/v1/events` asked for
+ * as `text/event-stream` (the log's route answers both).
+ */
+export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStreamRoutesDeps) {
   /**
    * Where the client resumes: `Last-Event-ID` (what a reconnecting EventSource sends), else
-   * `?after=`; null for neither. A position past the account's last event is refused.
+   * `?after=`; null for neither. As for the JSON log, it must be one of the account's events still
+   * kept (or the start of the log, which a stream names when it starts on an empty one).
    */
   const resumePosition = async (request: FastifyRequest, accountId: string, after: string | undefined): Promise<number | null> => {
     const header = request.headers['last-event-id'];
-    const [path, id] = typeof header === 'string' && header !== '' ? ['Last-Event-ID', header] : ['after', after];
+    const fromHeader = typeof header === 'string' && header !== '';
+    const id = fromHeader ? header : after;
     if (id === undefined) return null;
-    const seq = seqOfEventId(id);
-    if (seq === null) throw validationFailed([{ path, message: 'Not an event id (evt_…).' }]);
-    if (seq > (await deps.positions.committed(accountId))) {
-      throw validationFailed([{ path, message: 'No event of this account has this id.' }]);
+    if (id === START_OF_LOG) return 0;
+    try {
+      return await deps.events.resolveAfter(accountId, id);
+    } catch (error) {
+      // The same problem, named as the client gave it.
+      if (!fromHeader || !(error instanceof ApiError) || error.code !== 'validation_failed') throw error;
+      throw validationFailed((error.details as ValidationIssue[]).map((issue) => ({ ...issue, path: 'Last-Event-ID' })));
     }
-    return seq;
   };
 
   /**
@@ -142,15 +148,6 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
     );
   });
 
-  app.get('/api/v1/events', { preHandler: deps.authenticate }, async (request, reply) => {
-    if (!wantsEventStream(request)) {
-      throw new ApiError('validation_failed', 'Send "Accept: text/event-stream" to stream the account\'s events.', {
-        details: [{ path: 'Accept', message: 'Must be text/event-stream.' }],
-      });
-    }
-    return streamAccountEvents(request, reply);
-  });
-
   /**
    * `GET /api/v1/events` with `Accept: text/event-stream`: the account's events after the resume
    * position, read from the log, then each as it commits. Without a resume position it starts live,
@@ -160,10 +157,8 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
   async function streamAccountEvents(request: FastifyRequest, reply: FastifyReply) {
     const caller = callerOf(request);
     const accountId = caller.account.id;
-    const query = queryReader(request.query, ['after', 'types']);
-    const after = query.string('after');
-    const types = query.listOf('types', EVENT_TYPES);
-    query.done();
+    // The log's parameters; `limit` is for its pages, and a stream has none.
+    const { after, types } = readEventQuery(request.query);
     const resume = await resumePosition(request, accountId, after);
     return openStream(reply, caller.keyId, (stream) =>
       follow(request, stream, accountId, { afterSeq: resume, types, untilTerminal: false }, (start) => {
@@ -171,4 +166,6 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
       }),
     );
   }
+
+  return { streamAccountEvents };
 }
