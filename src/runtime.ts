@@ -16,8 +16,6 @@ import type { TaskRecord } from './domain.js';
 import { createPostgresDatabase } from './db/postgres-database.js';
 import { createEventLog } from './events/event-log.js';
 import { createEventService } from './events/event-service.js';
-import { createMemoryTaskEvents } from './events/memory-task-events.js';
-import { createPostgresTaskEvents } from './events/postgres-task-events.js';
 import { createEventFeed, type EventFeed } from './events/event-feed.js';
 import { createEventFanout } from './events/event-fanout.js';
 import { createLogPositions } from './events/log-positions.js';
@@ -141,9 +139,6 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const ledger = createCreditLedger(db);
   const tasks = createTaskStore(db);
   const idempotency = createIdempotencyStore(db, { retentionSeconds: 86_400, inFlightTimeoutSeconds: 60 });
-  const events = config.databaseUrl
-    ? createPostgresTaskEvents({ connectionString: config.databaseUrl, logger })
-    : createMemoryTaskEvents();
   const metrics = createMetrics({ db, queue, countTasks: () => tasks.countByStatus() });
   const rateLimiter = config.redisUrl ? createRedisRateLimiter({ url: config.redisUrl }) : createMemoryRateLimiter();
   const routerEvents: RouterEvents = {
@@ -187,13 +182,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const transitions = createTaskTransitions({ metrics, logger });
   const eventLog = createEventLog(db);
   const lifecycle = createTaskLifecycle({
-    db, tasks, queue, transitions, events,
+    db, tasks, queue, transitions,
     // What must commit with an event goes here: the webhook deliveries it calls for. None yet.
     onEvent: async () => {},
     strandedAfterSeconds: config.leaseSeconds * 2,
   });
   const taskService = createTaskService({
-    tasks, lifecycle, idempotency, events, stores,
+    tasks, lifecycle, idempotency, feed, stores,
     resolveReferences: (account, items, policy) => fileService.resolveReferences(account, items, policy),
     taskTimeoutSeconds: config.taskTimeoutSeconds,
     resultUrlTtlSeconds: config.resultUrlTtlSeconds,
@@ -240,7 +235,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   // Each worker process has its own scratch directory; what a killed process left behind is removed at start.
   const workRoot = join(config.dataDir, 'work', `${hostname()}-${process.pid}`);
   const runner = createTaskRunner({
-    tasks, lifecycle, stores, events, logger,
+    tasks, lifecycle, stores, feed, logger,
     router,
     poll: config.providers.poll,
     submitRounds: config.providers.submitRounds,
@@ -299,7 +294,6 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     /** Graceful stop: refuse new requests, finish in-flight ones, stop workers, close stores. */
     async stop(): Promise<void> {
       shutdown.abort();
-      await events.close();
       if (app) {
         // In-flight requests get the shutdown timeout to finish; then their connections are cut.
         const closed = app.close();

@@ -247,6 +247,20 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
     expect(ids(replay)).toEqual(frames.slice(1).map((frame) => frame.id));
   });
 
+  it('wakes a long-poll at its task’s end event, not at its next re-read', async () => {
+    const { auth } = await service.newAccount(100);
+    const task = await createTask(auth);
+    await waitFor(() => gated.waiting.has(task.id), 10_000, 'the task to start');
+    const polled = fetch(`${base}/api/v1/tasks/${task.id}?wait=30`, { headers: auth });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const released = Date.now();
+    gated.release(task.id);
+    const answer = (await (await polled).json()) as { status: string };
+    expect(answer.status).toBe('succeeded');
+    // The safety re-read comes every 10 s: an answer within a few seconds came from the event.
+    expect(Date.now() - released).toBeLessThan(5000);
+  });
+
   it('answers another account’s task, or an unknown one, with 404 in the envelope before any stream', async () => {
     const owner = await service.newAccount(100);
     const stranger = await service.newAccount(100);
