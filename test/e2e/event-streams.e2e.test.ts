@@ -22,7 +22,8 @@ describe('event streams of rivya serve (embedded default)', () => {
 
   it('follows a task from create to succeeded, and loses no event of the account across a restart', async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'rivya-sse-'));
-    const env = { RIVYA_DATA_DIR: dataDir };
+    // Short leases: the tasks the killed process was running are resumed within seconds of the restart.
+    const env = { RIVYA_DATA_DIR: dataDir, RIVYA_LEASE_SECONDS: '2', RIVYA_SWEEP_INTERVAL_MS: '200' };
     const first = await startServe(env);
     processes.push(first);
     const key = await devKey(dataDir);
