@@ -150,6 +150,12 @@ export function createApp(deps: AppDeps): FastifyInstance {
       if (unstorableText(value)) throw new ApiError('not_found', 'No such resource: the path holds characters no id has.');
     }
   });
+  // An answer given once shutdown has begun closes its connection: a keep-alive connection that
+  // turns idle after the server began closing would hold the shutdown open until its timeout.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (deps.shutdown.aborted) void reply.header('connection', 'close');
+    return payload;
+  });
   registerRequestLog(app, deps.metrics);
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
