@@ -95,12 +95,9 @@ async function serve(role: string | undefined): Promise<number> {
       }
       stoppingSince = Date.now();
       runtime.logger.info({ signal }, 'shutting down: finishing requests, leaving running tasks to resume');
-      // The process stays until the window for copies of the signal has passed: one arriving while
-      // it exits, after its handlers are gone, would end it by the signal instead of with 0.
-      const linger = () => setTimeout(resolve, Math.max(0, (stoppingSince ?? 0) + REPEATED_SIGNAL_MS - Date.now()));
-      Promise.all([address?.remove(), runtime.stop()]).then(linger, (error: unknown) => {
+      Promise.all([address?.remove(), runtime.stop()]).then(() => resolve(), (error: unknown) => {
         runtime.logger.error({ err: error }, 'error while shutting down');
-        linger();
+        resolve();
       });
     };
     process.on('SIGINT', () => stop('SIGINT'));

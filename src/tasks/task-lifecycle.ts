@@ -4,8 +4,9 @@ import type { TaskRecord, TaskStatus } from '../domain.js';
 import { appendEvent, type EventRecord, type TaskEventType } from '../events/event-log.js';
 import type { JobQueue } from '../jobs/port.js';
 import {
-  advanceProgress, claimTask, endTask, handOverLease, insertTaskWithHold, renewLease, type NewTask, type TaskEnding, type TaskStore,
-} from './task-store.js';
+  advanceProgress, claimTask, endTask, handOverLease, insertTaskWithHold, renewLease, type NewTask, type TaskEnding,
+} from './task-lifecycle-sql.js';
+import type { TaskStore } from './task-store.js';
 import type { EndContext, TaskTransitions } from './task-transitions.js';
 
 /** The pg-boss queue of the jobs that move tasks. */

@@ -3,7 +3,8 @@ import { createAccountStore } from '../../src/accounts/account-store.js';
 import { loadMigrations, migrate, type Migration } from '../../src/db/migrate.js';
 import type { Database } from '../../src/db/port.js';
 import type { TaskStatus } from '../../src/domain.js';
-import { createTaskStore, endTask, insertTaskWithHold, type TaskEnding } from '../../src/tasks/task-store.js';
+import { endTask, insertTaskWithHold, type TaskEnding } from '../../src/tasks/task-lifecycle-sql.js';
+import { createTaskStore } from '../../src/tasks/task-store.js';
 import { BACKENDS } from '../helpers/backends.js';
 
 const ENDINGS: Record<'succeeded' | 'failed' | 'canceled', TaskEnding> = {
