@@ -56,6 +56,8 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
     expect(stream.response.headers.get('x-accel-buffering')).toBe('no');
     expect(stream.response.headers.get('x-request-id')).toMatch(/^req_/);
     expect(stream.response.headers.get('content-encoding')).toBeNull();
+    // Opening it took one request of the key's budget.
+    expect(stream.response.headers.get('ratelimit-remaining')).toBe(String(Number(stream.response.headers.get('ratelimit-limit')) - 1));
     expect(await stream.next()).toEqual({ retry: '2000' });
     // An empty log: the stream starts before its first event.
     expect(await stream.next()).toEqual({ id: START_OF_LOG });
