@@ -21,6 +21,13 @@ export function signedHeaders(secret: string, id: string, timestamp: number, bod
   return { 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': `v1,${signature}` };
 }
 
+/** Why a request got no answer: the system's code (ECONNREFUSED) or fetch's underlying message (bad port). */
+function reasonOf(error: Error): string {
+  const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
+  if (typeof cause?.code === 'string') return cause.code;
+  return typeof cause?.message === 'string' ? `${error.message}: ${cause.message}` : error.message;
+}
+
 /** What became of one forwarded event. */
 interface Forwarded {
   status: number | null;
@@ -49,7 +56,7 @@ async function forward(url: string, event: RivyaEvent, secret: string, signal: A
     if (signal.aborted) throw signal.reason;
     const reason = timedOut
       ? `no answer within ${FORWARD_TIMEOUT_MS / 1000} s`
-      : error instanceof Error ? ((error.cause as { code?: string } | undefined)?.code ?? error.message) : String(error);
+      : error instanceof Error ? reasonOf(error) : String(error);
     return { status: null, latencyMs: Math.round(performance.now() - started), error: reason };
   } finally {
     clearTimeout(timer);

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BACKENDS } from '../helpers/backends.js';
-import { runRivya as rivya } from '../helpers/serve-process.js';
+import { freePort, runRivya as rivya } from '../helpers/serve-process.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -107,7 +107,8 @@ describe('rivya webhooks', () => {
   }, 90_000);
 
   it('listen prints a line per event for people, and a receiver that is down is reported, not fatal', async () => {
-    const listen = startListen(['--forward-to', 'http://127.0.0.1:9/hook', '--events', 'task.queued'], env);
+    // A port nothing listens on: the receiver is not running.
+    const listen = startListen(['--forward-to', `http://127.0.0.1:${await freePort()}/hook`, '--events', 'task.queued'], env);
     try {
       await waitFor(() => listen.stdout().includes('Ready'), 30_000, 'listen to connect');
       expect(listen.stdout()).toMatch(/Webhook signing secret: whsec_/);
