@@ -44,6 +44,9 @@ import { createTaskStore, handOverLease } from './tasks/task-store.js';
 import { createSweeper } from './worker/sweeper.js';
 import { createTaskRunner, TASK_QUEUE, type TaskJob } from './worker/task-runner.js';
 import { isProcessAlive } from './process-alive.js';
+import { createWebhooks } from './webhooks/create-webhooks.js';
+import { WEBHOOK_QUEUE } from './webhooks/dispatch.js';
+import type { HostResolver } from './webhooks/webhook-url.js';
 import { LOG_REDACTION } from './log-redaction.js';
 
 export const UPLOAD_TARGETS = ['s3', 'oss'] as const;
@@ -56,6 +59,12 @@ export interface RuntimeOptions {
   provider?: Provider;
   /** Told of every route the HTTP app registers (checks that must cover every route). */
   onRoute?: (route: AppRoute) => void;
+  /** Resolves webhook hosts instead of the system's resolver (tests play DNS). */
+  webhookResolver?: HostResolver;
+  /** Replaces the webhook retry schedule's delays (tests shorten it). */
+  webhookRetryDelaysMs?: readonly number[];
+  /** The clock of webhook secret overlaps and of the failing-endpoint rule (tests move it). */
+  clock?: () => Date;
 }
 
 /** Where the embedded mode keeps its generated secret. */
@@ -114,7 +123,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   );
   // A job whose worker vanished after fetching it is retried once it expires: well before the task's deadline.
   const queue = createPgBossQueue({
-    db, logger, queues: [TASK_QUEUE], expireInSeconds: Math.max(60, Math.floor(config.taskTimeoutSeconds / 3)),
+    db, logger, queues: [TASK_QUEUE, WEBHOOK_QUEUE], expireInSeconds: Math.max(60, Math.floor(config.taskTimeoutSeconds / 3)),
   });
   await queue.start();
 
@@ -168,6 +177,17 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     tokens: createDurationTokens(secret),
     ffmpegPath: config.ffmpegPath,
   });
+  const webhooks = createWebhooks({
+    db, queue, idempotency, stores, logger,
+    resultUrlTtlSeconds: config.resultUrlTtlSeconds,
+    allowInsecure: config.webhooksAllowInsecure,
+    timeoutMs: config.webhookTimeoutMs,
+    concurrency: config.webhookConcurrency,
+    sweepIntervalMs: config.sweepIntervalMs,
+    resolve: options.webhookResolver,
+    retryDelaysMs: options.webhookRetryDelaysMs,
+    now: options.clock,
+  });
   const transitions = createTaskTransitions({ metrics, logger });
   const taskService = createTaskService({
     tasks, idempotency, queue, events, transitions, stores,
@@ -190,7 +210,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       : createApp({
           publicUrl: config.publicUrl, adminToken: config.adminToken, authFailuresPerMinute: config.authFailuresPerMinute,
           logger, trustProxy: false,
-          accounts, ledger, idempotency, tasks: taskService, files: fileService,
+          accounts, ledger, idempotency, tasks: taskService, files: fileService, webhooks: webhooks.service,
           maxUploadBytes: Math.max(...Object.values(config.fileLimits)),
           rateLimiter, metrics, stores, signer, readiness,
           metricsEndpoint: config.metricsPort === null ? { token: config.metricsToken } : null,
@@ -253,7 +273,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
 
   let listening: string | null = null;
   return {
-    config, db, app, accounts, ledger, tasks, taskService, fileService, idempotency, queue, stores, signer, sweeper, runner, logger,
+    config, db, app, accounts, ledger, tasks, taskService, fileService, idempotency, queue, stores, signer, sweeper, runner, logger, webhooks,
 
     /**
      * Starts serving (api role) and working (worker role). Resolves with the listening URL, if any.
@@ -282,6 +302,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         await queue.work<TaskJob>(TASK_QUEUE, config.workerConcurrency, (job) => runner.handle(job.data));
         await sweeper.sweepOnce();
         sweeper.start();
+        await webhooks.start({ restarted: lock !== null });
       }
       return listening;
     },
@@ -301,7 +322,9 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       }
       await metricsApp?.close();
       await sweeper.stop();
+      await webhooks.stop();
       await queue.stop(config.shutdownTimeoutMs);
+      await webhooks.close();
       await rateLimiter.close();
       await db.close();
       await lock?.release();

@@ -11,6 +11,7 @@ import type { ObjectStore } from '../storage/port.js';
 import type { UrlSigner } from '../storage/url-signer.js';
 import type { FileService } from '../files/file-service.js';
 import type { TaskService } from '../tasks/task-service.js';
+import type { WebhookService } from '../webhooks/webhook-service.js';
 import { registerFileRoutes } from './routes/files.js';
 import { findUnstorableText, MAX_JSON_DEPTH, nestsDeeperThan, unstorableText } from './storable-text.js';
 import { createClientErrorHandler, createConnectHandler } from './client-errors.js';
@@ -25,6 +26,7 @@ import { registerOperationsRoutes, type ReadinessCheck } from './routes/operatio
 import { registerProviderCallbackRoutes } from './routes/provider-callbacks.js';
 import { registerServiceIndexRoute } from './routes/service-index.js';
 import { registerTaskRoutes } from './routes/tasks.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { recordAnswer, registerRequestLog } from './request-log.js';
 
@@ -42,6 +44,7 @@ export interface AppDeps {
   idempotency: IdempotencyStore;
   tasks: TaskService;
   files: FileService;
+  webhooks: WebhookService;
   maxUploadBytes: number;
   rateLimiter: RateLimiter;
   metrics: Metrics;
@@ -152,6 +155,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   });
   registerFileRoutes(app, { files: deps.files, idempotency: deps.idempotency, maxUploadBytes: deps.maxUploadBytes, authenticate });
   registerAccountRoutes(app, { ledger: deps.ledger, accounts: deps.accounts, authenticate });
+  registerWebhookRoutes(app, { webhooks: deps.webhooks, authenticate });
   registerObjectRoutes(app, { stores: deps.stores, signer: deps.signer });
   registerProviderCallbackRoutes(app, { signer: deps.signer, wake: deps.wakeTask });
   registerOperationsRoutes(app, { readiness: deps.readiness, isShuttingDown: () => deps.shutdown.aborted });

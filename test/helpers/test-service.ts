@@ -38,6 +38,8 @@ export async function startTestService(
     onRoute?: RuntimeOptions['onRoute'];
     /** Keep every log line from this level up in `logs` (otherwise logs are silent). */
     captureLogs?: pino.Level;
+    /** Test doubles of the webhook machinery: a resolver playing DNS, a shorter retry schedule, a clock. */
+    webhooks?: Pick<RuntimeOptions, 'webhookResolver' | 'webhookRetryDelaysMs' | 'clock'>;
   } = {},
 ): Promise<TestService> {
   const dataDir = await mkdtemp(join(tmpdir(), 'rivya-test-'));
@@ -64,6 +66,7 @@ export async function startTestService(
     logger,
     ...(options.provider ? { provider: options.provider } : {}),
     ...(options.onRoute ? { onRoute: options.onRoute } : {}),
+    ...options.webhooks,
   });
   if (options.worker !== false) await runtime.start({ listen: options.listen === true });
   else if (options.listen) await runtime.app?.listen({ host: config.host, port: config.port });
