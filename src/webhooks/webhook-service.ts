@@ -135,6 +135,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
             ? 'This delivery succeeded: there is nothing to retry.'
             : 'An attempt of this delivery is under way; wait for its outcome.');
         }
+        // (The transaction rolls back: the delivery stays as it was.)
         if (endpoint.disabledAt !== null) throw new ApiError('invalid_state', 'The endpoint is disabled: enable it (PATCH {"disabled": false}) before retrying.');
         await deps.queue.enqueue(tx, WEBHOOK_QUEUE, { deliveryId: id, attempt: retry.attempt } satisfies DeliveryJob);
         const delivery = await deliveries.get(accountId, endpointId, id, tx);

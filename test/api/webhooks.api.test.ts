@@ -140,6 +140,13 @@ describe.each(BACKENDS)('webhook endpoints API on $name', (backend) => {
     const listed = (await call(auth, 'GET', `/api/v1/webhook_endpoints/${endpoint.id}/deliveries`)).json();
     expect(listed).toMatchObject({ data: [{ id: delivery.id, event_id: delivery.event_id }], has_more: false, next_cursor: null });
     expect(await createEventLog(service.runtime.db).list(accountId, { afterSeq: 0, limit: 10 })).toEqual([]);
+    // Ended deliveries are deleted 7 days after their last change; pending ones are kept.
+    await service.runtime.db.query(`UPDATE webhook_deliveries SET updated_at = now() - interval '8 days' WHERE id = $1`, [delivery.id]);
+    await service.runtime.webhooks.sweeper.sweepOnce();
+    expect((await call(auth, 'GET', `/api/v1/webhook_endpoints/${endpoint.id}/deliveries`)).json().data).toHaveLength(1);
+    await service.runtime.db.query(`UPDATE webhook_deliveries SET status = 'succeeded' WHERE id = $1`, [delivery.id]);
+    await service.runtime.webhooks.sweeper.sweepOnce();
+    expect((await call(auth, 'GET', `/api/v1/webhook_endpoints/${endpoint.id}/deliveries`)).json().data).toHaveLength(0);
     // A disabled endpoint is not tested.
     await call(auth, 'PATCH', `/api/v1/webhook_endpoints/${endpoint.id}`, { disabled: true });
     const refused = await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/test`);

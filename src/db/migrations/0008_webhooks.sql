@@ -57,7 +57,8 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, seq);
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
-CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at);
+-- Ended deliveries are deleted a while after their last change.
+CREATE INDEX webhook_deliveries_ended ON webhook_deliveries (updated_at) WHERE status <> 'pending';
 
 CREATE TABLE webhook_attempts (
   delivery_id    text NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
