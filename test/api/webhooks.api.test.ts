@@ -191,6 +191,10 @@ describe.each(BACKENDS)('webhook endpoints API on $name', (backend) => {
     ['https://[fd00:ec2::254]/', /unique-local/],
     ['https://100.100.100.200/', /carrier-grade NAT/],
     ['https://0.0.0.0/', /unspecified/],
+    // Other spellings of loopback, as URL parsers read them.
+    ['https://2130706433/', /loopback/],
+    ['https://0x7f.1/', /loopback/],
+    ['https://[0:0:0:0:0:ffff:7f00:1]/', /loopback/],
     ['https://localhost/', /resolves to .*loopback/],
     ['https://private.example.com/', /resolves to 10\.0\.0\.7, a private address/],
     ['https://user:pass@hooks.example.com/', /credentials/],
