@@ -34,6 +34,11 @@ try {
     body: JSON.stringify({ limits: { creates_per_minute: 100_000, requests_per_minute: 100_000, active_tasks: 100_000 } }),
   });
   if (limits.status !== 200) throw new Error(`limits: ${limits.status}`);
+  const credits = await fetch(`${serve.url}/admin/v1/accounts/${account.body.id}/credits`, {
+    method: 'POST', headers: { authorization: 'Bearer bench-admin', 'content-type': 'application/json' },
+    body: JSON.stringify({ amount: TASKS * 100, reason: 'bench' }),
+  });
+  if (credits.status !== 201) throw new Error(`credits: ${credits.status}`);
   const endpoint = await api<{ id: string; secret: string }>('/api/v1/webhook_endpoints', {
     method: 'POST', body: { url: `${receiver.url}/hook`, events: ['task.succeeded'] },
   });
