@@ -187,6 +187,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     resolve: options.webhookResolver,
     retryDelaysMs: options.webhookRetryDelaysMs,
     now: options.clock,
+    onAttempt: (outcome, latencyMs) => metrics.webhookAttempt(outcome, latencyMs / 1000),
   });
   const transitions = createTaskTransitions({ metrics, logger });
   const taskService = createTaskService({

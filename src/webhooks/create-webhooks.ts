@@ -31,6 +31,8 @@ export interface WebhooksConfig {
   retryDelaysMs?: readonly number[] | undefined;
   /** Tests: the clock of secret overlaps and of the 3-day rule. */
   now?: (() => Date) | undefined;
+  /** Told of every attempt made (metrics). */
+  onAttempt?: (outcome: 'succeeded' | 'retry' | 'failed', latencyMs: number) => void;
 }
 
 /** Ended deliveries and their attempts are kept this long. */
@@ -49,7 +51,7 @@ export function createWebhooks(config: WebhooksConfig) {
   const worker = createDeliveryWorker({
     db: config.db, deliveries, endpoints, eventLog: createEventLog(config.db), sender, queue: config.queue, stores: config.stores,
     resultUrlTtlSeconds: config.resultUrlTtlSeconds, leaseSeconds, retryDelaysMs: config.retryDelaysMs ?? RETRY_DELAYS_MS, now,
-    logger: config.logger,
+    logger: config.logger, ...(config.onAttempt ? { onAttempt: config.onAttempt } : {}),
   });
   const sweeper = createDeliverySweeper({
     db: config.db, deliveries, queue: config.queue, logger: config.logger,

@@ -30,6 +30,8 @@ export interface DeliveryWorkerDeps {
   /** The clock of secret overlaps and of the 3-day rule (injected in tests). */
   now: () => Date;
   logger: FastifyBaseLogger;
+  /** Told of every attempt made (metrics). */
+  onAttempt?: (outcome: AttemptResult['outcome']['kind'], latencyMs: number) => void;
 }
 
 /**
@@ -91,6 +93,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
         });
       }
     });
+    deps.onAttempt?.(outcome.kind, sent.latencyMs);
     const fields = {
       delivery_id: delivery.id, endpoint_id: delivery.endpointId, account_id: delivery.accountId, event_id: delivery.eventId,
       event_type: delivery.eventType, attempt: delivery.attempt, status_code: sent.statusCode, latency_ms: sent.latencyMs,

@@ -186,6 +186,10 @@ describe.each(BACKENDS)('webhook deliveries on $name', (backend) => {
       [1, 500, 'HTTP 500.'], [2, 500, 'HTTP 500.'], [3, 200, null],
     ]);
     expect(delivery!.attempts[0]!.response_body).toBe('down for maintenance');
+    const metrics = (await ctx.app.inject({ url: '/metrics' })).body;
+    expect(Number(/^rivya_webhook_attempts_total\{outcome="retry"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
+    expect(Number(/^rivya_webhook_attempts_total\{outcome="succeeded"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(Number(/^rivya_webhook_attempt_seconds_count (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(3);
     expect(delivery!.attempts[0]!.next_retry_at).not.toBeNull();
     expect(delivery!.attempts[2]!.next_retry_at).toBeNull();
   });
