@@ -49,8 +49,12 @@ export function createWebhookDispatcher(deps: { deliveries: DeliveryStore; queue
      */
     async dispatchEvent(tx: Queryable, event: EventRecord): Promise<number> {
       const { rows } = await tx.query<{ endpoint_id: string | null; url: string | null }>(
-        `SELECT id AS endpoint_id, NULL::text AS url FROM webhook_endpoints
-          WHERE account_id = $1 AND disabled_at IS NULL AND (events @> ARRAY[$2]::text[] OR events @> ARRAY['*']::text[])
+        // KEY SHARE: an endpoint deleted meanwhile is either skipped or waits for this commit, so
+        // the deliveries' reference to it never fails the event's transaction.
+        `SELECT e.id AS endpoint_id, NULL::text AS url FROM (
+           SELECT id FROM webhook_endpoints
+            WHERE account_id = $1 AND disabled_at IS NULL AND (events @> ARRAY[$2]::text[] OR events @> ARRAY['*']::text[])
+            FOR KEY SHARE) e
          UNION ALL
          SELECT NULL, webhook_url FROM tasks
           WHERE $3::text IS NOT NULL AND id = $3 AND account_id = $1 AND webhook_url IS NOT NULL AND (webhook_events = 'all' OR $4::boolean)`,

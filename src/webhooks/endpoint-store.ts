@@ -102,8 +102,14 @@ export function createEndpointStore(db: Database, now: () => Date) {
     },
 
     /** One endpoint of the account; null when unknown or another account's. */
-    async get(accountId: string, id: string, runner: Queryable = db): Promise<WebhookEndpoint | null> {
-      const { rows } = await runner.query<EndpointRow>('SELECT * FROM webhook_endpoints WHERE account_id = $1 AND id = $2', [accountId, id]);
+    async get(accountId: string, id: string): Promise<WebhookEndpoint | null> {
+      const { rows } = await db.query<EndpointRow>('SELECT * FROM webhook_endpoints WHERE account_id = $1 AND id = $2', [accountId, id]);
+      return rows[0] ? toEndpoint(rows[0]) : null;
+    },
+
+    /** The same inside `tx`, kept from being deleted until `tx` ends (a delivery is about to name it). */
+    async getForDelivery(tx: Queryable, accountId: string, id: string): Promise<WebhookEndpoint | null> {
+      const { rows } = await tx.query<EndpointRow>('SELECT * FROM webhook_endpoints WHERE account_id = $1 AND id = $2 FOR KEY SHARE', [accountId, id]);
       return rows[0] ? toEndpoint(rows[0]) : null;
     },
 

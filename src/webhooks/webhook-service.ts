@@ -104,7 +104,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
      */
     async sendTest(accountId: string, id: string, idempotency: IdempotentRequest | null): Promise<IdempotencyOutcome> {
       const outcome = await deps.idempotency.run(idempotency, async (tx) => {
-        const endpoint = await endpoints.get(accountId, id, tx);
+        const endpoint = await endpoints.getForDelivery(tx, accountId, id);
         if (!endpoint) throw new ApiError('not_found', `Webhook endpoint ${id} not found.`);
         if (endpoint.disabledAt !== null) throw new ApiError('invalid_state', 'The endpoint is disabled: enable it (PATCH {"disabled": false}) before testing it.');
         const eventId = testEventId();
@@ -126,7 +126,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     /** A new attempt now for a delivery that failed, was stopped, or waits for its next retry. */
     async retryDelivery(accountId: string, endpointId: string, id: string, idempotency: IdempotentRequest | null): Promise<IdempotencyOutcome> {
       const outcome = await deps.idempotency.run(idempotency, async (tx) => {
-        const endpoint = await endpoints.get(accountId, endpointId, tx);
+        const endpoint = await endpoints.getForDelivery(tx, accountId, endpointId);
         if (!endpoint) throw new ApiError('not_found', `Webhook endpoint ${endpointId} not found.`);
         const retry = await deliveries.retryNow(tx, accountId, endpointId, id);
         if ('refused' in retry) {
