@@ -63,10 +63,15 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
     await deps.db.transaction(async (tx) => {
       if (delivery.endpointId !== null) {
         const succeeded = outcome.kind === 'succeeded';
+        // The endpoint's row is written only when its failing streak starts or ends, not on every delivery.
+        if (succeeded) {
+          await tx.query('UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL', [delivery.endpointId]);
+        } else {
+          await tx.query('UPDATE webhook_endpoints SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL', [delivery.endpointId, now]);
+        }
         const { rows } = await tx.query<{ failing_since: Date | null; disabled_at: Date | null }>(
-          `UPDATE webhook_endpoints SET failing_since = CASE WHEN $2 THEN NULL ELSE coalesce(failing_since, $3) END
-            WHERE id = $1 RETURNING failing_since, disabled_at`,
-          [delivery.endpointId, succeeded, now],
+          'SELECT failing_since, disabled_at FROM webhook_endpoints WHERE id = $1',
+          [delivery.endpointId],
         );
         const endpoint = rows[0];
         let disable: string | null = null;

@@ -109,6 +109,8 @@ describe.each(BACKENDS)('webhook deliveries on $name', (backend) => {
     const hook = await receiver();
     const { auth } = await ctx.service.newAccount(100);
     const endpoint = await endpointAt(auth, `${hook.url}/hooks?source=rivya`);
+    const version = async () => (await ctx.service.runtime.db.query<{ v: string }>('SELECT xmin::text AS v FROM webhook_endpoints WHERE id = $1', [endpoint.id])).rows[0]?.v;
+    const before = await version();
     const sent = (await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/test`)).json();
     await waitFor(() => hook.received.length === 1);
     const [webhook] = hook.received as [ReceivedWebhook];
@@ -132,6 +134,8 @@ describe.each(BACKENDS)('webhook deliveries on $name', (backend) => {
       return list[0]?.status === 'succeeded' ? list : null;
     });
     expect(delivery).toMatchObject({ status: 'succeeded', next_retry_at: null, attempts: [{ attempt: 1, status_code: 204, error: null, next_retry_at: null }] });
+    // A delivery that succeeds leaves its endpoint's row as it was (no new row version per delivery).
+    expect(await version()).toBe(before);
   });
 
   it('delivers a task event from the log to every subscribed endpoint, with the task as the API presents it, and to the task\'s own webhook_url', async () => {
