@@ -60,8 +60,10 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
   async function record(delivery: ClaimedDelivery, startedAt: Date, sent: SendOutcome, given?: AttemptResult['outcome']): Promise<void> {
     let outcome = given ?? outcomeOf(delivery, sent);
     const now = deps.now();
+    let disabled: string | null = null;
     await deps.db.transaction(async (tx) => {
-      if (delivery.endpointId !== null) {
+      // Only what the receiver did counts towards its endpoint's streak (not an event swept from the log).
+      if (delivery.endpointId !== null && given === undefined) {
         const succeeded = outcome.kind === 'succeeded';
         // The endpoint's row is written only when its failing streak starts or ends, not on every delivery.
         if (succeeded) {
@@ -80,11 +82,11 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
           disable = 'Every delivery attempt failed for 3 days.';
         }
         if (disable && endpoint && endpoint.disabled_at === null) {
-          await tx.query(
+          const { rowCount } = await tx.query(
             `UPDATE webhook_endpoints SET disabled_at = now(), disabled_reason = $2, updated_at = now() WHERE id = $1 AND disabled_at IS NULL`,
             [delivery.endpointId, disable],
           );
-          deps.logger.warn({ endpoint_id: delivery.endpointId, account_id: delivery.accountId, reason: disable }, 'webhook endpoint disabled');
+          if (rowCount === 1) disabled = disable;
         }
         // A disabled endpoint gets no further attempts.
         if (!succeeded && (disable || endpoint?.disabled_at)) outcome = { kind: 'failed' };
@@ -98,6 +100,7 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
         });
       }
     });
+    if (disabled) deps.logger.warn({ endpoint_id: delivery.endpointId, account_id: delivery.accountId, reason: disabled }, 'webhook endpoint disabled');
     deps.onAttempt?.(outcome.kind, sent.latencyMs);
     const fields = {
       delivery_id: delivery.id, endpoint_id: delivery.endpointId, account_id: delivery.accountId, event_id: delivery.eventId,

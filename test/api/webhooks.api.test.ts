@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEventLog } from '../../src/events/event-log.js';
+import { appendEvent, createEventLog } from '../../src/events/event-log.js';
 import { systemResolver } from '../../src/webhooks/webhook-url.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
@@ -152,6 +152,31 @@ describe.each(BACKENDS)('webhook endpoints API on $name', (backend) => {
     const refused = await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/test`);
     expect(refused.statusCode).toBe(409);
     expect(refused.json().error.code).toBe('invalid_state');
+  });
+
+  it('ends a delivery whose event was swept from the log before it was sent, without counting it against the endpoint', async () => {
+    const { auth, accountId } = await service.newAccount(100);
+    const endpoint = (await call(auth, 'POST', '/api/v1/webhook_endpoints', { url: 'https://hooks.example.com/late', events: ['*'] })).json();
+    const task = (await call(auth, 'POST', '/api/v1/tasks', { model: 'sora-2', prompt: 'swept' })).json();
+    const stored = await service.runtime.tasks.get(accountId, task.id);
+    const event = await service.runtime.db.transaction(async (tx) => {
+      const appended = await appendEvent(tx, { accountId, type: 'task.running', task: stored });
+      expect(await service.runtime.webhooks.dispatchEvent(tx, appended)).toBe(1);
+      return appended;
+    });
+    await service.runtime.db.query('DELETE FROM events WHERE id = $1', [event.id]);
+    const [pending] = (await call(auth, 'GET', `/api/v1/webhook_endpoints/${endpoint.id}/deliveries`)).json().data;
+    expect(pending).toMatchObject({ event_id: event.id, event_type: 'task.running', status: 'pending' });
+    await service.runtime.webhooks.worker.handle({ deliveryId: pending.id, attempt: 1 });
+    const [ended] = (await call(auth, 'GET', `/api/v1/webhook_endpoints/${endpoint.id}/deliveries`)).json().data;
+    expect(ended).toMatchObject({
+      status: 'failed', next_retry_at: null,
+      attempts: [{ attempt: 1, status_code: null, error: 'The event is no longer kept in the log: nothing was sent.' }],
+    });
+    expect((await service.runtime.webhooks.endpoints.get(accountId, endpoint.id))?.failingSince).toBeNull();
+    // Its job again (pg-boss delivers at least once) does nothing.
+    await service.runtime.webhooks.worker.handle({ deliveryId: pending.id, attempt: 1 });
+    expect((await call(auth, 'GET', `/api/v1/webhook_endpoints/${endpoint.id}/deliveries`)).json().data[0].attempts).toHaveLength(1);
   });
 
   it('another account\'s endpoints and deliveries are 404, and not listed', async () => {
