@@ -8,7 +8,7 @@ import pino from 'pino';
 import { loadConfig } from '../src/config.js';
 import { newId } from '../src/ids.js';
 import { createRuntime } from '../src/runtime.js';
-import { endTask } from '../src/tasks/task-store.js';
+import { endTask } from '../src/tasks/task-lifecycle-sql.js';
 
 const args = Object.fromEntries(process.argv.slice(2).map((arg) => arg.split('=') as [string, string]));
 const TASKS = Number(args['tasks'] ?? 100_000);

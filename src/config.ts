@@ -39,6 +39,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** How long uploaded files live. */
   fileRetentionSeconds: number;
+  /** How long events stay in the log (at least an hour); the sweeper deletes older ones. */
+  eventRetentionSeconds: number;
   /** Upload size limits per kind of file. */
   fileLimits: FileLimits;
   /** The object store target uploads are kept on. */
@@ -194,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: { role?: string | unde
     authFailuresPerMinute: int('RIVYA_AUTH_FAILURES_PER_MINUTE', 30, 1, 1_000_000),
     shutdownTimeoutMs: int('RIVYA_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
     fileRetentionSeconds: int('RIVYA_FILE_RETENTION_SECONDS', 7 * 86_400, 60, 365 * 86_400),
+    eventRetentionSeconds: int('RIVYA_EVENT_RETENTION_SECONDS', 7 * 86_400, 3600, 365 * 86_400),
     fileLimits: {
       image: int('RIVYA_MAX_IMAGE_BYTES', DEFAULT_FILE_LIMITS.image, 1, 5_000_000_000),
       video: int('RIVYA_MAX_VIDEO_BYTES', DEFAULT_FILE_LIMITS.video, 1, 5_000_000_000),

@@ -57,6 +57,9 @@ export interface TaskReferenceFile {
   key: string;
 }
 
+/** Which of a task's events its own webhook receives. */
+export type TaskWebhookEvents = 'terminal' | 'all';
+
 export interface TaskRecord {
   id: string;
   accountId: string;
@@ -79,6 +82,10 @@ export interface TaskRecord {
   /** The upstream job a callback named after the submission's answer was lost (unverified). */
   upstreamHint: string | null;
   attempts: number;
+  /** Where the task's own events are also delivered (set at creation; never shown in the Task object). */
+  webhookUrl: string | null;
+  /** Which of its events go to `webhookUrl`: the terminal ones, or all of them. */
+  webhookEvents: TaskWebhookEvents;
   deadlineAt: Date;
   createdAt: Date;
   updatedAt: Date;

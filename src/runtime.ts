@@ -11,9 +11,11 @@ import { prepareDataDir } from './data-dir.js';
 import { lockDataDir, type DataDirLock } from './db/data-dir-lock.js';
 import { migrate } from './db/migrate.js';
 import { createPgliteDatabase } from './db/pglite-database.js';
-import type { Database, Queryable } from './db/port.js';
+import type { Database } from './db/port.js';
 import type { TaskRecord } from './domain.js';
 import { createPostgresDatabase } from './db/postgres-database.js';
+import { createEventLog } from './events/event-log.js';
+import { createEventService } from './events/event-service.js';
 import { createMemoryTaskEvents } from './events/memory-task-events.js';
 import { createApp, type AppRoute } from './http/app.js';
 import { listenFailure } from './http/listen-error.js';
@@ -40,9 +42,10 @@ import { createTaskTransitions } from './tasks/task-transitions.js';
 import { createDurationTokens } from './files/duration-token.js';
 import { createFileService } from './files/file-service.js';
 import { createFileStore } from './files/file-store.js';
-import { createTaskStore, handOverLease } from './tasks/task-store.js';
+import { createTaskLifecycle, TASK_QUEUE, type TaskJob } from './tasks/task-lifecycle.js';
+import { createTaskStore } from './tasks/task-store.js';
 import { createSweeper } from './worker/sweeper.js';
-import { createTaskRunner, TASK_QUEUE, type TaskJob } from './worker/task-runner.js';
+import { createTaskRunner } from './worker/task-runner.js';
 import { isProcessAlive } from './process-alive.js';
 import { createWebhooks } from './webhooks/create-webhooks.js';
 import { WEBHOOK_QUEUE } from './webhooks/dispatch.js';
@@ -190,13 +193,26 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     onAttempt: (outcome, latencyMs) => metrics.webhookAttempt(outcome, latencyMs / 1000),
   });
   const transitions = createTaskTransitions({ metrics, logger });
+  const eventLog = createEventLog(db);
+  const lifecycle = createTaskLifecycle({
+    db, tasks, queue, transitions, events,
+    // The webhook deliveries an event calls for commit with it; this process's delivery workers
+    // start on them at once (other processes are woken by the commit's NOTIFY).
+    onEvent: async (tx, event) => {
+      await webhooks.dispatchEvent(tx, event);
+    },
+    onCommitted: () => queue.wake(WEBHOOK_QUEUE),
+    strandedAfterSeconds: config.leaseSeconds * 2,
+  });
   const taskService = createTaskService({
-    tasks, idempotency, queue, events, transitions, stores,
+    tasks, lifecycle, idempotency, events, stores,
     resolveReferences: (account, items, policy) => fileService.resolveReferences(account, items, policy),
     taskTimeoutSeconds: config.taskTimeoutSeconds,
     resultUrlTtlSeconds: config.resultUrlTtlSeconds,
     refuseParams: (model, params) => router.refuses(model, params),
     cancelUpstream,
+    // The same rules as an endpoint's URL: https, public addresses only (unless insecure).
+    checkWebhookUrl: (url) => webhooks.checkWebhookUrl(url),
   });
 
   const readiness = async () => [
@@ -212,34 +228,19 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
           publicUrl: config.publicUrl, adminToken: config.adminToken, authFailuresPerMinute: config.authFailuresPerMinute,
           logger, trustProxy: false,
           accounts, ledger, idempotency, tasks: taskService, files: fileService, webhooks: webhooks.service,
+          events: createEventService({ log: eventLog, presentTask: taskService.present, retentionSeconds: config.eventRetentionSeconds }),
           maxUploadBytes: Math.max(...Object.values(config.fileLimits)),
           rateLimiter, metrics, stores, signer, readiness,
           metricsEndpoint: config.metricsPort === null ? { token: config.metricsToken } : null,
-          wakeTask,
+          wakeTask: (taskId, upstreamHint) => lifecycle.wake(taskId, upstreamHint),
           shutdown: shutdown.signal,
           ...(options.onRoute ? { onRoute: options.onRoute } : {}),
         });
 
-  /**
-   * An upstream's callback for `taskId`: the task's next status fetch happens now. The job the
-   * callback names (`upstreamHint`, unverified) is kept for a task whose submission's answer was
-   * lost; its next attempt asks the upstream whether that job is this task's.
-   */
-  function wakeTask(taskId: string, upstreamHint: string | null): Promise<boolean> {
-    return db.transaction(async (tx) => {
-      const seq = await tasks.wake(tx, taskId, upstreamHint);
-      if (seq === null) return false;
-      await enqueueIn(tx, { taskId, seq });
-      return true;
-    });
-  }
-
   // Each worker process has its own scratch directory; what a killed process left behind is removed at start.
   const workRoot = join(config.dataDir, 'work', `${hostname()}-${process.pid}`);
-  const enqueueIn = (tx: Queryable, job: TaskJob, afterSeconds = 0) =>
-    queue.enqueue(tx, TASK_QUEUE, job, { startAfterSeconds: afterSeconds });
   const runner = createTaskRunner({
-    tasks, stores, events, transitions, logger,
+    tasks, lifecycle, stores, events, logger,
     router,
     poll: config.providers.poll,
     submitRounds: config.providers.submitRounds,
@@ -249,24 +250,12 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     maxAttempts: config.maxAttempts,
     ffmpegPath: config.ffmpegPath,
     shutdown: shutdown.signal,
-    handOver: (job, lease, afterSeconds) =>
-      db.transaction(async (tx) => {
-        const handedOver = await handOverLease(tx, job.taskId, lease);
-        // A callback during the attempt asked for a status fetch: it happens at once.
-        if (handedOver) await enqueueIn(tx, { ...job, seq: handedOver.seq }, handedOver.wake ? 0 : afterSeconds);
-      }),
   });
   const sweeper = createSweeper({
-    tasks, idempotency, logger,
-    resume: (tx, taskId, seq) => enqueueIn(tx, { taskId, seq }),
-    strandedTasks: (jobs) => queue.withoutLiveJob(TASK_QUEUE, jobs, config.leaseSeconds * 2),
-    strandedAfterSeconds: config.leaseSeconds * 2,
+    tasks, lifecycle, idempotency, eventLog, logger,
+    eventRetentionSeconds: config.eventRetentionSeconds,
     purgeExpiredFiles: () => fileService.purgeExpired(),
-    onEnded: (task) => {
-      transitions.ended(task);
-      events.publish(task.id);
-      void cancelUpstream(task);
-    },
+    onEnded: (task) => void cancelUpstream(task),
     intervalMs: config.sweepIntervalMs,
   });
 
@@ -274,7 +263,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
 
   let listening: string | null = null;
   return {
-    config, db, app, accounts, ledger, tasks, taskService, fileService, idempotency, queue, stores, signer, sweeper, runner, logger, webhooks,
+    config, db, app, accounts, ledger, tasks, lifecycle, eventLog, taskService, fileService, idempotency, queue, stores, signer, sweeper, runner, logger, webhooks,
 
     /**
      * Starts serving (api role) and working (worker role). Resolves with the listening URL, if any.

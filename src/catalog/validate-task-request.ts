@@ -1,3 +1,4 @@
+import type { TaskWebhookEvents } from '../domain.js';
 import type { ValidationIssue } from '../errors.js';
 import type { FileKind } from '../files/media-types.js';
 import { findModel, MODEL_IDS, MODELS, REFERENCE_ITEMS_KEY, type ModelRecord } from './models.js';
@@ -18,15 +19,22 @@ export interface TaskRequest {
   params: Record<string, string>;
   referenceMediaItems: ReferenceMediaItem[];
   clientRequestId: string | null;
+  /** The task's own webhook (its safety is checked at creation, not here). */
+  webhookUrl: string | null;
+  /** Which of the task's events go to `webhookUrl`: `terminal` unless `["all"]` was asked for. */
+  webhookEvents: TaskWebhookEvents;
 }
 
 export type ValidationResult = { ok: true; request: TaskRequest } | { ok: false; issues: ValidationIssue[] };
 
-const TOP_LEVEL_KEYS = new Set(['model', 'prompt', 'params', 'client_request_id']);
+const TOP_LEVEL_KEYS = new Set(['model', 'prompt', 'params', 'client_request_id', 'webhook_url', 'webhook_events']);
 const REFERENCE_ITEM_KEYS = new Set(['file_id', 'url', 'kind', 'name', 'mimeType', 'durationToken']);
 /** The shape of a file id (`file_` and base62); anything else cannot name a file. */
 const FILE_ID = /^file_[0-9A-Za-z]{1,64}$/;
 export const CLIENT_REQUEST_ID_MAX = 128;
+export const WEBHOOK_URL_MAX = 2048;
+/** The one value `webhook_events` takes: every event of the task (left out, only its terminal ones). */
+export const WEBHOOK_EVENTS_ALL = 'all';
 const NAME_MAX = 255;
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -66,12 +74,14 @@ export function validateTaskRequest(body: unknown): ValidationResult {
   const model = validateModel(body['model'], issues);
   const prompt = validatePrompt(body['prompt'], model, issues);
   const clientRequestId = validateClientRequestId(body['client_request_id'], issues);
+  const webhookUrl = validateWebhookUrl(body['webhook_url'], issues);
+  const webhookEvents = validateWebhookEvents(body['webhook_events'], body['webhook_url'], issues);
   const { params, referenceMediaItems } = model
     ? validateParams(body['params'], model, issues)
     : { params: {}, referenceMediaItems: [] };
 
   if (issues.length > 0 || !model || prompt === null) return { ok: false, issues };
-  return { ok: true, request: { model, prompt, params, referenceMediaItems, clientRequestId } };
+  return { ok: true, request: { model, prompt, params, referenceMediaItems, clientRequestId, webhookUrl, webhookEvents } };
 }
 
 /**
@@ -135,6 +145,34 @@ function validateClientRequestId(value: unknown, issues: ValidationIssue[]): str
     return null;
   }
   return value;
+}
+
+function validateWebhookUrl(value: unknown, issues: ValidationIssue[]): string | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') {
+    issues.push({ path: 'webhook_url', message: `Must be a URL (a string), got ${describe(value)}.` });
+    return null;
+  }
+  if (value.length === 0 || value.length > WEBHOOK_URL_MAX) {
+    issues.push({ path: 'webhook_url', message: `Must be a URL of 1 to ${WEBHOOK_URL_MAX} characters, got ${value.length}.` });
+    return null;
+  }
+  return value;
+}
+
+function validateWebhookEvents(value: unknown, webhookUrl: unknown, issues: ValidationIssue[]): TaskWebhookEvents {
+  if (value === undefined || value === null) return 'terminal';
+  if (!Array.isArray(value) || value.length !== 1 || value[0] !== WEBHOOK_EVENTS_ALL) {
+    issues.push({
+      path: 'webhook_events',
+      message: `Must be ["${WEBHOOK_EVENTS_ALL}"] (every event of the task) or left out (its terminal events only), got ${describe(value)}.`,
+    });
+    return 'terminal';
+  }
+  if (webhookUrl === undefined || webhookUrl === null) {
+    issues.push({ path: 'webhook_events', message: 'Only with webhook_url: it says which events go there.' });
+  }
+  return 'all';
 }
 
 function validateParams(

@@ -12,7 +12,7 @@ import { ListenError } from '../http/listen-error.js';
 import { createPostgresDatabase } from '../db/postgres-database.js';
 import { createPgBossQueue } from '../jobs/pg-boss-queue.js';
 import { bootstrapDevAccount, createRuntime } from '../runtime.js';
-import { TASK_QUEUE } from '../worker/task-runner.js';
+import { TASK_QUEUE } from '../tasks/task-lifecycle.js';
 import { recordServiceAddress } from './service-address-file.js';
 
 export interface ServerCommandOptions {

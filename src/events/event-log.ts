@@ -70,16 +70,14 @@ export async function appendEvent(
   tx: Queryable,
   event: { accountId: string; type: EventType; task: TaskRecord | null },
 ): Promise<EventRecord> {
-  const { rows } = await tx.query<EventRow>('SELECT * FROM rivya_append_event($1, $2, $3, $4::jsonb, $5)', [
-    event.accountId,
-    event.type,
-    event.task?.id ?? null,
-    JSON.stringify(event.task ? { task: event.task } : {}),
-    randomBase62(10),
-  ]);
+  // The data just written is not read back: the record carries the task it was given.
+  const { rows } = await tx.query<Omit<EventRow, 'data'>>(
+    'SELECT account_id, seq, id, type, task_id, created_at FROM rivya_append_event($1, $2, $3, $4::jsonb, $5)',
+    [event.accountId, event.type, event.task?.id ?? null, JSON.stringify(event.task ? { task: event.task } : {}), randomBase62(10)],
+  );
   const row = rows[0];
   if (!row) throw new Error('rivya_append_event returned no row');
-  return toEvent(row);
+  return { ...toEvent({ ...row, data: {} }), task: event.task };
 }
 
 /** The seq an event id names (`evt_000000000042…` → 42), or null if it is not an event id. */

@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics.js';
 import type { RateLimiter } from '../rate-limit/port.js';
 import type { ObjectStore } from '../storage/port.js';
 import type { UrlSigner } from '../storage/url-signer.js';
+import type { EventService } from '../events/event-service.js';
 import type { FileService } from '../files/file-service.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { WebhookService } from '../webhooks/webhook-service.js';
@@ -27,6 +28,7 @@ import { registerProviderCallbackRoutes } from './routes/provider-callbacks.js';
 import { registerServiceIndexRoute } from './routes/service-index.js';
 import { registerTaskRoutes } from './routes/tasks.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
+import { registerEventRoutes } from './routes/events.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { recordAnswer, registerRequestLog } from './request-log.js';
 
@@ -45,6 +47,8 @@ export interface AppDeps {
   tasks: TaskService;
   files: FileService;
   webhooks: WebhookService;
+  /** The account's event log, as the API reads it. */
+  events: EventService;
   maxUploadBytes: number;
   rateLimiter: RateLimiter;
   metrics: Metrics;
@@ -153,6 +157,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   registerTaskRoutes(app, {
     tasks: deps.tasks, rateLimiter: deps.rateLimiter, authenticate, authenticateCreate: createAuthenticator(deps, { countRequest: false }), shutdown: deps.shutdown,
   });
+  registerEventRoutes(app, { events: deps.events, authenticate });
   registerFileRoutes(app, { files: deps.files, idempotency: deps.idempotency, maxUploadBytes: deps.maxUploadBytes, authenticate });
   registerAccountRoutes(app, { ledger: deps.ledger, accounts: deps.accounts, authenticate });
   registerWebhookRoutes(app, { webhooks: deps.webhooks, authenticate });

@@ -1,5 +1,6 @@
 import { MODELS, REFERENCE_ITEMS_KEY, type ModelRecord } from '../catalog/models.js';
-import { CLIENT_REQUEST_ID_MAX } from '../catalog/validate-task-request.js';
+import { CLIENT_REQUEST_ID_MAX, WEBHOOK_EVENTS_ALL, WEBHOOK_URL_MAX } from '../catalog/validate-task-request.js';
+import { EVENT_TYPES } from '../events/event-log.js';
 import { TASK_ERROR_CODES, TASK_STATUSES } from '../domain.js';
 import { FILE_KINDS, SUPPORTED_TYPES } from '../files/media-types.js';
 import {
@@ -65,6 +66,15 @@ function createTaskSchema(model: ModelRecord): Schema {
       prompt: { type: 'string', minLength: 1, maxLength: model.prompt_max_chars, description: `At most ${model.prompt_max_chars} Unicode characters, not blank.` },
       params: { type: 'object', additionalProperties: false, properties: params },
       client_request_id: { type: ['string', 'null'], minLength: 1, maxLength: CLIENT_REQUEST_ID_MAX, description: 'Echoed back; filter lists by it.' },
+      webhook_url: {
+        type: ['string', 'null'], format: 'uri', minLength: 1, maxLength: WEBHOOK_URL_MAX,
+        description: 'This task\'s terminal events (all of them with webhook_events) are also sent here, signed with your account\'s '
+          + 'default signing secret. Not echoed in the Task object.',
+      },
+      webhook_events: {
+        type: ['array', 'null'], items: { type: 'string', const: WEBHOOK_EVENTS_ALL }, minItems: 1, maxItems: 1,
+        description: '["all"]: every event of the task goes to webhook_url (progress included); left out: its terminal events only. Only with webhook_url.',
+      },
     },
     examples: [model.examples.minimal, model.examples.reference],
   };
@@ -193,6 +203,16 @@ const schemas: Record<string, Schema> = {
       description: 'Non-null only when failed or canceled.',
     },
   }),
+  Event: fullObject({
+    id: { type: 'string', description: 'evt_…: ordered within your account. Pass it as after to read on from it.' },
+    type: { type: 'string', enum: [...EVENT_TYPES] },
+    created_at: TIMESTAMP,
+    data: {
+      type: 'object',
+      description: 'Task events carry the task as it was when the event happened (result URLs signed when read).',
+      properties: { task: ref('Task') },
+    },
+  }),
   File: {
     type: 'object',
     required: ['id', 'url', 'kind', 'name', 'mimeType', 'sizeBytes', 'created_at', 'expires_at'],
@@ -217,6 +237,7 @@ const schemas: Record<string, Schema> = {
 const TAGS = [
   { name: 'Models', description: 'The public model catalog: prices, params and upload policies.' },
   { name: 'Tasks', description: 'Create video tasks (credits are held), follow them, list and cancel them.' },
+  { name: 'Events', description: 'Your account\'s event log: every task transition and throttled progress, kept at least 7 days.' },
   { name: 'Files', description: 'Reference files for image-to-video, uploaded and named in referenceMediaItems.' },
   { name: 'Account', description: 'Credits, limits and the credit ledger of the key\'s account.' },
   { name: 'Webhooks', description: 'Endpoints that receive signed events (Standard Webhooks), their deliveries, and the account\'s signing secret.' },
@@ -313,6 +334,32 @@ export function buildOpenApiDocument(serverUrl: string): Schema {
           operationId: 'cancelTask', summary: 'Cancel a queued or running task; its credits are released', tags: ['Tasks'],
           parameters: [idParam('A task id.'), idempotencyHeader],
           responses: { 200: json(ref('Task')), ...errors('unauthorized', 'not_found', 'invalid_state', 'rate_limited') },
+        },
+      },
+      '/api/v1/events': {
+        get: {
+          operationId: 'listEvents', summary: 'Your events, oldest first: every task transition, and progress at most every 500 ms per task', tags: ['Events'],
+          parameters: [
+            {
+              name: 'after', in: 'query', required: false, schema: { type: 'string' },
+              description: 'An event id (or the next_cursor of a page): the events after it. It must be one of your events still kept; '
+                + 'left out, the log is read from its oldest kept event.',
+            },
+            {
+              name: 'types', in: 'query', required: false, style: 'form', explode: false,
+              schema: { type: 'array', items: { type: 'string', enum: [...EVENT_TYPES] } },
+              description: 'Only these event types (a comma-separated list).',
+            },
+            { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
+          ],
+          responses: {
+            200: json(fullObject({
+              data: { type: 'array', items: ref('Event') },
+              has_more: { type: 'boolean' },
+              next_cursor: { type: ['string', 'null'], description: 'The id of the page\'s last event when more follow: pass it as after.' },
+            })),
+            ...errors('validation_failed', 'unauthorized', 'rate_limited'),
+          },
         },
       },
       '/api/v1/files': {

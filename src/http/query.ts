@@ -62,6 +62,10 @@ export function queryReader(query: unknown, allowed: readonly string[]) {
     limit(): number {
       return this.number('limit', 1, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE);
     },
+    /** Reports a problem the caller found in a parameter it read (thrown by `done()` with the others). */
+    problem(path: string, message: string): void {
+      issues.push({ path, message });
+    },
     done(): void {
       if (issues.length > 0) throw validationFailed(issues);
     },

@@ -3,11 +3,10 @@ import { validateTaskRequest } from '../catalog/validate-task-request.js';
 import { isTerminal, type Account, type TaskRecord, type TaskReferenceFile } from '../domain.js';
 import type { TaskEvents } from '../events/port.js';
 import type { IdempotencyStore, IdempotentRequest, IdempotencyOutcome } from '../idempotency/idempotency-store.js';
-import type { JobQueue } from '../jobs/port.js';
 import type { ObjectStore } from '../storage/port.js';
-import { TASK_QUEUE } from '../worker/task-runner.js';
 import { presentTask, resultUrlExpiry, type TaskView } from './present-task.js';
-import { endTask, insertTaskWithHold, type TaskListFilter, type TaskStore } from './task-store.js';
+import type { TaskLifecycle } from './task-lifecycle.js';
+import type { TaskListFilter, TaskStore } from './task-store.js';
 import type { Page } from '../pagination.js';
 import { LruCache } from '../lru-cache.js';
 import type { ReferenceMediaItem } from '../catalog/validate-task-request.js';
@@ -15,15 +14,13 @@ import type { UploadPolicy } from '../catalog/models.js';
 import type { Queryable } from '../db/port.js';
 import type { ProviderRefusal } from '../providers/port.js';
 import type { FastifyBaseLogger } from 'fastify';
-import type { TaskTransitions } from './task-transitions.js';
 
 export interface TaskServiceDeps {
   tasks: TaskStore;
+  /** Creates and cancels tasks (with their holds, events and jobs). */
+  lifecycle: TaskLifecycle;
   idempotency: IdempotencyStore;
-  queue: JobQueue;
   events: TaskEvents;
-  /** Counts, times and logs each creation and cancel. */
-  transitions: TaskTransitions;
   stores: ReadonlyMap<string, ObjectStore>;
   /** Turns reference items into the caller's files the model's upload policy takes, or reports the items that are not. */
   resolveReferences(account: Account, items: ReferenceMediaItem[], policy: UploadPolicy): Promise<TaskReferenceFile[]>;
@@ -33,9 +30,14 @@ export interface TaskServiceDeps {
   refuseParams(model: string, params: Readonly<Record<string, string>>): ProviderRefusal | null;
   /** Best-effort cancel of the upstream job of a task that was just canceled (never throws). */
   cancelUpstream(task: TaskRecord): Promise<void>;
+  /**
+   * Why a task's `webhook_url` is refused (null: it is fine): the message of a `validation_failed`
+   * on `webhook_url`. Checked for new tasks only, like everything that depends on more than the body.
+   */
+  checkWebhookUrl(url: string): Promise<string | null>;
 }
 
-/** What the API does with tasks: create (hold + job in one transaction), read, wait, list, cancel. */
+/** What the API does with tasks: create (hold, event and job in one transaction), read, wait, list, cancel. */
 export function createTaskService(deps: TaskServiceDeps) {
   // An ended task looks the same until its URLs' expiry hour changes: keep its view.
   const endedViews = new LruCache<string, TaskView>(10_000, 3_600_000);
@@ -54,8 +56,8 @@ export function createTaskService(deps: TaskServiceDeps) {
     present,
 
     /**
-     * Validates and creates a task: idempotency key, hold, task row and its job commit together
-     * or not at all. Returns the response to send (a replay, if the key was seen).
+     * Validates and creates a task: idempotency key, hold, task row, its `task.queued` event and
+     * its job commit together or not at all. Returns the response to send (a replay, if the key was seen).
      */
     async create(
       account: Account,
@@ -78,12 +80,16 @@ export function createTaskService(deps: TaskServiceDeps) {
         if (refusal) {
           throw validationFailed([{ path: refusal.param === 'model' ? 'model' : `params.${refusal.param}`, message: refusal.message }]);
         }
+        if (request.webhookUrl !== null) {
+          const refused = await deps.checkWebhookUrl(request.webhookUrl);
+          if (refused !== null) throw validationFailed([{ path: 'webhook_url', message: refused }]);
+        }
         referenceFiles = await deps.resolveReferences(account, request.referenceMediaItems, request.model.upload_policy);
         await admit();
       };
-      let created = null as TaskRecord | null;
+      let created = null as Awaited<ReturnType<TaskLifecycle['create']>> | null;
       const outcome = await deps.idempotency.run(idempotency, async (tx: Queryable) => {
-        const task = await insertTaskWithHold(tx, {
+        created = await deps.lifecycle.create(tx, {
           accountId: account.id,
           model: request.model.id,
           prompt: request.prompt,
@@ -93,15 +99,12 @@ export function createTaskService(deps: TaskServiceDeps) {
           price: request.model.credits,
           activeTaskLimit: account.limits.active_tasks,
           timeoutSeconds: deps.taskTimeoutSeconds,
+          webhookUrl: request.webhookUrl,
+          webhookEvents: request.webhookEvents,
         });
-        await deps.queue.enqueue(tx, TASK_QUEUE, { taskId: task.id, seq: 0 });
-        created = task;
-        return { status: 201, body: await present(task) };
+        return { status: 201, body: await present(created.task) };
       }, admitNew);
-      if (!outcome.replayed && created) {
-        deps.transitions.created(created, log);
-        deps.queue.wake(TASK_QUEUE);
-      }
+      if (!outcome.replayed) created?.announce(log);
       return outcome;
     },
 
@@ -126,7 +129,7 @@ export function createTaskService(deps: TaskServiceDeps) {
 
     /** Cancels a queued or running task and releases its credits; an ended task is `invalid_state`. */
     async cancel(account: Account, id: string, idempotency: IdempotentRequest | null, log?: FastifyBaseLogger): Promise<IdempotencyOutcome> {
-      let canceled = null as TaskRecord | null;
+      let canceled = null as Awaited<ReturnType<TaskLifecycle['endIn']>>;
       const outcome = await deps.idempotency.run(idempotency, async (tx) => {
         const { rows } = await tx.query<{ status: TaskRecord['status'] }>(
           'SELECT status FROM tasks WHERE id = $1 AND account_id = $2',
@@ -134,22 +137,18 @@ export function createTaskService(deps: TaskServiceDeps) {
         );
         const current = rows[0];
         if (!current) throw new ApiError('not_found', `Task ${id} not found.`);
-        const ended = await endTask(tx, id, { status: 'canceled', error: { code: 'canceled', message: 'Canceled by the client.' } }, [
-          'queued',
-          'running',
-        ]);
+        const ended = await deps.lifecycle.endIn(tx, id, { status: 'canceled', error: { code: 'canceled', message: 'Canceled by the client.' } }, {
+          from: ['queued', 'running'],
+        });
         if (!ended) {
           throw new ApiError('invalid_state', `Task ${id} has already ended (${current.status}); only queued or running tasks can be canceled.`);
         }
         // Not through the view cache: this transaction may still roll back.
         canceled = ended;
-        return { status: 200, body: await presentTask(ended, deps.stores, resultUrlExpiry(new Date(), deps.resultUrlTtlSeconds)) };
+        return { status: 200, body: await presentTask(ended.task, deps.stores, resultUrlExpiry(new Date(), deps.resultUrlTtlSeconds)) };
       });
-      if (canceled) void deps.cancelUpstream(canceled);
-      if (!outcome.replayed && canceled) {
-        deps.transitions.ended(canceled, { log });
-        deps.events.publish(id);
-      }
+      if (canceled) void deps.cancelUpstream(canceled.task);
+      if (!outcome.replayed) canceled?.announce({ log });
       return outcome;
     },
   };

@@ -1,165 +1,8 @@
-import { ApiError } from '../errors.js';
 import type { Database, Queryable } from '../db/port.js';
-import { isTerminal, TASK_STATUSES, type StoredMedia, type TaskError, type TaskRecord, type TaskReferenceFile, type TaskStatus } from '../domain.js';
+import { isTerminal, TASK_STATUSES, type TaskRecord, type TaskStatus } from '../domain.js';
 import { LruCache } from '../lru-cache.js';
-import { newId } from '../ids.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
-
-interface TaskRow {
-  seq: number;
-  id: string;
-  account_id: string;
-  model: string;
-  prompt: string;
-  params: Record<string, string>;
-  reference_files: TaskReferenceFile[];
-  client_request_id: string | null;
-  status: TaskStatus;
-  progress: number;
-  reserved_credits: number;
-  final_credits: number;
-  result: { media: StoredMedia[] } | null;
-  error: TaskError | null;
-  provider: string | null;
-  upstream_id: string | null;
-  submitted_at: Date | null;
-  upstream_hint: string | null;
-  attempts: number;
-  deadline_at: Date;
-  created_at: Date;
-  updated_at: Date;
-  started_at: Date | null;
-  completed_at: Date | null;
-}
-
-function toTask(row: TaskRow): TaskRecord {
-  return {
-    id: row.id,
-    accountId: row.account_id,
-    model: row.model,
-    prompt: row.prompt,
-    params: row.params,
-    referenceFiles: row.reference_files,
-    clientRequestId: row.client_request_id,
-    status: row.status,
-    progress: row.progress,
-    reservedCredits: row.reserved_credits,
-    finalCredits: row.final_credits,
-    result: row.result,
-    error: row.error,
-    provider: row.provider,
-    upstreamId: row.upstream_id,
-    submittedAt: row.submitted_at,
-    upstreamHint: row.upstream_hint,
-    attempts: row.attempts,
-    deadlineAt: row.deadline_at,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    startedAt: row.started_at,
-    completedAt: row.completed_at,
-  };
-}
-
-export interface NewTask {
-  accountId: string;
-  model: string;
-  prompt: string;
-  params: Record<string, string>;
-  referenceFiles: TaskReferenceFile[];
-  clientRequestId: string | null;
-  price: number;
-  activeTaskLimit: number;
-  timeoutSeconds: number;
-}
-
-/** How a task ends. `from` is the compare-and-set guard: the statuses it may end from. */
-export type TaskEnding =
-  | { status: 'succeeded'; media: StoredMedia[] }
-  | { status: 'failed'; error: TaskError }
-  | { status: 'canceled'; error: TaskError };
-
-/**
- * Inserts a queued task and places its hold, inside `tx` (migration 0002, `rivya_create_task`).
- * Keeps: available credits ≥ 0 and active tasks ≤ the account's limit.
- */
-export async function insertTaskWithHold(tx: Queryable, task: NewTask): Promise<TaskRecord> {
-  const id = newId('task');
-  const { rows: inserted } = await tx.query<TaskRow>(
-    'SELECT * FROM rivya_create_task($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $9, $10, $11)',
-    [
-      id, task.accountId, task.model, task.prompt, JSON.stringify(task.params), JSON.stringify(task.referenceFiles),
-      task.clientRequestId, task.price, task.timeoutSeconds, newId('led'), task.activeTaskLimit,
-    ],
-  );
-  if (inserted[0]) return toTask(inserted[0]);
-  throw await whyRefused(tx, task);
-}
-
-/** Explains a refused create: not enough credits, or too many active tasks. */
-async function whyRefused(tx: Queryable, task: NewTask): Promise<ApiError> {
-  const { rows } = await tx.query<{ balance: number; held: number; active_tasks: number }>(
-    'SELECT balance, held, active_tasks FROM accounts WHERE id = $1',
-    [task.accountId],
-  );
-  const account = rows[0];
-  if (!account) return new ApiError('unauthorized', 'The account of this API key no longer exists.');
-  const available = Number(account.balance) - Number(account.held);
-  if (available < task.price) {
-    return new ApiError('insufficient_credits', `This task needs ${task.price} credits; ${available} are available.`, {
-      details: { required: task.price, available },
-    });
-  }
-  return new ApiError(
-    'rate_limited',
-    `At most ${task.activeTaskLimit} tasks may be queued or running at once; wait for one to finish.`,
-    { details: { scope: 'active_tasks', limit: task.activeTaskLimit, window_s: null }, headers: { 'retry-after': '5' } },
-  );
-}
-
-/**
- * Ends a task and settles its hold in one statement (migration 0003, `rivya_end_task`): capture
- * on success, release otherwise. Guarded by the current status (`from`) and, for a worker, its
- * lease: returns null, changing nothing, if the guard refuses — so a task ends once and its hold
- * is settled once, whatever races or retries do.
- */
-export async function endTask(
-  runner: Queryable,
-  taskId: string,
-  ending: TaskEnding,
-  from: readonly TaskStatus[],
-  leaseOwner: string | null = null,
-): Promise<TaskRecord | null> {
-  const succeeded = ending.status === 'succeeded';
-  const { rows } = await runner.query<TaskRow>('SELECT * FROM rivya_end_task($1, $2, $3::jsonb, $4::jsonb, $5::text[], $6, $7)', [
-    taskId,
-    ending.status,
-    succeeded ? JSON.stringify({ media: ending.media }) : null,
-    succeeded ? null : JSON.stringify(ending.error),
-    from,
-    newId('led'),
-    leaseOwner,
-  ]);
-  return rows[0] ? toTask(rows[0]) : null;
-}
-
-/**
- * Lets a lease go on purpose, inside `runner` (the transaction that also enqueues the task's next
- * job): marks the task handed over and bumps its hand-over number, which the next job must carry.
- * Returns null if the lease was no longer held; else the new number and whether an upstream asked
- * meanwhile to be checked at once (a callback during the attempt).
- */
-export async function handOverLease(runner: Queryable, id: string, lease: string): Promise<{ seq: number; wake: boolean } | null> {
-  const { rows } = await runner.query<{ hand_over_seq: number; wake: boolean }>(
-    `UPDATE tasks t SET lease_owner = NULL, lease_expires_at = NULL, handed_over = true, wake_requested = false,
-            hand_over_seq = t.hand_over_seq + 1, updated_at = now()
-       FROM (SELECT id, wake_requested FROM tasks WHERE id = $1 FOR UPDATE) old
-      WHERE t.id = old.id AND t.status = 'running' AND t.lease_owner = $2
-      RETURNING t.hand_over_seq, old.wake_requested AS wake`,
-    [id, lease],
-  );
-  const row = rows[0];
-  return row ? { seq: row.hand_over_seq, wake: row.wake } : null;
-}
+import { toTask, type TaskRow } from './task-row.js';
 
 export interface TaskListFilter {
   limit: number;
@@ -169,7 +12,7 @@ export interface TaskListFilter {
   clientRequestId?: string | undefined;
 }
 
-/** Tasks: reads, and the worker's claims and progress. */
+/** Tasks: reads, and what a worker records while it runs one (its status changes belong to the task lifecycle). */
 export function createTaskStore(db: Database) {
   // A task in a terminal status never changes again, so it can be served from memory.
   const ended = new LruCache<string, TaskRecord>(20_000, 3_600_000);
@@ -200,31 +43,6 @@ export function createTaskStore(db: Database) {
         [accountId, before, filter.status ?? null, filter.model ?? null, filter.clientRequestId ?? null, filter.limit + 1],
       );
       return toPage(rows, filter.limit, toTask);
-    },
-
-    /**
-     * Claims a task under `lease` (a token unique to this attempt) for `leaseSeconds`: queued →
-     * running, or a running task whose lease expired or was released. Returns null if the task
-     * ended, another attempt holds a live lease, or `handOverSeq` (the hand-over the job was made
-     * for) is not the task's latest: a newer job exists.
-     */
-    async claim(id: string, lease: string, leaseSeconds: number, handOverSeq: number | null = null): Promise<TaskRecord | null> {
-      const { rows } = await db.query<TaskRow>('SELECT * FROM rivya_claim_task($1, $2, $3, $4)', [id, lease, leaseSeconds, handOverSeq]);
-      return rows[0] ? toTask(rows[0]) : null;
-    },
-
-    /**
-     * Records progress and renews the lease. Returns false when the task is no longer this
-     * attempt's to run (canceled, timed out, or taken over): the attempt must stop.
-     */
-    async heartbeat(id: string, lease: string, progress: number | null, leaseSeconds: number): Promise<boolean> {
-      const { rowCount } = await db.query(
-        `UPDATE tasks SET progress = coalesce($3, progress), updated_at = now(),
-                lease_expires_at = now() + make_interval(secs => $4)
-          WHERE id = $1 AND status = 'running' AND lease_owner = $2`,
-        [id, lease, progress, leaseSeconds],
-      );
-      return rowCount > 0;
     },
 
     /**
@@ -308,12 +126,6 @@ export function createTaskStore(db: Database) {
     async clearHint(id: string, lease: string): Promise<void> {
       await db.query(`UPDATE tasks SET upstream_hint = NULL WHERE id = $1 AND lease_owner = $2`, [id, lease]);
     },
-
-    /** Ends a running task under this attempt's lease; null if it is no longer the attempt's (see `endTask`). */
-    endLeased: (id: string, lease: string, ending: TaskEnding) => endTask(db, id, ending, ['running'], lease),
-
-    /** Ends a task from `from` statuses whoever runs it (cancel, deadline). */
-    end: (id: string, ending: TaskEnding, from: readonly TaskStatus[]) => endTask(db, id, ending, from),
 
     /** Active tasks past their deadline. */
     async pastDeadline(limit: number): Promise<string[]> {

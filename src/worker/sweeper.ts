@@ -1,30 +1,35 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Queryable } from '../db/port.js';
 import type { TaskRecord } from '../domain.js';
+import type { EventLog } from '../events/event-log.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
+import type { TaskLifecycle } from '../tasks/task-lifecycle.js';
 import type { TaskStore } from '../tasks/task-store.js';
 
 export interface SweeperDeps {
   tasks: TaskStore;
+  /** Ends timed-out tasks and gives tasks whose worker or job was lost a new job. */
+  lifecycle: TaskLifecycle;
   idempotency: IdempotencyStore;
+  eventLog: EventLog;
+  /** Events older than this are deleted. */
+  eventRetentionSeconds: number;
+  /** Events deleted per statement, and statements per sweep (defaults: `EVENT_PURGE`). */
+  eventPurge?: { batch: number; batchesPerSweep: number };
   logger: FastifyBaseLogger;
-  /** Enqueues the job of a task whose worker died, inside the transaction that clears its lease. */
-  resume: (tx: Queryable, taskId: string, seq: number) => Promise<void>;
-  /** Of these tasks' current jobs (`{taskId, seq}`), those that are lost (see `JobQueue.withoutLiveJob`). */
-  strandedTasks: (jobs: { taskId: string; seq: number }[]) => Promise<{ taskId: string; seq: number }[]>;
-  /** How long a queued task may sit untouched before its job is checked. */
-  strandedAfterSeconds: number;
   /** Deletes expired uploaded files (bytes and rows); returns how many. */
   purgeExpiredFiles: () => Promise<number>;
-  /** Called for each task the sweeper ended. */
+  /** Called for each task the sweeper ended (after its end committed). */
   onEnded(task: TaskRecord): void;
   intervalMs: number;
 }
 
+/** Events deleted per statement, and statements per sweep: a large backlog goes in short steps, 20,000 a sweep. */
+export const EVENT_PURGE = { batch: 1000, batchesPerSweep: 20 };
+
 /**
  * Periodic housekeeping of a worker process: fails tasks past their deadline (`timeout`, hold
- * released), resumes tasks whose worker died (lease expired), drops expired idempotency keys, and
- * deletes expired uploaded files.
+ * released), resumes tasks whose worker died (lease expired), drops expired idempotency keys,
+ * deletes expired uploaded files, and deletes events past their retention (in bounded batches).
  * Every action is a guarded, idempotent statement, so several sweepers may run at once.
  */
 export function createSweeper(deps: SweeperDeps) {
@@ -33,22 +38,29 @@ export function createSweeper(deps: SweeperDeps) {
 
   async function sweep(): Promise<void> {
     for (const id of await deps.tasks.pastDeadline(100)) {
-      const ended = await deps.tasks.end(
+      const ended = await deps.lifecycle.end(
         id,
         { status: 'failed', error: { code: 'timeout', message: 'The task did not finish before its deadline; its credits were released.' } },
-        ['queued', 'running'],
+        { from: ['queued', 'running'] },
       );
-      // Its `task ended` line is written by onEnded.
       if (ended) deps.onEnded(ended);
     }
-    for (const id of await deps.tasks.resumeOrphans(100, deps.resume)) {
+    for (const id of await deps.lifecycle.resumeOrphans(100)) {
       deps.logger.warn({ task_id: id }, 'resumed a task whose worker stopped');
     }
-    for (const id of await deps.tasks.resumeStranded(deps.strandedAfterSeconds, deps.strandedTasks, deps.resume)) {
+    for (const id of await deps.lifecycle.resumeStranded()) {
       deps.logger.warn({ task_id: id }, 'requeued a task whose job was taken by a worker that stopped');
     }
     await deps.idempotency.purgeExpired();
     await deps.purgeExpiredFiles();
+    await purgeOldEvents();
+  }
+
+  async function purgeOldEvents(): Promise<void> {
+    const { batch, batchesPerSweep } = deps.eventPurge ?? EVENT_PURGE;
+    for (let done = 0; done < batchesPerSweep; done++) {
+      if ((await deps.eventLog.purgeOlderThan(deps.eventRetentionSeconds, batch)) < batch) return;
+    }
   }
 
   return {

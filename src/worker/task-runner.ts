@@ -10,21 +10,10 @@ import type { Provider, ProviderContext, ProviderStep } from '../providers/port.
 import { IntentNotRecorded, type ProviderRouter } from '../providers/provider-router.js';
 import { redactUpstreamText, UpstreamError } from '../providers/upstream-error.js';
 import type { ObjectStore } from '../storage/port.js';
+import type { TaskJob, TaskLifecycle } from '../tasks/task-lifecycle.js';
 import type { TaskStore } from '../tasks/task-store.js';
-import type { EndContext, TaskTransitions } from '../tasks/task-transitions.js';
+import type { EndContext } from '../tasks/task-transitions.js';
 import { randomBase62 } from '../ids.js';
-
-export const TASK_QUEUE = 'task.run';
-
-export interface TaskJob {
-  taskId: string;
-  /** Polls of the upstream job so far (the backoff grows with it). */
-  polls?: number;
-  /** Consecutive rounds that ended in a retryable upstream error. */
-  retries?: number;
-  /** The hand-over this job was made for; a job for an older one finds the task not claimable. */
-  seq?: number;
-}
 
 /** Progress while running: 0–99 (100 belongs to a finished task). */
 function clampProgress(percent: number): number {
@@ -39,6 +28,8 @@ export function pollDelaySeconds(polls: number, bounds: { minSeconds: number; ma
 
 export interface TaskRunnerDeps {
   tasks: TaskStore;
+  /** Claims, progress, ends and hand-overs: every change of the task's status goes through it. */
+  lifecycle: TaskLifecycle;
   /** The provider accounts and the routes over them. */
   router: ProviderRouter;
   /** Polling backoff bounds. */
@@ -47,9 +38,8 @@ export interface TaskRunnerDeps {
   submitRounds: number;
   /** The object store of each upload target. */
   stores: ReadonlyMap<string, ObjectStore>;
+  /** Wakes the attempt's lease renewal when its task changed (a cancel elsewhere). */
   events: TaskEvents;
-  /** Counts, times and logs each start and end. */
-  transitions: TaskTransitions;
   logger: FastifyBaseLogger;
   /** Unique per worker process; each attempt's lease token starts with it. */
   workerId: string;
@@ -61,11 +51,6 @@ export interface TaskRunnerDeps {
   ffmpegPath: string;
   /** Aborted when the process shuts down: running attempts stop and leave their tasks to be resumed. */
   shutdown: AbortSignal;
-  /**
-   * Releases the attempt's lease and enqueues the task's next job (a poll, after `afterSeconds`)
-   * in one transaction, so the task always has either a live lease or a job.
-   */
-  handOver: (job: TaskJob, lease: string, afterSeconds: number) => Promise<void>;
 }
 
 class LeaseLost extends Error {}
@@ -80,13 +65,7 @@ class ShuttingDown extends Error {}
 export function createTaskRunner(deps: TaskRunnerDeps) {
   /** Fails the task (hold released); `why` (a reason, the upstream's masked words) goes to its `task ended` line. */
   async function fail(task: TaskRecord, lease: string, error: TaskError, why: EndContext = {}): Promise<void> {
-    const ended = await deps.tasks.endLeased(task.id, lease, { status: 'failed', error });
-    if (ended) announceEnd(ended, why);
-  }
-
-  function announceEnd(task: TaskRecord, why: EndContext = {}): void {
-    deps.transitions.ended(task, why);
-    deps.events.publish(task.id);
+    await deps.lifecycle.end(task.id, { status: 'failed', error }, { from: ['running'], lease }, why);
   }
 
   async function storeResult(task: TaskRecord, videoPath: string, attemptToken: string): Promise<StoredMedia> {
@@ -175,16 +154,11 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     deps.shutdown.throwIfAborted();
     const attemptToken = randomBase62(8);
     const lease = `${deps.workerId}:${attemptToken}`;
-    const task = await deps.tasks.claim(job.taskId, lease, deps.leaseSeconds, job.seq ?? null);
-    if (!task) return;
-    // Started: the claim that took the task out of the queue, whichever job made it (its first, or
-    // one the sweeper gave it when a worker died holding that one). The claim stamps both times
-    // with the same now(); later claims (hand-overs, resumes, callbacks) keep the first start.
-    const firstStart = task.startedAt !== null && task.startedAt.getTime() === task.updatedAt.getTime();
-    if (firstStart) {
-      deps.transitions.started(task);
-      deps.events.publish(task.id);
-    }
+    // The claim that takes the task out of the queue starts it (its `task.running` event); later
+    // claims (hand-overs, resumes, callbacks) carry on a running task.
+    const claimed = await deps.lifecycle.claim(job, lease, deps.leaseSeconds);
+    if (!claimed) return;
+    const { task } = claimed;
     if (task.attempts > deps.maxAttempts) {
       await fail(task, lease, { code: 'internal_error', message: 'The task could not be completed; its credits were released.' });
       return;
@@ -202,11 +176,12 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
       workDir = await mkdtemp(join(deps.workRoot, `${task.id}-`));
       let progress: number | null = null;
       let reported = task.progress;
+      // Renews the lease and stores a higher progress (with its event, at most every 500 ms per task).
       const beat = async (): Promise<void> => {
         const next = progress !== null && progress > reported ? progress : null;
-        const mine = await deps.tasks.heartbeat(task.id, lease, next, deps.leaseSeconds);
-        if (next !== null) reported = next;
-        if (!mine) abort.abort(new LeaseLost("The task is no longer this attempt's to run."));
+        const { held, progress: stored } = await deps.lifecycle.heartbeat(task.id, lease, deps.leaseSeconds, next);
+        if (stored !== null) reported = Math.max(reported, stored);
+        if (!held) abort.abort(new LeaseLost("The task is no longer this attempt's to run."));
       };
       // Renew the lease a few times per lease period, and at once when the task changes (a cancel).
       const beatsEnd = AbortSignal.any([abort.signal, finished.signal]);
@@ -242,22 +217,20 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
             return;
           }
           log.info({ provider: account.name, upstream_id: next.upstreamId }, 'task accepted upstream');
-          await deps.handOver({ taskId: task.id, polls: 0 }, lease, next.pollAfterSeconds ?? pollDelaySeconds(0, deps.poll));
+          await deps.lifecycle.handOver({ taskId: task.id, polls: 0 }, lease, next.pollAfterSeconds ?? pollDelaySeconds(0, deps.poll));
           return;
         case 'running':
           if (next.progress !== null) progress = clampProgress(next.progress);
           await beat();
-          await deps.handOver({ taskId: task.id, polls: polls + 1 }, lease, next.pollAfterSeconds ?? pollDelaySeconds(polls + 1, deps.poll));
+          await deps.lifecycle.handOver({ taskId: task.id, polls: polls + 1 }, lease, next.pollAfterSeconds ?? pollDelaySeconds(polls + 1, deps.poll));
           return;
         case 'failed':
           await fail(task, lease, { code: next.code, message: next.message }, { reason: 'failed_upstream', detail: next.detail ?? '' });
           return;
         case 'succeeded': {
           const media = await storeResult(task, next.videoPath, attemptToken);
-          const ended = await deps.tasks.endLeased(task.id, lease, { status: 'succeeded', media: [media] });
-          if (ended) {
-            announceEnd(ended);
-          } else {
+          const ended = await deps.lifecycle.end(task.id, { status: 'succeeded', media: [media] }, { from: ['running'], lease });
+          if (!ended) {
             // Canceled, timed out or taken over meanwhile: nothing is charged, and this attempt's video is not kept.
             await deps.stores.get(media.target)?.delete(media.key);
           }
@@ -309,7 +282,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     // The failed call itself was reported (and logged) by the router; here, what it means for the task.
     if (error.reason === 'awaiting_callback') {
       // Not a failure: the submission waits for its upstream to confirm the job, then is sent again.
-      await deps.handOver({ taskId: task.id, polls: job.polls, retries: job.retries }, lease, error.retryAfterSeconds ?? 1);
+      await deps.lifecycle.handOver({ taskId: task.id, polls: job.polls, retries: job.retries }, lease, error.retryAfterSeconds ?? 1);
       return;
     }
     const submitting = task.upstreamId === null;
@@ -320,7 +293,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
     }
     const delay = Math.max(error.retryAfterSeconds ?? 0, pollDelaySeconds(job.retries, deps.poll));
     log.info({ provider: task.provider, reason: error.reason, retry_in_s: Math.round(delay * 10) / 10 }, 'task will try its upstream again');
-    await deps.handOver({ taskId: task.id, polls: job.polls, retries: job.retries + 1 }, lease, delay);
+    await deps.lifecycle.handOver({ taskId: task.id, polls: job.polls, retries: job.retries + 1 }, lease, delay);
   }
 
   return { handle };

@@ -94,7 +94,7 @@ describe.each(BACKENDS)('ledger invariants on $name', (backend) => {
     expect(ended.size).toBeGreaterThan(3);
     // Ending a task again (a retry, a race) changes nothing.
     for (const id of ended) {
-      const again = await ctx.service.runtime.tasks.end(id, { status: 'failed', error: { code: 'internal_error', message: 'again' } }, ['queued', 'running']);
+      const again = await ctx.service.runtime.lifecycle.end(id, { status: 'failed', error: { code: 'internal_error', message: 'again' } }, { from: ['queued', 'running'] });
       expect(again).toBeNull();
     }
     await audit();

@@ -204,10 +204,14 @@ describe.each(BACKENDS)('the OpenAPI documents served on $name', (backend) => {
     });
     expect((await context.app.inject({ url: new URL(done.result.media[0].url).pathname + new URL(done.result.media[0].url).search })).statusCode).toBe(200);
     await call('POST', '/api/v1/tasks/{id}/cancel', `/api/v1/tasks/${task.id}/cancel`, { headers: auth });
-    const queued = await call('POST', '/api/v1/tasks', '/api/v1/tasks', { headers: auth, payload: { model: 'sora-2-pro', prompt: 'A boat', params: { size: 'high' } } });
+    const queued = await call('POST', '/api/v1/tasks', '/api/v1/tasks', { headers: auth, payload: { model: 'sora-2-pro', prompt: 'A boat', params: { size: 'high' }, webhook_url: 'https://example.com/hook', webhook_events: ['all'] } });
     await call('POST', '/api/v1/tasks/{id}/cancel', `/api/v1/tasks/${queued.id}/cancel`, { headers: auth });
     await call('POST', '/api/v1/tasks', '/api/v1/tasks', { headers: auth, payload: { model: 'sora-2', prompt: 'x', n_frames: '15' } });
     await call('GET', '/api/v1/tasks', '/api/v1/tasks?limit=1', { headers: auth });
+    const log = await call('GET', '/api/v1/events', '/api/v1/events?limit=3', { headers: auth });
+    expect(log.has_more).toBe(true);
+    await call('GET', '/api/v1/events', `/api/v1/events?after=${log.next_cursor}&types=task.succeeded,task.canceled`, { headers: auth });
+    await call('GET', '/api/v1/events', '/api/v1/events?types=task.done', { headers: auth });
     await call('GET', '/api/v1/account', '/api/v1/account', { headers: auth });
     await call('GET', '/api/v1/account/ledger', '/api/v1/account/ledger', { headers: auth });
     await call('GET', '/api/v1/account', '/api/v1/account');
@@ -237,6 +241,6 @@ describe.each(BACKENDS)('the OpenAPI documents served on $name', (backend) => {
     await call('POST', '/admin/v1/accounts/{id}/credits', `/admin/v1/accounts/${account.id}/credits`, { headers: ADMIN, payload: { amount: -4, reason: 'refund' } });
     await call('POST', '/admin/v1/accounts/{id}/credits', `/admin/v1/accounts/${account.id}/credits`, { headers: ADMIN, payload: { amount: -400, reason: 'too much' } });
     await call('GET', '/admin/v1/accounts/{id}', '/admin/v1/accounts/acct_nope', { headers: ADMIN });
-    expect(checked).toBe(39);
+    expect(checked).toBe(42);
   });
 });

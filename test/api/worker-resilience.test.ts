@@ -61,14 +61,16 @@ describe.each(BACKENDS)('worker resilience on $name', (backend) => {
       const { auth } = await service.newAccount(100);
       const app = service.runtime.app!;
       const { id } = (await app.inject({ method: 'POST', url: '/api/v1/tasks', headers: auth, payload: { model: 'sora-2', prompt: 'lease' } })).json();
-      const tasks = service.runtime.tasks;
-      expect(await tasks.claim(id, 'attempt-a', 30)).not.toBeNull();
-      expect(await tasks.claim(id, 'attempt-b', 30)).toBeNull();
-      expect(await tasks.claim(id, 'attempt-a', 30)).toBeNull();
+      const { tasks, lifecycle } = service.runtime;
+      expect(await lifecycle.claim({ taskId: id }, 'attempt-a', 30)).not.toBeNull();
+      expect(await lifecycle.claim({ taskId: id }, 'attempt-b', 30)).toBeNull();
+      expect(await lifecycle.claim({ taskId: id }, 'attempt-a', 30)).toBeNull();
       await tasks.expireLease(id, 'attempt-a');
-      expect(await tasks.claim(id, 'attempt-b', 30)).toMatchObject({ attempts: 2 });
-      expect(await tasks.endLeased(id, 'attempt-a', { status: 'failed', error: { code: 'internal_error', message: 'x' } })).toBeNull();
-      const ended = await tasks.endLeased(id, 'attempt-b', { status: 'failed', error: { code: 'upstream_error', message: 'x' } });
+      expect(await lifecycle.claim({ taskId: id }, 'attempt-b', 30)).toMatchObject({ task: { attempts: 2 }, started: false });
+      const fail = (lease: string, code: 'internal_error' | 'upstream_error') =>
+        lifecycle.end(id, { status: 'failed', error: { code, message: 'x' } }, { from: ['running'], lease });
+      expect(await fail('attempt-a', 'internal_error')).toBeNull();
+      const ended = await fail('attempt-b', 'upstream_error');
       expect(ended?.status).toBe('failed');
       const account = (await app.inject({ url: '/api/v1/account', headers: auth })).json();
       expect(account.credits).toEqual({ balance: 100, held: 0, available: 100 });
@@ -85,7 +87,7 @@ describe.each(BACKENDS)('worker resilience on $name', (backend) => {
       // A task claimed by an attempt that then vanished.
       await service.runtime.queue.stop(1000);
       const { id } = (await app.inject({ method: 'POST', url: '/api/v1/tasks', headers: auth, payload: { model: 'sora-2', prompt: 'orphan' } })).json();
-      expect(await service.runtime.tasks.claim(id, 'vanished', 30)).not.toBeNull();
+      expect(await service.runtime.lifecycle.claim({ taskId: id }, 'vanished', 30)).not.toBeNull();
       const jobs = async () =>
         (await service.runtime.db.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM pgboss.job WHERE name = 'task.run' AND data->>'taskId' = $1 AND state = 'created'`,
@@ -100,7 +102,7 @@ describe.each(BACKENDS)('worker resilience on $name', (backend) => {
       expect(row).toMatchObject({ status: 'running' });
       expect(await jobs()).toBe((before ?? 0) + 1);
       // Cleared lease: the next attempt may claim it at once.
-      expect(await service.runtime.tasks.claim(id, 'next', 30)).not.toBeNull();
+      expect(await service.runtime.lifecycle.claim({ taskId: id }, 'next', 30)).not.toBeNull();
     } finally {
       await service.close();
     }

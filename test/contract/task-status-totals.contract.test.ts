@@ -3,7 +3,8 @@ import { createAccountStore } from '../../src/accounts/account-store.js';
 import { loadMigrations, migrate, type Migration } from '../../src/db/migrate.js';
 import type { Database } from '../../src/db/port.js';
 import type { TaskStatus } from '../../src/domain.js';
-import { createTaskStore, endTask, insertTaskWithHold, type TaskEnding } from '../../src/tasks/task-store.js';
+import { endTask, insertTaskWithHold, type TaskEnding } from '../../src/tasks/task-lifecycle-sql.js';
+import { createTaskStore } from '../../src/tasks/task-store.js';
 import { BACKENDS } from '../helpers/backends.js';
 
 const ENDINGS: Record<'succeeded' | 'failed' | 'canceled', TaskEnding> = {
@@ -29,7 +30,7 @@ describe.each(BACKENDS)('tasks per status (migration 0006) on $name', (backend) 
   const newTask = async () =>
     insertTaskWithHold(db, {
       accountId, model: 'sora-2', prompt: 'p', params: {}, referenceFiles: [], clientRequestId: null,
-      price: 1, activeTaskLimit: 10_000, timeoutSeconds: 600,
+      price: 1, activeTaskLimit: 10_000, timeoutSeconds: 600, webhookUrl: null, webhookEvents: 'terminal',
     });
 
   beforeAll(async () => {

@@ -7,6 +7,7 @@ import { waitFor } from '../helpers/wait-for.js';
 
 interface Task { id: string; status: string; progress: number; final_credits: number; reserved_credits: number }
 interface LedgerPage { data: { type: string; task_id: string | null; amount: number }[]; next_cursor: string | null }
+interface EventPage { data: { id: string; type: string; data: { task: Task } }[]; next_cursor: string | null }
 
 describe('a process killed with kill -9 mid-render', () => {
   let dataDir: string;
@@ -61,6 +62,22 @@ describe('a process killed with kill -9 mid-render', () => {
     for (const task of ended) {
       const mine = entries.filter((entry) => entry.task_id === task.id).map((entry) => entry.type).sort();
       expect(mine).toEqual(task.status === 'succeeded' ? ['capture', 'hold'] : ['hold', 'release']);
+    }
+    // The event log tells each task's life once, across the kill: one start (a resumed task is not
+    // started again), one end, and progress that only rises.
+    const events: EventPage['data'] = [];
+    let after: string | null = null;
+    do {
+      const page: EventPage = (await again<EventPage>(`/api/v1/events?limit=100${after ? `&after=${after}` : ''}`)).body;
+      events.push(...page.data);
+      after = page.next_cursor;
+    } while (after);
+    for (const task of ended) {
+      const mine = events.filter((event) => event.data.task.id === task.id);
+      expect(mine.map((event) => event.type).filter((type) => type !== 'task.progress')).toEqual(['task.queued', 'task.running', `task.${task.status}`]);
+      const progress = mine.filter((event) => event.type === 'task.progress').map((event) => event.data.task.progress);
+      expect(progress).toEqual([...progress].sort((a, b) => a - b));
+      expect(new Set(progress).size).toBe(progress.length);
     }
     second.process.kill('SIGTERM');
     expect(await second.exited).toBe(0);

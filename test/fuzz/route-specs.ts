@@ -22,7 +22,7 @@ export interface RouteSpec {
   example?: Readonly<Record<string, unknown>>;
 }
 
-const TASK_FIELDS = ['model', 'prompt', 'params', 'client_request_id'] as const;
+const TASK_FIELDS = ['model', 'prompt', 'params', 'client_request_id', 'webhook_url', 'webhook_events'] as const;
 
 export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
   'GET /api/v1/models': { caller: 'public', params: {}, query: [], body: 'none' },
@@ -30,13 +30,14 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
   'POST /api/v1/tasks': {
     caller: 'key', params: {}, query: [], body: TASK_FIELDS,
     example: {
-      model: 'sora-2', prompt: 'a fox in the snow', client_request_id: 'c-1',
+      model: 'sora-2', prompt: 'a fox in the snow', client_request_id: 'c-1', webhook_url: 'https://example.com/hook', webhook_events: ['all'],
       params: { n_frames: '10', aspect_ratio: 'portrait', referenceMediaItems: [{ url: '$FILE_URL', kind: 'image', name: 'a.png', mimeType: 'image/png' }] },
     },
   },
   'GET /api/v1/tasks': { caller: 'key', params: {}, query: ['limit', 'cursor', 'status', 'model', 'client_request_id'], body: 'none' },
   'GET /api/v1/tasks/:id': { caller: 'key', params: { id: 'task' }, query: ['wait'], body: 'none' },
   'POST /api/v1/tasks/:id/cancel': { caller: 'key', params: { id: 'task' }, query: [], body: 'none' },
+  'GET /api/v1/events': { caller: 'key', params: {}, query: ['after', 'types', 'limit'], body: 'none' },
   'POST /api/v1/files': { caller: 'key', params: {}, query: [], body: 'multipart' },
   'GET /api/v1/files': { caller: 'key', params: {}, query: ['limit', 'cursor'], body: 'none' },
   'GET /api/v1/files/:id': { caller: 'key', params: { id: 'file' }, query: [], body: 'none' },

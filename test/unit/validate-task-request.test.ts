@@ -76,6 +76,29 @@ describe('validateTaskRequest', () => {
     expect(ok.ok && ok.request.clientRequestId).toBe('a'.repeat(128));
   });
 
+  it('takes webhook_url (1–2048 characters) and webhook_events ["all"] beside it; terminal events only by default', () => {
+    const plain = validateTaskRequest({ model: 'sora-2', prompt: 'x' });
+    expect(plain.ok && [plain.request.webhookUrl, plain.request.webhookEvents]).toEqual([null, 'terminal']);
+    const all = validateTaskRequest({ model: 'sora-2', prompt: 'x', webhook_url: 'https://example.com/h', webhook_events: ['all'] });
+    expect(all.ok && [all.request.webhookUrl, all.request.webhookEvents]).toEqual(['https://example.com/h', 'all']);
+    const terminal = validateTaskRequest({ model: 'sora-2', prompt: 'x', webhook_url: 'https://example.com/h', webhook_events: null });
+    expect(terminal.ok && terminal.request.webhookEvents).toBe('terminal');
+    const longest = `https://example.com/${'a'.repeat(2048 - 20)}`;
+    expect(validateTaskRequest({ model: 'sora-2', prompt: 'x', webhook_url: longest }).ok).toBe(true);
+    expect(issuesOf({ model: 'sora-2', prompt: 'x', webhook_url: `${longest}a` })).toEqual([
+      { path: 'webhook_url', message: 'Must be a URL of 1 to 2048 characters, got 2049.' },
+    ]);
+    expect(issuesOf({ model: 'sora-2', prompt: 'x', webhook_url: ['https://example.com'] })[0]?.path).toBe('webhook_url');
+    for (const events of [['all', 'all'], [], 'all', ['task.succeeded']]) {
+      expect(issuesOf({ model: 'sora-2', prompt: 'x', webhook_url: 'https://example.com/h', webhook_events: events })).toEqual([
+        { path: 'webhook_events', message: expect.stringContaining('Must be ["all"]') },
+      ]);
+    }
+    expect(issuesOf({ model: 'sora-2', prompt: 'x', webhook_events: ['all'] })).toEqual([
+      { path: 'webhook_events', message: 'Only with webhook_url: it says which events go there.' },
+    ]);
+  });
+
   it('checks reference items against the upload policy', () => {
     const item = { url: 'https://x.test/a.png', kind: 'image', name: 'a.png', mimeType: 'image/png' };
     expect(issuesOf({ model: 'sora-2', prompt: 'x', params: { referenceMediaItems: [item, item] } })[0]?.message).toContain('At most 1');

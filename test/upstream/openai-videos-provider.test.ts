@@ -95,6 +95,26 @@ describe('openai-videos provider', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
   });
 
+  it('passes the progress the upstream reports on to the event log: rising task.progress events, 500 ms apart or more', async () => {
+    gateway.nextJobs({ outcome: 'success', durationMs: 3000 });
+    const { task } = await run();
+    await expectSucceededAndCaptured(service, task);
+    const { rows } = await service.runtime.db.query<{ type: string; progress: number; at: Date }>(
+      `SELECT type, (data->'task'->>'progress')::int AS progress, created_at AS at FROM events WHERE task_id = $1 ORDER BY seq`,
+      [task.id],
+    );
+    const progress = rows.filter((row) => row.type === 'task.progress');
+    // The upstream runs for about 2 s, polled every 0.5 s or so (a delayed job waits for the queue's next fetch).
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    expect(progress.length).toBeLessThanOrEqual(6);
+    for (let index = 1; index < progress.length; index++) {
+      expect(progress[index]!.progress).toBeGreaterThan(progress[index - 1]!.progress);
+      expect(progress[index]!.at.getTime() - progress[index - 1]!.at.getTime()).toBeGreaterThanOrEqual(500);
+    }
+    expect(rows.map((row) => row.type).filter((type) => type !== 'task.progress')).toEqual(['task.queued', 'task.running', 'task.succeeded']);
+    expect(rows.at(-1)!.type).toBe('task.succeeded');
+  });
+
   it('maps a moderation failure to content_policy_violation and a broken result to upstream_error', async () => {
     gateway.nextJobs({ outcome: 'fail' });
     let { task } = await run();
