@@ -57,16 +57,6 @@ export const WEBHOOK_SCHEMAS: Record<string, Schema> = {
     updated_at: TIMESTAMP,
     attempts: { type: 'array', items: ref('WebhookAttempt'), description: 'Oldest first.' },
   }),
-  Event: fullObject({
-    id: EVENT_ID,
-    type: { type: 'string', enum: [...TASK_EVENT_TYPES, 'webhook.test'] },
-    created_at: TIMESTAMP,
-    data: {
-      type: 'object',
-      properties: { task: ref('Task') },
-      description: 'Task events: the task as GET /api/v1/tasks/{id} answers it then (result URLs signed afresh). webhook.test: empty.',
-    },
-  }),
   WebhookSecret: fullObject({ secret: { ...SECRET, type: ['string', 'null'], description: `${SECRET.description} null when an Idempotency-Key replays a rotation.` } }),
 };
 

@@ -1,20 +1,17 @@
 import type { EventRecord } from '../events/event-log.js';
+import { presentEvent, type EventView } from '../events/present-event.js';
 import type { ObjectStore } from '../storage/port.js';
 import { presentTask, resultUrlExpiry } from '../tasks/present-task.js';
 
 /**
- * The public JSON of an event from the log, `{id, type, created_at, data: {task}}`, with the task
- * as the API presents it: its result URLs are signed now, for `resultUrlTtlSeconds`.
+ * The public JSON of an event from the log, as the JSON log and the streams present it, with its
+ * task's result URLs signed now, for `resultUrlTtlSeconds`.
  */
 export async function presentLoggedEvent(
   event: EventRecord,
   stores: ReadonlyMap<string, ObjectStore>,
   resultUrlTtlSeconds: number,
-): Promise<Record<string, unknown>> {
-  return {
-    id: event.id,
-    type: event.type,
-    created_at: event.createdAt.toISOString(),
-    data: event.task ? { task: await presentTask(event.task, stores, resultUrlExpiry(new Date(), resultUrlTtlSeconds)) } : {},
-  };
+): Promise<EventView> {
+  const expiry = resultUrlExpiry(new Date(), resultUrlTtlSeconds);
+  return presentEvent(event, (task) => presentTask(task, stores, expiry));
 }

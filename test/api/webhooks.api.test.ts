@@ -206,7 +206,7 @@ describe.each(BACKENDS)('webhook endpoints API on $name', (backend) => {
     expect((await call(owner.auth, 'GET', `/api/v1/webhook_endpoints/${endpoint.id}`)).json().description).toBeNull();
   });
 
-  it.each([
+  const refusals: [string, RegExp][] = [
     ['http://hooks.example.com/', /https/],
     ['https://127.0.0.1/', /loopback/],
     ['https://10.1.2.3/hook', /private/],
@@ -225,19 +225,30 @@ describe.each(BACKENDS)('webhook endpoints API on $name', (backend) => {
     ['https://user:pass@hooks.example.com/', /credentials/],
     ['not a url', /absolute URL/],
     [`https://hooks.example.com/${'a'.repeat(2030)}`, /at most 2048/],
-  ])('refuses %s as a webhook URL (validation_failed on url), at creation and on update', async (url, message) => {
-    const { auth } = await service.newAccount(0);
-    const refused = await call(auth, 'POST', '/api/v1/webhook_endpoints', { url });
-    expect(refused.statusCode, refused.body).toBe(400);
-    expect(refused.json().error).toMatchObject({ code: 'validation_failed', details: [{ path: 'url' }] });
-    expect(refused.json().error.details[0].message).toMatch(message);
-    const endpoint = (await call(auth, 'POST', '/api/v1/webhook_endpoints', { url: 'https://hooks.example.com/' })).json();
-    const patch = await call(auth, 'PATCH', `/api/v1/webhook_endpoints/${endpoint.id}`, { url });
-    expect(patch.statusCode).toBe(400);
-    expect(patch.json().error.details[0].path).toBe('url');
-    expect((await call(auth, 'GET', `/api/v1/webhook_endpoints/${endpoint.id}`)).json().url).toBe('https://hooks.example.com/');
-    // The exported check (a task's own webhook_url) refuses it too.
-    expect(await service.runtime.webhooks.checkWebhookUrl(url)).toMatch(message);
+  ];
+  it.each(refusals.map(([url, message]) => ({ url, message, label: url.length > 80 ? `${url.slice(0, 40)}… (${url.length} characters)` : url })))(
+    'refuses $label as a webhook URL (validation_failed on url), at creation and on update', async ({ url, message }) => {
+      const { auth } = await service.newAccount(0);
+      const refused = await call(auth, 'POST', '/api/v1/webhook_endpoints', { url });
+      expect(refused.statusCode, refused.body).toBe(400);
+      expect(refused.json().error).toMatchObject({ code: 'validation_failed', details: [{ path: 'url' }] });
+      expect(refused.json().error.details[0].message).toMatch(message);
+      const endpoint = (await call(auth, 'POST', '/api/v1/webhook_endpoints', { url: 'https://hooks.example.com/' })).json();
+      const patch = await call(auth, 'PATCH', `/api/v1/webhook_endpoints/${endpoint.id}`, { url });
+      expect(patch.statusCode).toBe(400);
+      expect(patch.json().error.details[0].path).toBe('url');
+      expect((await call(auth, 'GET', `/api/v1/webhook_endpoints/${endpoint.id}`)).json().url).toBe('https://hooks.example.com/');
+      // A task's own webhook_url follows the same rules.
+      const task = await call(auth, 'POST', '/api/v1/tasks', { model: 'sora-2', prompt: 'hooked', webhook_url: url });
+      expect(task.statusCode, task.body).toBe(400);
+      expect(task.json().error.details.map((issue: { path: string }) => issue.path)).toEqual(['webhook_url']);
+    },
+  );
+
+  it('takes a task\'s own webhook_url that passes the endpoint rules', async () => {
+    const { auth } = await service.newAccount(100);
+    const task = await call(auth, 'POST', '/api/v1/tasks', { model: 'sora-2', prompt: 'hooked', webhook_url: 'https://hooks.example.com/task' });
+    expect(task.statusCode, task.body).toBe(201);
   });
 
   it('validates the body: events, description, disabled, unknown fields', async () => {

@@ -30,7 +30,7 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
   'POST /api/v1/tasks': {
     caller: 'key', params: {}, query: [], body: TASK_FIELDS,
     example: {
-      model: 'sora-2', prompt: 'a fox in the snow', client_request_id: 'c-1', webhook_url: 'https://example.com/hook', webhook_events: ['all'],
+      model: 'sora-2', prompt: 'a fox in the snow', client_request_id: 'c-1', webhook_url: 'https://93.184.215.14/hook', webhook_events: ['all'],
       params: { n_frames: '10', aspect_ratio: 'portrait', referenceMediaItems: [{ url: '$FILE_URL', kind: 'image', name: 'a.png', mimeType: 'image/png' }] },
     },
   },

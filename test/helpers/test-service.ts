@@ -91,7 +91,7 @@ export async function startTestService(
  * Registers a service on `backend` with a gated provider for the enclosing `describe`: started
  * before its tests, closed after. Read `service` and `app` inside tests, not at collection time.
  */
-export function useGatedService(backend: TestBackend) {
+export function useGatedService(backend: TestBackend, env: Record<string, string> = {}) {
   const gated = createGatedProvider();
   const context = {
     gated,
@@ -102,7 +102,7 @@ export function useGatedService(backend: TestBackend) {
       context.app.inject({ method: 'POST', url: '/api/v1/tasks', headers: { ...auth, ...headers }, payload: body as object }),
   };
   beforeAll(async () => {
-    context.service = await startTestService(backend, { provider: gated.provider });
+    context.service = await startTestService(backend, { provider: gated.provider, env });
     context.app = context.service.runtime.app as FastifyInstance;
   });
   afterAll(async () => {

@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { appendEvent, type EventType } from '../../src/events/event-log.js';
 import { systemResolver } from '../../src/webhooks/webhook-url.js';
 import { BACKENDS, type TestBackend } from '../helpers/backends.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
@@ -92,19 +91,6 @@ describe.each(BACKENDS)('webhook deliveries on $name', (backend) => {
     }[];
   }
 
-  /** A finished task of the account, and an event of `type` about it appended and dispatched in one transaction. */
-  async function taskEvent(accountId: string, auth: Record<string, string>, type: EventType) {
-    const created = (await call(auth, 'POST', '/api/v1/tasks', { model: 'sora-2', prompt: 'A fox' })).json();
-    await waitFor(async () => (await call(auth, 'GET', `/api/v1/tasks/${created.id}`)).json().status === 'succeeded');
-    const task = await ctx.service.runtime.tasks.get(accountId, created.id);
-    const event = await ctx.service.runtime.db.transaction(async (tx) => {
-      const appended = await appendEvent(tx, { accountId, type, task });
-      await ctx.service.runtime.webhooks.dispatchEvent(tx, appended);
-      return appended;
-    });
-    return { task: created as { id: string }, event };
-  }
-
   it('signs a delivery as Standard Webhooks says: the reference library and a hand-written receiver both verify it', async () => {
     const hook = await receiver();
     const { auth } = await ctx.service.newAccount(100);
@@ -138,40 +124,45 @@ describe.each(BACKENDS)('webhook deliveries on $name', (backend) => {
     expect(await version()).toBe(before);
   });
 
-  it('delivers a task event from the log to every subscribed endpoint, with the task as the API presents it, and to the task\'s own webhook_url', async () => {
+  it('delivers a task\'s events as they happen: to each endpoint subscribed to their type, with the task as the API presents it, and the terminal one to the task\'s own webhook_url', async () => {
     const all = await receiver();
+    const statuses = await receiver();
     const onlyFailed = await receiver();
     const own = await receiver();
-    const { auth, accountId } = await ctx.service.newAccount(100);
+    const ownAll = await receiver();
+    const { auth } = await ctx.service.newAccount(100);
     const everything = await endpointAt(auth, all.url, ['*']);
+    const byDefault = await endpointAt(auth, statuses.url);
     await endpointAt(auth, onlyFailed.url, ['task.failed']);
-    const { task, event } = await taskEvent(accountId, auth, 'task.succeeded');
-    await waitFor(() => all.received.length === 1);
-    const body = verifiedByLibrary(all.received[0]!, everything.secret) as { id: string; type: string; data: { task: Record<string, unknown> } };
+    const created = await call(auth, 'POST', '/api/v1/tasks', { model: 'sora-2', prompt: 'A fox', webhook_url: `${own.url}/task` });
+    expect(created.statusCode, created.body).toBe(201);
+    const task = created.json();
+    type Body = { id: string; type: string; data: { task: { id: string; status: string } } };
+    const bodies = (hook: WebhookReceiver, secret: string) => hook.received.map((webhook) => {
+      const body = verifiedByLibrary(webhook, secret) as Body;
+      expect(webhook.headers['webhook-id']).toBe(body.id);
+      return body;
+    });
+    const succeeded = (hook: WebhookReceiver) => hook.received.some((webhook) => (JSON.parse(webhook.body) as Body).type === 'task.succeeded');
+    await waitFor(() => succeeded(all) && succeeded(statuses) && own.received.length === 1);
     const api = (await call(auth, 'GET', `/api/v1/tasks/${task.id}`)).json();
-    expect(body).toMatchObject({ id: event.id, type: 'task.succeeded', created_at: event.createdAt.toISOString() });
-    expect(body.data.task).toEqual(api);
-    expect(all.received[0]!.headers['webhook-id']).toBe(event.id);
-
-    // The task's own URL gets its terminal events, signed with the account's default secret.
-    await ctx.service.runtime.db.query('UPDATE tasks SET webhook_url = $2 WHERE id = $1', [task.id, `${own.url}/task`]);
-    const stored = await ctx.service.runtime.tasks.get(accountId, task.id);
-    const dispatch = (type: EventType) => ctx.service.runtime.db.transaction(async (tx) =>
-      ctx.service.runtime.webhooks.dispatchEvent(tx, await appendEvent(tx, { accountId, type, task: stored })));
-    expect(await dispatch('task.running')).toBe(1); // the '*' endpoint only
-    expect(await dispatch('task.succeeded')).toBe(2);
-    await waitFor(() => own.received.length === 1 && all.received.length === 3);
+    const everyEvent = bodies(all, everything.secret);
+    expect(everyEvent.map((body) => body.type)).toEqual(expect.arrayContaining(['task.queued', 'task.running', 'task.succeeded']));
+    expect(everyEvent.find((body) => body.type === 'task.succeeded')!.data.task).toEqual(api);
+    expect(everyEvent.find((body) => body.type === 'task.queued')!.data.task).toMatchObject({ id: task.id, status: 'queued' });
+    // The default leaves task.progress out.
+    const statusEvents = bodies(statuses, byDefault.secret).map((body) => body.type);
+    expect(statusEvents.sort()).toEqual(['task.queued', 'task.running', 'task.succeeded']);
+    // The task's own URL gets its terminal event only, signed with the account's default secret.
     const secret = (await call(auth, 'GET', '/api/v1/webhook_secret')).json().secret;
-    expect(verifiedByLibrary(own.received[0]!, secret)).toMatchObject({ type: 'task.succeeded' });
     expect(own.received[0]!.path).toBe('/task');
-    // With webhook_events 'all', every event of the task goes there.
-    await ctx.service.runtime.db.query(`UPDATE tasks SET webhook_events = 'all' WHERE id = $1`, [task.id]);
-    expect(await dispatch('task.progress')).toBe(2);
-    await waitFor(() => own.received.length === 2);
+    expect(bodies(own, secret).map((body) => body.type)).toEqual(['task.succeeded']);
+    expect(verifiedByLibrary(own.received[0]!, everything.secret)).toBeNull();
+    // With webhook_events ["all"], every event of the task goes there.
+    await call(auth, 'POST', '/api/v1/tasks', { model: 'sora-2', prompt: 'A fox', webhook_url: ownAll.url, webhook_events: ['all'] });
+    await waitFor(() => succeeded(ownAll));
+    expect(bodies(ownAll, secret).map((body) => body.type)).toEqual(expect.arrayContaining(['task.queued', 'task.running', 'task.succeeded']));
     expect(onlyFailed.received).toHaveLength(0);
-    // A disabled endpoint gets nothing new.
-    await call(auth, 'PATCH', `/api/v1/webhook_endpoints/${everything.id}`, { disabled: true });
-    expect(await dispatch('task.running')).toBe(1);
   });
 
   it('retries a 500 with the same webhook-id until it is delivered, recording each attempt', async () => {
@@ -239,7 +230,7 @@ describe.each(BACKENDS)('webhook deliveries on $name', (backend) => {
 
   it('disables the endpoint on 410 Gone: no more attempts, nothing new', async () => {
     const hook = await receiver(() => ({ status: 410 }));
-    const { auth, accountId } = await ctx.service.newAccount(100);
+    const { auth } = await ctx.service.newAccount(100);
     const endpoint = await endpointAt(auth, hook.url);
     await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/test`);
     const disabled = await waitFor(async () => {
@@ -249,7 +240,8 @@ describe.each(BACKENDS)('webhook deliveries on $name', (backend) => {
     expect(disabled.disabled_reason).toBe('The endpoint answered 410 Gone.');
     const [delivery] = await deliveries(auth, endpoint.id);
     expect(delivery).toMatchObject({ status: 'failed', next_retry_at: null, attempts: [{ status_code: 410 }] });
-    await taskEvent(accountId, auth, 'task.succeeded');
+    const task = (await call(auth, 'POST', '/api/v1/tasks', { model: 'sora-2', prompt: 'after the 410' })).json();
+    await waitFor(async () => (await call(auth, 'GET', `/api/v1/tasks/${task.id}`)).json().status === 'succeeded');
     expect(await deliveries(auth, endpoint.id)).toHaveLength(1);
     expect(hook.received).toHaveLength(1);
   });
