@@ -37,6 +37,8 @@ export interface Config {
   resultUrlTtlSeconds: number;
   authFailuresPerMinute: number;
   shutdownTimeoutMs: number;
+  /** Event streams (SSE): the heartbeat interval, and the open streams one API key may hold per process. */
+  eventStreams: { heartbeatMs: number; maxPerKey: number; maxDurationMs: number };
   /** How long uploaded files live. */
   fileRetentionSeconds: number;
   /** How long events stay in the log (at least an hour); the sweeper deletes older ones. */
@@ -195,6 +197,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: { role?: string | unde
     resultUrlTtlSeconds: int('RIVYA_RESULT_URL_TTL_SECONDS', 86_400, 60, 7 * 86_400),
     authFailuresPerMinute: int('RIVYA_AUTH_FAILURES_PER_MINUTE', 30, 1, 1_000_000),
     shutdownTimeoutMs: int('RIVYA_SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    eventStreams: {
+      heartbeatMs: int('RIVYA_SSE_HEARTBEAT_MS', 15_000, 10, 3_600_000),
+      maxPerKey: int('RIVYA_MAX_STREAMS_PER_KEY', 20, 1, 100_000),
+      maxDurationMs: int('RIVYA_SSE_MAX_DURATION_MS', 3_600_000, 10, 86_400_000),
+    },
     fileRetentionSeconds: int('RIVYA_FILE_RETENTION_SECONDS', 7 * 86_400, 60, 365 * 86_400),
     eventRetentionSeconds: int('RIVYA_EVENT_RETENTION_SECONDS', 7 * 86_400, 3600, 365 * 86_400),
     fileLimits: {

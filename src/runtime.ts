@@ -16,7 +16,11 @@ import type { TaskRecord } from './domain.js';
 import { createPostgresDatabase } from './db/postgres-database.js';
 import { createEventLog } from './events/event-log.js';
 import { createEventService } from './events/event-service.js';
-import { createMemoryTaskEvents } from './events/memory-task-events.js';
+import { createEventFeed, type EventFeed } from './events/event-feed.js';
+import { createEventFanout } from './events/event-fanout.js';
+import { createLogPositions } from './events/log-positions.js';
+import { createEventStreams } from './http/event-streams.js';
+import { createEventFrames } from './http/event-frames.js';
 import { createApp, type AppRoute } from './http/app.js';
 import { listenFailure } from './http/listen-error.js';
 import { createMetricsApp } from './http/metrics-app.js';
@@ -32,7 +36,6 @@ import { upstreamFailureFields } from './providers/upstream-error.js';
 import { callbackUrl } from './http/routes/provider-callbacks.js';
 import { createMemoryRateLimiter } from './rate-limit/memory-rate-limiter.js';
 import { createRedisRateLimiter } from './rate-limit/redis-rate-limiter.js';
-import { createPostgresTaskEvents } from './events/postgres-task-events.js';
 import { createLocalObjectStore } from './storage/local-object-store.js';
 import { createS3ObjectStore } from './storage/s3-object-store.js';
 import type { ObjectStore } from './storage/port.js';
@@ -110,6 +113,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     await lock?.release();
     throw error;
   }
+  let feed: EventFeed;
+  try {
+    feed = await createEventFeed(db, logger);
+  } catch (error) {
+    await db.close();
+    await lock?.release();
+    throw error;
+  }
   const secret = config.secret ?? (await loadOrCreateSecret(config.dataDir));
   const signer = createUrlSigner(secret);
   // Each target is an S3-API bucket when one is configured for it, else a directory of the data dir.
@@ -137,9 +148,6 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const ledger = createCreditLedger(db);
   const tasks = createTaskStore(db);
   const idempotency = createIdempotencyStore(db, { retentionSeconds: 86_400, inFlightTimeoutSeconds: 60 });
-  const events = config.databaseUrl
-    ? createPostgresTaskEvents({ connectionString: config.databaseUrl, logger })
-    : createMemoryTaskEvents();
   const metrics = createMetrics({ db, queue, countTasks: () => tasks.countByStatus() });
   const rateLimiter = config.redisUrl ? createRedisRateLimiter({ url: config.redisUrl }) : createMemoryRateLimiter();
   const routerEvents: RouterEvents = {
@@ -195,7 +203,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const transitions = createTaskTransitions({ metrics, logger });
   const eventLog = createEventLog(db);
   const lifecycle = createTaskLifecycle({
-    db, tasks, queue, transitions, events,
+    db, tasks, queue, transitions,
     // The webhook deliveries an event calls for commit with it; this process's delivery workers
     // start on them at once (other processes are woken by the commit's NOTIFY).
     onEvent: async (tx, event) => {
@@ -205,7 +213,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     strandedAfterSeconds: config.leaseSeconds * 2,
   });
   const taskService = createTaskService({
-    tasks, lifecycle, idempotency, events, stores,
+    tasks, lifecycle, idempotency, feed, stores,
     resolveReferences: (account, items, policy) => fileService.resolveReferences(account, items, policy),
     taskTimeoutSeconds: config.taskTimeoutSeconds,
     resultUrlTtlSeconds: config.resultUrlTtlSeconds,
@@ -213,6 +221,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     cancelUpstream,
     // The same rules as an endpoint's URL: https, public addresses only (unless insecure).
     checkWebhookUrl: (url) => webhooks.checkWebhookUrl(url),
+  });
+
+  const eventService = createEventService({ log: eventLog, presentTask: taskService.present, retentionSeconds: config.eventRetentionSeconds });
+  const logPositions = createLogPositions(db, eventLog);
+  const eventFrames = createEventFrames((event) => eventService.present(event), logger);
+  const eventFanout = createEventFanout({ log: eventLog, positions: logPositions, feed, logger, prepare: (events) => eventFrames.prepare(events) });
+  const eventStreams = createEventStreams({
+    ...config.eventStreams, maxBufferedBytes: 256 * 1024, retryMs: 2000, shutdown: shutdown.signal,
   });
 
   const readiness = async () => [
@@ -228,9 +244,10 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
           publicUrl: config.publicUrl, adminToken: config.adminToken, authFailuresPerMinute: config.authFailuresPerMinute,
           logger, trustProxy: false,
           accounts, ledger, idempotency, tasks: taskService, files: fileService, webhooks: webhooks.service,
-          events: createEventService({ log: eventLog, presentTask: taskService.present, retentionSeconds: config.eventRetentionSeconds }),
+          events: eventService,
           maxUploadBytes: Math.max(...Object.values(config.fileLimits)),
           rateLimiter, metrics, stores, signer, readiness,
+          eventStreams: { fanout: eventFanout, positions: logPositions, streams: eventStreams, frames: eventFrames },
           metricsEndpoint: config.metricsPort === null ? { token: config.metricsToken } : null,
           wakeTask: (taskId, upstreamHint) => lifecycle.wake(taskId, upstreamHint),
           shutdown: shutdown.signal,
@@ -240,7 +257,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   // Each worker process has its own scratch directory; what a killed process left behind is removed at start.
   const workRoot = join(config.dataDir, 'work', `${hostname()}-${process.pid}`);
   const runner = createTaskRunner({
-    tasks, lifecycle, stores, events, logger,
+    tasks, lifecycle, stores, feed, logger,
     router,
     poll: config.providers.poll,
     submitRounds: config.providers.submitRounds,
@@ -300,7 +317,6 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     /** Graceful stop: refuse new requests, finish in-flight ones, stop workers, close stores. */
     async stop(): Promise<void> {
       shutdown.abort();
-      await events.close();
       if (app) {
         // In-flight requests get the shutdown timeout to finish; then their connections are cut.
         const closed = app.close();
@@ -311,10 +327,13 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         await closed;
       }
       await metricsApp?.close();
+      eventFanout.close();
       await sweeper.stop();
       await webhooks.stop();
       await queue.stop(config.shutdownTimeoutMs);
       await webhooks.close();
+      // After the workers: their running attempts wait on it until they stop.
+      await feed.close();
       await rateLimiter.close();
       await db.close();
       await lock?.release();

@@ -52,6 +52,13 @@ export async function createPgliteDatabase(config: PgliteDatabaseConfig): Promis
       }
     },
     exec: base.exec,
+    // One connection in this process: it is never lost, so `onReconnect` is never called.
+    async listen(channel, onPayload) {
+      const unlisten = await pg.listen(channel, onPayload).catch(rethrow);
+      return async () => {
+        if (!pg.closed) await unlisten().catch(() => {});
+      };
+    },
     async ping() {
       try {
         await pg.query('SELECT 1');

@@ -1,7 +1,8 @@
 /**
  * The `Database` port: the subset of PostgreSQL the domain needs. Backends: embedded PGlite
  * (`pglite-database.ts`) and a PostgreSQL server (`postgres-database.ts`). Both speak the
- * same SQL and run the same migrations.
+ * same SQL and run the same migrations. Like pg-boss's storage port, it also carries the one
+ * thing a statement cannot do: `listen` for NOTIFY.
  */
 
 export interface QueryResult<Row> {
@@ -31,6 +32,15 @@ export interface Database extends Queryable {
   transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>;
   /** Runs a script of several statements without parameters; returns the last statement's result. */
   exec: (script: string) => Promise<QueryResult<Record<string, unknown>>>;
+  /**
+   * Calls `onPayload` with the payload of every NOTIFY on `channel` from a transaction that
+   * committed, in this process or any other on the same database, in commit order; never for one
+   * that rolled back. Resolves once listening (rejects if the store cannot be reached then).
+   * When the listening connection is lost it reconnects by itself, retrying every second, and
+   * calls `onReconnect` once it listens again: notifications sent meanwhile are lost, so re-read
+   * whatever they would have announced. Resolves with the function that stops listening.
+   */
+  listen(channel: string, onPayload: (payload: string) => void, onReconnect?: () => void): Promise<() => Promise<void>>;
   /** True when the store answers a trivial query. */
   ping(): Promise<boolean>;
   /** Closes connections; afterwards every call fails. */

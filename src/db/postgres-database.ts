@@ -2,6 +2,7 @@ import pg from 'pg';
 import { DependencyUnavailableError } from '../errors.js';
 import { isSocketError } from '../socket-errors.js';
 import type { Database, QueryResult, Transaction } from './port.js';
+import { createPostgresListener } from './postgres-listener.js';
 
 export interface PostgresDatabaseConfig {
   connectionString: string;
@@ -67,6 +68,7 @@ export async function createPostgresDatabase(config: PostgresDatabaseConfig): Pr
     },
   });
   const base = wrap(pool);
+  const listener = createPostgresListener({ connectionString: config.connectionString, connectTimeoutMs: config.connectTimeoutMs });
   return {
     kind: 'postgres',
     query: base.query,
@@ -98,6 +100,7 @@ export async function createPostgresDatabase(config: PostgresDatabaseConfig): Pr
       }
     },
     exec: base.exec,
+    listen: (channel, onPayload, onReconnect) => listener.listen(channel, onPayload, onReconnect),
     async ping() {
       try {
         await pool.query('SELECT 1');
@@ -107,6 +110,7 @@ export async function createPostgresDatabase(config: PostgresDatabaseConfig): Pr
       }
     },
     async close() {
+      await listener.close();
       if (!pool.ended) await pool.end();
     },
   };

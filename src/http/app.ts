@@ -29,6 +29,11 @@ import { registerServiceIndexRoute } from './routes/service-index.js';
 import { registerTaskRoutes } from './routes/tasks.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerEventRoutes } from './routes/events.js';
+import { registerEventStreamRoutes } from './routes/event-streams.js';
+import type { EventFanout } from '../events/event-fanout.js';
+import type { LogPositions } from '../events/log-positions.js';
+import type { EventStreams } from './event-streams.js';
+import type { EventFrames } from './event-frames.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { recordAnswer, registerRequestLog } from './request-log.js';
 
@@ -55,6 +60,8 @@ export interface AppDeps {
   /** Serve `/metrics` here, behind `token` when set; null when it has a listener of its own. */
   metricsEndpoint: { token: string | null } | null;
   stores: ReadonlyMap<string, ObjectStore>;
+  /** The event streams: the accounts' logs followed, and the open streams of this process. */
+  eventStreams: { fanout: EventFanout; positions: LogPositions; streams: EventStreams; frames: EventFrames };
   signer: UrlSigner;
   readiness: () => Promise<ReadinessCheck[]>;
   /** A provider's callback: the task's next status fetch happens now (`upstreamHint`: the job the body names, unverified). */
@@ -146,6 +153,12 @@ export function createApp(deps: AppDeps): FastifyInstance {
       if (unstorableText(value)) throw new ApiError('not_found', 'No such resource: the path holds characters no id has.');
     }
   });
+  // An answer given once shutdown has begun closes its connection: a keep-alive connection that
+  // turns idle after the server began closing would hold the shutdown open until its timeout.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (deps.shutdown.aborted) void reply.header('connection', 'close');
+    return payload;
+  });
   registerRequestLog(app, deps.metrics);
   app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
   app.setNotFoundHandler((request, reply) =>
@@ -157,7 +170,8 @@ export function createApp(deps: AppDeps): FastifyInstance {
   registerTaskRoutes(app, {
     tasks: deps.tasks, rateLimiter: deps.rateLimiter, authenticate, authenticateCreate: createAuthenticator(deps, { countRequest: false }), shutdown: deps.shutdown,
   });
-  registerEventRoutes(app, { events: deps.events, authenticate });
+  const streams = registerEventStreamRoutes(app, { authenticate, tasks: deps.tasks, events: deps.events, ...deps.eventStreams });
+  registerEventRoutes(app, { events: deps.events, authenticate, stream: streams.streamAccountEvents });
   registerFileRoutes(app, { files: deps.files, idempotency: deps.idempotency, maxUploadBytes: deps.maxUploadBytes, authenticate });
   registerAccountRoutes(app, { ledger: deps.ledger, accounts: deps.accounts, authenticate });
   registerWebhookRoutes(app, { webhooks: deps.webhooks, authenticate });

@@ -246,6 +246,27 @@ const TAGS = [
 
 const PUBLIC: Schema[] = [];
 
+/** How an event stream is framed, for the description of each operation that sends one. */
+const SSE_FORMAT = 'Server-Sent Events (`text/event-stream`): each event is a frame of `id: evt_…`, `event: <type>` and `data: <the Event as JSON>` lines, then a blank line; '
+  + '`: heartbeat` comments come every 15 s; the first frame carries `retry:` (the reconnection delay, ms). '
+  + 'A stream ends after RIVYA_SSE_MAX_DURATION_MS (default 1 h) or when the server shuts down: reconnect with `Last-Event-ID`. '
+  + 'An API key holds at most RIVYA_MAX_STREAMS_PER_KEY streams (default 20) per server process: one more is `429 rate_limited` with `details.scope` `streams`; opening one counts as a request.';
+
+const SSE_RESPONSE: { description: string; content: Schema } = {
+  description: 'The event stream.',
+  content: {
+    'text/event-stream': {
+      schema: { type: 'string', description: 'Frames of `id:`, `event:` and `data:` (an Event as JSON) lines, each ended by a blank line; `:` comments.' },
+      example: 'retry: 2000\n\nid: evt_000000000042Ab3dE5fG7h\nevent: task.succeeded\ndata: {"id":"evt_000000000042Ab3dE5fG7h","type":"task.succeeded","created_at":"2026-05-11T00:00:10.000Z","data":{"task":{"id":"task_…","status":"succeeded"}}}\n\n: heartbeat\n\n',
+    },
+  },
+};
+
+const LAST_EVENT_ID: Schema = {
+  name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' },
+  description: 'Streams: resume after this event (an EventSource sends it when it reconnects); it wins over `after`.',
+};
+
 /** The OpenAPI 3.1 document of the public API, derived from the catalog and the error table. */
 export function buildOpenApiDocument(serverUrl: string): Schema {
   return {
@@ -336,10 +357,30 @@ export function buildOpenApiDocument(serverUrl: string): Schema {
           responses: { 200: json(ref('Task')), ...errors('unauthorized', 'not_found', 'invalid_state', 'rate_limited') },
         },
       },
+      '/api/v1/tasks/{id}/events': {
+        get: {
+          operationId: 'streamTaskEvents', summary: 'Follow one task as Server-Sent Events: its state at once, then its events, until it ends', tags: ['Events'],
+          description: `${SSE_FORMAT} The first event is the task's state now, typed by its status (\`task.running\`), with the id of its latest event; then each of its events (\`task.progress\`, transitions); the stream ends after the terminal one (at once for a task that has ended). With \`Last-Event-ID\` (or \`after\`) it sends the task's events after that one instead; \`204\` when the task's terminal event is among those already seen.`,
+          parameters: [
+            idParam('A task id.'),
+            LAST_EVENT_ID,
+            { name: 'after', in: 'query', required: false, description: 'Resume after this event id (`Last-Event-ID` wins over it).', schema: { type: 'string' } },
+          ],
+          responses: {
+            200: SSE_RESPONSE,
+            204: { description: 'Resumed after the task\'s terminal event: nothing is left to send (an EventSource stops reconnecting).' },
+            ...errors('validation_failed', 'unauthorized', 'not_found', 'rate_limited'),
+          },
+        },
+      },
       '/api/v1/events': {
         get: {
           operationId: 'listEvents', summary: 'Your events, oldest first: every task transition, and progress at most every 500 ms per task', tags: ['Events'],
+          description: 'JSON pages of the log; or, with `Accept: text/event-stream`, a stream of it (operation `streamEvents` of the SDK). '
+            + `${SSE_FORMAT} With \`Last-Event-ID\` (what an EventSource sends when it reconnects) or \`after\`, the stream sends the log after that event, then each event as it commits: nothing is missed across a reconnect or a restart of the server, for as long as the log keeps events. `
+            + 'Without either it starts live, with a first frame that carries only an `id:` (your latest event; `evt_0000000000000000000000` for an empty log), so a client that reconnects with it misses nothing either. `limit` is for pages only.',
           parameters: [
+            LAST_EVENT_ID,
             {
               name: 'after', in: 'query', required: false, schema: { type: 'string' },
               description: 'An event id (or the next_cursor of a page): the events after it. It must be one of your events still kept; '
@@ -353,11 +394,19 @@ export function buildOpenApiDocument(serverUrl: string): Schema {
             { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
           ],
           responses: {
-            200: json(fullObject({
-              data: { type: 'array', items: ref('Event') },
-              has_more: { type: 'boolean' },
-              next_cursor: { type: ['string', 'null'], description: 'The id of the page\'s last event when more follow: pass it as after.' },
-            })),
+            200: {
+              description: 'A page of the log (JSON), or the stream (`Accept: text/event-stream`).',
+              content: {
+                'application/json': {
+                  schema: fullObject({
+                    data: { type: 'array', items: ref('Event') },
+                    has_more: { type: 'boolean' },
+                    next_cursor: { type: ['string', 'null'], description: 'The id of the page\'s last event when more follow: pass it as after.' },
+                  }),
+                },
+                ...SSE_RESPONSE.content,
+              },
+            },
             ...errors('validation_failed', 'unauthorized', 'rate_limited'),
           },
         },

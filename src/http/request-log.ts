@@ -23,6 +23,11 @@ function askedWaitMs(request: FastifyRequest, route: string): number {
   return Number.isFinite(wait) && wait > 0 ? Math.min(wait, MAX_WAIT_SECONDS) * 1000 : 0;
 }
 
+/** An event stream (SSE) lasts as long as its client follows it: never slow. */
+function isEventStream(reply: FastifyReply): boolean {
+  return String(reply.getHeader('content-type') ?? '').startsWith('text/event-stream');
+}
+
 /** The status logged for a request whose client went away before its answer began (nginx's "client closed request"). */
 const CLIENT_CLOSED = 499;
 /** Requests already logged: a request is logged once, whichever of its endings is seen first. */
@@ -32,8 +37,8 @@ const recorded = new WeakSet<FastifyRequest>();
  * One line per answered request, at `info`: method, route pattern, status, duration, the caller's
  * account and key ids (never the key), and the `request_id` every error body carries. At `warn`
  * for a 5xx or a slow request: slower by more than a second than the wait it asked for
- * (a long-poll that waits its 60 s is not slow), uploads and downloads excepted (the client sets
- * their pace). Each request is also observed in the HTTP metrics.
+ * (a long-poll that waits its 60 s is not slow), uploads, downloads and event streams excepted
+ * (the client sets their pace and length). Each request is also observed in the HTTP metrics.
  */
 export function recordAnswer(request: FastifyRequest, reply: FastifyReply, metrics: Metrics, aborted = false): void {
   if (recorded.has(request)) return;
@@ -43,7 +48,7 @@ export function recordAnswer(request: FastifyRequest, reply: FastifyReply, metri
   const status = aborted && !reply.raw.headersSent ? CLIENT_CLOSED : reply.statusCode;
   metrics.observeRequest(request.method, route, status, ms / 1000);
   const waitMs = askedWaitMs(request, route);
-  const slow = ms > waitMs + SLOW_MS && !CLIENT_PACED.has(`${request.method} ${route}`);
+  const slow = ms > waitMs + SLOW_MS && !CLIENT_PACED.has(`${request.method} ${route}`) && !isEventStream(reply);
   const line = {
     method: request.method,
     route,

@@ -2,7 +2,6 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Database, Queryable } from '../db/port.js';
 import type { TaskRecord, TaskStatus } from '../domain.js';
 import { appendEvent, type EventRecord, type TaskEventType } from '../events/event-log.js';
-import type { TaskEvents } from '../events/port.js';
 import type { JobQueue } from '../jobs/port.js';
 import {
   advanceProgress, claimTask, endTask, handOverLease, insertTaskWithHold, renewLease, type NewTask, type TaskEnding,
@@ -33,8 +32,6 @@ export interface TaskLifecycleDeps {
   queue: JobQueue;
   /** Counts, times and logs each creation, start and end (after commit). */
   transitions: TaskTransitions;
-  /** Wakes long-polls and the running attempt's cancel watch when a task's status changed (after commit). */
-  events: TaskEvents;
   /** Runs in each event's transaction, right after the event is appended: what must commit with it (webhook deliveries). */
   onEvent: (tx: Queryable, event: EventRecord) => Promise<void>;
   /** Told of each event once its transaction has committed. */
@@ -76,8 +73,9 @@ const ENDING_EVENTS: Record<TaskEnding['status'], TaskEventType> = {
  *
  * Keeps: each status change is written with its event and its credit movement in one
  * transaction — no transition without its event, no event without its transition — and each
- * event is passed to `onEvent` inside that transaction. Metrics, logs, `onCommitted` and the
- * `TaskEvents` wake-ups follow the commit.
+ * event is passed to `onEvent` inside that transaction. Metrics, logs and `onCommitted` follow
+ * the commit; waiters (long-polls, event streams, a running attempt's cancel watch) are woken by
+ * the event itself, announced to every process when it commits.
  */
 export function createTaskLifecycle(deps: TaskLifecycleDeps) {
   const enqueue = (tx: Queryable, job: TaskJob, afterSeconds = 0) =>
@@ -100,7 +98,6 @@ export function createTaskLifecycle(deps: TaskLifecycleDeps) {
       task,
       announce(why: EndContext = {}) {
         deps.transitions.ended(task, why);
-        deps.events.publish(task.id);
         committed(event);
       },
     };
@@ -141,7 +138,6 @@ export function createTaskLifecycle(deps: TaskLifecycleDeps) {
       if (!claimed) return null;
       if (claimed.event) {
         deps.transitions.started(claimed.task);
-        deps.events.publish(claimed.task.id);
         committed(claimed.event);
       }
       return { task: claimed.task, started: claimed.event !== null };

@@ -1,7 +1,7 @@
 import { ApiError, validationFailed } from '../errors.js';
 import { validateTaskRequest } from '../catalog/validate-task-request.js';
 import { isTerminal, type Account, type TaskRecord, type TaskReferenceFile } from '../domain.js';
-import type { TaskEvents } from '../events/port.js';
+import type { EventFeed } from '../events/event-feed.js';
 import type { IdempotencyStore, IdempotentRequest, IdempotencyOutcome } from '../idempotency/idempotency-store.js';
 import type { ObjectStore } from '../storage/port.js';
 import { presentTask, resultUrlExpiry, type TaskView } from './present-task.js';
@@ -20,7 +20,8 @@ export interface TaskServiceDeps {
   /** Creates and cancels tasks (with their holds, events and jobs). */
   lifecycle: TaskLifecycle;
   idempotency: IdempotencyStore;
-  events: TaskEvents;
+  /** Tells a waiting long-poll of each event of its task, from any process. */
+  feed: Pick<EventFeed, 'nextTaskEvent'>;
   stores: ReadonlyMap<string, ObjectStore>;
   /** Turns reference items into the caller's files the model's upload policy takes, or reports the items that are not. */
   resolveReferences(account: Account, items: ReferenceMediaItem[], policy: UploadPolicy): Promise<TaskReferenceFile[]>;
@@ -116,8 +117,9 @@ export function createTaskService(deps: TaskServiceDeps) {
         if (!task) throw new ApiError('not_found', `Task ${id} not found.`);
         const left = deadline - Date.now();
         if (isTerminal(task.status) || left <= 0 || signal?.aborted) return present(task);
-        // Wake on the task's event; re-read at least every 2 s in case the event came from elsewhere.
-        await deps.events.next(id, Math.min(left, 2000), signal);
+        // Every change of status is an event, announced to every process as it commits (and waiters
+        // wake when announcements may have been lost): the re-read every 10 s is only a safety net.
+        await deps.feed.nextTaskEvent(id, Math.min(left, 10_000), signal);
       }
     },
 

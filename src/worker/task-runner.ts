@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyBaseLogger } from 'fastify';
 import type { StoredMedia, TaskError, TaskRecord } from '../domain.js';
-import type { TaskEvents } from '../events/port.js';
+import type { EventFeed } from '../events/event-feed.js';
 import { probeVideo } from '../media/probe-video.js';
 import type { Provider, ProviderContext, ProviderStep } from '../providers/port.js';
 import { IntentNotRecorded, type ProviderRouter } from '../providers/provider-router.js';
@@ -38,8 +38,8 @@ export interface TaskRunnerDeps {
   submitRounds: number;
   /** The object store of each upload target. */
   stores: ReadonlyMap<string, ObjectStore>;
-  /** Wakes the attempt's lease renewal when its task changed (a cancel elsewhere). */
-  events: TaskEvents;
+  /** Wakes the attempt's lease renewal at each event of its task, from any process (a cancel elsewhere). */
+  feed: Pick<EventFeed, 'nextTaskEvent'>;
   logger: FastifyBaseLogger;
   /** Unique per worker process; each attempt's lease token starts with it. */
   workerId: string;
@@ -187,7 +187,7 @@ export function createTaskRunner(deps: TaskRunnerDeps) {
       const beatsEnd = AbortSignal.any([abort.signal, finished.signal]);
       heartbeats = (async () => {
         while (!beatsEnd.aborted) {
-          await deps.events.next(task.id, Math.max(250, (deps.leaseSeconds * 1000) / 4), beatsEnd);
+          await deps.feed.nextTaskEvent(task.id, Math.max(250, (deps.leaseSeconds * 1000) / 4), beatsEnd);
           if (!beatsEnd.aborted) await beat().catch(() => {});
         }
       })();

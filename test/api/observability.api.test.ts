@@ -82,6 +82,25 @@ describe.each(BACKENDS)('what an operator sees, on $name', (backend) => {
     gated.release(id);
   });
 
+  it('logs and counts an event stream once, when it ends, at info: it lasts as long as its client follows it, never slow', async () => {
+    const id = await create('followed over its event stream');
+    await waitFor(() => gated.waiting.has(id), 10_000, 'the task to start');
+    const series = 'rivya_http_requests_total{method="GET",route="/api/v1/tasks/:id/events",status="200"}';
+    const before = sample(await scrape(), series) ?? 0;
+    const streamed = app.inject({ url: `/api/v1/tasks/${id}/events`, headers: auth });
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    gated.release(id);
+    const stream = await streamed;
+    expect(stream.headers['content-type']).toMatch(/^text\/event-stream/);
+    expect(stream.body).toContain('event: task.succeeded');
+    const lines = parse(service).filter((candidate) => candidate.request_id === stream.headers['x-request-id'] && candidate.msg === 'request');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 30, route: '/api/v1/tasks/:id/events', status: 200 });
+    expect(lines[0]!['duration_ms']).toBeGreaterThanOrEqual(1200);
+    expect(lines[0]).not.toHaveProperty('slow');
+    expect(sample(await scrape(), series)).toBe(before + 1);
+  });
+
   it('logs each task transition once: created (with its request), started (queue wait), ended (status, error, times, provider)', async () => {
     const succeeded = await create('to succeed');
     const failed = await create('to fail');

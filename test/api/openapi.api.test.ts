@@ -206,6 +206,17 @@ describe.each(BACKENDS)('the OpenAPI documents served on $name', (backend) => {
     await call('POST', '/api/v1/tasks/{id}/cancel', `/api/v1/tasks/${task.id}/cancel`, { headers: auth });
     const queued = await call('POST', '/api/v1/tasks', '/api/v1/tasks', { headers: auth, payload: { model: 'sora-2-pro', prompt: 'A boat', params: { size: 'high' }, webhook_url: 'https://example.com/hook', webhook_events: ['all'] } });
     await call('POST', '/api/v1/tasks/{id}/cancel', `/api/v1/tasks/${queued.id}/cancel`, { headers: auth });
+    // The stream of an ended task ends at once: its frames' data are Events as the document says.
+    const stream = await context.app.inject({ url: `/api/v1/tasks/${queued.id}/events`, headers: auth });
+    expect(stream.statusCode).toBe(200);
+    expect(stream.headers['content-type']).toMatch(/^text\/event-stream/);
+    const paths = publicDoc['paths'] as Record<string, Record<string, { responses: Record<string, { content: Record<string, unknown> }> }>>;
+    expect(Object.keys(paths['/api/v1/tasks/{id}/events']?.['get']?.responses['200']?.content ?? {})).toEqual(['text/event-stream']);
+    expect(Object.keys(paths['/api/v1/events']?.['get']?.responses['200']?.content ?? {})).toEqual(['application/json', 'text/event-stream']);
+    const frames = stream.body.split('\n\n').flatMap((frame) => frame.split('\n').filter((line) => line.startsWith('data: ')).map((line) => JSON.parse(line.slice(6)) as unknown));
+    expect(frames).toHaveLength(1);
+    const validateEvent = ajv.getSchema('public#/components/schemas/Event')!;
+    for (const frame of frames) expect(validateEvent(frame), `${ajv.errorsText(validateEvent.errors)}\n${stream.body}`).toBe(true);
     await call('POST', '/api/v1/tasks', '/api/v1/tasks', { headers: auth, payload: { model: 'sora-2', prompt: 'x', n_frames: '15' } });
     await call('GET', '/api/v1/tasks', '/api/v1/tasks?limit=1', { headers: auth });
     const log = await call('GET', '/api/v1/events', '/api/v1/events?limit=3', { headers: auth });

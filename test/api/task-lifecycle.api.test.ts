@@ -284,7 +284,7 @@ describe.each(BACKENDS)('task lifecycle on $name: an event that cannot be writte
     const committed: EventRecord[] = [];
     let fail = true;
     const lifecycle = createTaskLifecycle({
-      db, tasks, queue, events: { publish() {}, next: async () => {}, close: async () => {} },
+      db, tasks, queue,
       transitions: { created() {}, started() {}, ended() {} },
       strandedAfterSeconds: 60,
       onEvent: async (tx, event) => {

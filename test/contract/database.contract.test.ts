@@ -6,6 +6,7 @@ import type { Database } from '../../src/db/port.js';
 import { BACKENDS, createServerDatabase, POSTGRES_AVAILABLE } from '../helpers/backends.js';
 import { freePort } from '../helpers/serve-process.js';
 import { startTcpProxy } from '../helpers/tcp-proxy.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 describe.each(BACKENDS)('Database port contract on $name', (backend) => {
   let db: Database;
@@ -87,6 +88,28 @@ describe.each(BACKENDS)('Database port contract on $name', (backend) => {
     }
   });
 
+  it('hears NOTIFY from committed transactions only, in commit order, until it stops listening', async () => {
+    const heard: string[] = [];
+    const unlisten = await db.listen('contract_channel', (payload) => heard.push(payload));
+    await db.transaction((tx) => tx.query("SELECT pg_notify('contract_channel', 'first')"));
+    await expect(db.transaction(async (tx) => {
+      await tx.query("SELECT pg_notify('contract_channel', 'rolled back')");
+      throw new Error('roll back');
+    })).rejects.toThrow('roll back');
+    await db.transaction(async (tx) => {
+      await tx.query("SELECT pg_notify('contract_channel', 'second')");
+      await tx.query("SELECT pg_notify('other_channel', 'elsewhere')");
+    });
+    await db.query("SELECT pg_notify('contract_channel', 'third')");
+    await waitFor(() => heard.length >= 3, 5000, 'the notifications');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(heard).toEqual(['first', 'second', 'third']);
+    await unlisten();
+    await db.query("SELECT pg_notify('contract_channel', 'unheard')");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(heard).toEqual(['first', 'second', 'third']);
+  });
+
   it('applies migrations once, even when several run at once', async () => {
     const runs = await Promise.all([migrate(db), migrate(db), migrate(db)]);
     expect(runs.filter((applied) => applied.length > 0)).toHaveLength(1);
@@ -96,6 +119,45 @@ describe.each(BACKENDS)('Database port contract on $name', (backend) => {
 });
 
 describe.runIf(POSTGRES_AVAILABLE)('PostgreSQL backend', () => {
+  it('hears NOTIFY sent by another process, and listens again by itself after its connection is cut', async () => {
+    const server = await createServerDatabase();
+    const url = new URL(server.url);
+    // A throwaway proxy to the shared server: cutting it drops this test's connections only.
+    const proxy = await startTcpProxy(Number(url.port || 5432));
+    url.port = String(proxy.port);
+    const listening = await createPostgresDatabase({ connectionString: url.toString(), connectTimeoutMs: 1000 });
+    const sender = await createPostgresDatabase({ connectionString: server.url });
+    const heard: string[] = [];
+    let reconnects = 0;
+    try {
+      await listening.listen('cut_channel', (payload) => heard.push(payload), () => reconnects++);
+      await sender.query("SELECT pg_notify('cut_channel', 'before')");
+      await waitFor(() => heard.includes('before'), 5000, 'the first notification');
+      await proxy.down();
+      await sender.query("SELECT pg_notify('cut_channel', 'while cut')");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await proxy.up();
+      await waitFor(() => reconnects === 1, 10_000, 'the listener to reconnect');
+      await sender.query("SELECT pg_notify('cut_channel', 'after')");
+      await waitFor(() => heard.includes('after'), 5000, 'a notification after the reconnect');
+      expect(heard).toEqual(['before', 'after']);
+    } finally {
+      await listening.close();
+      await sender.close();
+      await proxy.close();
+      await server.drop();
+    }
+  });
+
+  it('refuses to listen when the server cannot be reached', async () => {
+    const db = await createPostgresDatabase({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/test`, connectTimeoutMs: 1000 });
+    try {
+      await expect(db.listen('nowhere', () => {})).rejects.toMatchObject({ name: 'DependencyUnavailableError', dependency: 'database' });
+    } finally {
+      await db.close();
+    }
+  });
+
   it('throws DependencyUnavailableError when the server cannot be reached', async () => {
     const db = await createPostgresDatabase({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/test`, connectTimeoutMs: 1000 });
     try {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabase, POSTGRES_AVAILABLE, REDIS_AVAILABLE, TEST_REDIS_URL } from '../helpers/backends.js';
+import { openEventStream } from '../helpers/event-stream-reader.js';
 import { startS3Server } from '../helpers/s3-server.js';
 import { startServe, type ServeProcess } from '../helpers/serve-process.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -128,6 +129,26 @@ describe.runIf(POSTGRES_AVAILABLE && REDIS_AVAILABLE)('a fleet: 2 API and 2 work
     expect(video.status).toBe(200);
     expect((await video.arrayBuffer()).byteLength).toBe(done.result.media[0]!.sizeBytes);
   }, 180_000);
+
+  it('streams to API 2 the events of a task created on API 1 and run by a worker', async () => {
+    const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+    const account = await (await fetch(`${apis[0]!.url}/admin/v1/accounts`, { method: 'POST', headers: admin, body: JSON.stringify({ name: 'streams', credits: 100 }) })).json() as { id: string };
+    const { key } = await (await fetch(`${apis[0]!.url}/admin/v1/accounts/${account.id}/keys`, { method: 'POST', headers: admin, body: '{}' })).json() as { key: string };
+    const auth = { authorization: `Bearer ${key}` };
+    const stream = await openEventStream(`${apis[1]!.url}/api/v1/events`, auth);
+    await stream.next((frame) => frame.id !== undefined);
+    const created = await (await fetch(`${apis[0]!.url}/api/v1/tasks`, {
+      method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'sora-2', prompt: 'streamed across processes' }),
+    })).json() as { id: string };
+    const followed = await openEventStream(`${apis[1]!.url}/api/v1/tasks/${created.id}/events`, auth);
+    await followed.ended;
+    expect(followed.events().at(-1)?.event).toBe('task.succeeded');
+    await waitFor(() => stream.events().some((frame) => frame.event === 'task.succeeded'), 10_000, 'the end on the account stream');
+    stream.close();
+    const types = stream.events().map((frame) => frame.event);
+    expect(types.filter((type) => type !== 'task.progress')).toEqual(['task.queued', 'task.running', 'task.succeeded']);
+    expect(stream.events().every((frame) => (JSON.parse(frame.data!) as { data: { task: { id: string } } }).data.task.id === created.id)).toBe(true);
+  });
 
   it('holds per-key rate limits across both API processes', async () => {
     const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };

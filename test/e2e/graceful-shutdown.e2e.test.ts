@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openEventStream } from '../helpers/event-stream-reader.js';
 import { apiClient, devKey, startServe, type ServeProcess } from '../helpers/serve-process.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -29,6 +30,15 @@ describe('graceful shutdown (SIGTERM)', () => {
       return task.status === 'running' && task.progress > 0;
     }, 60_000, 'the render to be in progress');
 
+    // Event streams open at shutdown end cleanly, and hold nothing open.
+    const key = await devKey(dataDir);
+    const streams = [
+      await openEventStream(`${first.url}/api/v1/events`, { authorization: `Bearer ${key}` }),
+      await openEventStream(`${first.url}/api/v1/tasks/${id}/events`, { authorization: `Bearer ${key}` }),
+    ];
+    expect(streams.map((stream) => stream.status)).toEqual([200, 200]);
+    await streams[1]!.next((frame) => frame.data !== undefined);
+
     const started = Date.now();
     const longPoll = api<Task>(`/api/v1/tasks/${id}?wait=30`);
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -38,6 +48,9 @@ describe('graceful shutdown (SIGTERM)', () => {
     expect(answered.body.status).toBe('running');
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(await first.exited).toBe(0);
+    await Promise.all(streams.map((stream) => stream.ended));
+    expect(streams.map((stream) => stream.error)).toEqual([null, null]);
+    expect(Date.now() - started).toBeLessThan(10_000);
 
     const second = await startServe(env);
     processes.push(second);

@@ -75,7 +75,9 @@ describe.each(BACKENDS)('fuzzing every route on $name', (backend) => {
 
   beforeAll(async () => {
     // No worker: a task created stays queued with its hold, so every credit movement is exact to check.
-    service = await startTestService(backend, { worker: false, listen: true, onRoute: (route) => routes.push(route) });
+    // Event streams end at once (they would otherwise last for as long as the client stays).
+    const env = { RIVYA_SSE_HEARTBEAT_MS: '50', RIVYA_SSE_MAX_DURATION_MS: '100' };
+    service = await startTestService(backend, { worker: false, listen: true, env, onRoute: (route) => routes.push(route) });
     app = service.runtime.app as FastifyInstance;
     const unlimited = { creates_per_minute: 1_000_000, requests_per_minute: 1_000_000, active_tasks: 1_000_000 };
     const fuzzed = await service.newAccount(1000, unlimited);

@@ -37,6 +37,9 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
   'GET /api/v1/tasks': { caller: 'key', params: {}, query: ['limit', 'cursor', 'status', 'model', 'client_request_id'], body: 'none' },
   'GET /api/v1/tasks/:id': { caller: 'key', params: { id: 'task' }, query: ['wait'], body: 'none' },
   'POST /api/v1/tasks/:id/cancel': { caller: 'key', params: { id: 'task' }, query: [], body: 'none' },
+  // Event streams end: a task's after its terminal event (the fixtures' tasks have ended), the
+  // account's (Accept: text/event-stream) after the service's short RIVYA_SSE_MAX_DURATION_MS in the suite.
+  'GET /api/v1/tasks/:id/events': { caller: 'key', params: { id: 'task' }, query: ['after'], body: 'none' },
   'GET /api/v1/events': { caller: 'key', params: {}, query: ['after', 'types', 'limit'], body: 'none' },
   'POST /api/v1/files': { caller: 'key', params: {}, query: [], body: 'multipart' },
   'GET /api/v1/files': { caller: 'key', params: {}, query: ['limit', 'cursor'], body: 'none' },

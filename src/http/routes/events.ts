@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import Negotiator from 'negotiator';
 import { EVENT_TYPES, seqOfEventId, type EventType } from '../../events/event-log.js';
 import { AFTER_FORMAT, type EventQuery, type EventService } from '../../events/event-service.js';
 import { callerOf } from '../auth.js';
@@ -7,6 +8,8 @@ import { queryReader } from '../query.js';
 export interface EventRoutesDeps {
   events: EventService;
   authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  /** `GET /api/v1/events` asked for as `text/event-stream`: the account's events as a stream. */
+  stream: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 }
 
 /** `types`: a comma-separated list of event types; every unknown one is named. */
@@ -42,6 +45,13 @@ export async function listEvents(events: EventService, request: FastifyRequest) 
   return events.list(callerOf(request).account, readEventQuery(request.query));
 }
 
+/** True when the request asks for `text/event-stream` rather than JSON. */
+export function wantsEventStream(request: FastifyRequest): boolean {
+  return new Negotiator(request.raw).mediaType(['application/json', 'text/event-stream']) === 'text/event-stream';
+}
+
+/** `GET /api/v1/events`: the log as JSON pages, or (`Accept: text/event-stream`) as a stream. */
 export function registerEventRoutes(app: FastifyInstance, deps: EventRoutesDeps): void {
-  app.get('/api/v1/events', { preHandler: deps.authenticate }, (request) => listEvents(deps.events, request));
+  app.get('/api/v1/events', { preHandler: deps.authenticate }, (request, reply) =>
+    wantsEventStream(request) ? deps.stream(request, reply) : listEvents(deps.events, request));
 }

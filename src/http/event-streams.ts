@@ -1,0 +1,145 @@
+import { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
+import { ApiError } from '../errors.js';
+
+export interface EventStreamsConfig {
+  /** A `: heartbeat` comment goes to every open stream this often (one timer for all of them). */
+  heartbeatMs: number;
+  /** Open streams per API key in this process; one more is `429 rate_limited` (scope `streams`). */
+  maxPerKey: number;
+  /** A stream whose client leaves more than this unread is dropped (it resumes with `Last-Event-ID`). */
+  maxBufferedBytes: number;
+  /**
+   * A stream open this long ends at the next heartbeat, and its client resumes where it was with
+   * `Last-Event-ID` (an EventSource does so by itself): no connection stays pinned to one process for ever.
+   */
+  maxDurationMs: number;
+  /** The reconnection delay clients are told (`retry:`), in ms. */
+  retryMs: number;
+  /** Aborted when the process shuts down: every stream ends, none holds the process open. */
+  shutdown: AbortSignal;
+}
+
+/** One open `text/event-stream` response. */
+export interface EventStream {
+  /** The response body: send it as the reply's payload. */
+  readonly body: Readable;
+  /** False once the stream has ended, been dropped or closed by its client. */
+  readonly open: boolean;
+  /** Queues bytes for the client; a client that reads too slowly is dropped instead (false). */
+  write(chunk: Buffer): boolean;
+  /** Ends the response cleanly once what was written has been sent. */
+  end(): void;
+  /** Runs `listener` once when the stream is over, however it ended. */
+  onClose(listener: () => void): void;
+}
+
+const HEARTBEAT = Buffer.from(': heartbeat\n\n');
+
+/**
+ * The open event streams of this process: their headers and first frame, one heartbeat timer for
+ * all of them (none while there are none; it also ends the streams past their age), the per-key
+ * bound, a bounded buffer each, and their end at shutdown. The bound is per process: with N API processes a key may hold N times as many.
+ */
+export function createEventStreams(config: EventStreamsConfig) {
+  /** The open streams, and when each ends for its age. */
+  const streams = new Map<EventStream, number>();
+  const perKey = new Map<string, number>();
+  let heartbeat: NodeJS.Timeout | null = null;
+
+  const beat = () => {
+    const now = Date.now();
+    for (const [stream, endsAt] of streams) {
+      if (now >= endsAt) stream.end();
+      else stream.write(HEARTBEAT);
+    }
+  };
+  config.shutdown.addEventListener('abort', () => {
+    for (const stream of [...streams.keys()]) stream.end();
+  }, { once: true });
+
+  return {
+    /**
+     * Opens a stream for the caller's key (`429 rate_limited`, scope `streams`, past its bound)
+     * on `reply`, whose headers it sets; its first frame is the `retry:` hint. The caller sends
+     * `body` as the payload (or destroys it, if it answers otherwise).
+     */
+    open(reply: FastifyReply, keyId: string): EventStream {
+      const count = perKey.get(keyId) ?? 0;
+      if (count >= config.maxPerKey) {
+        throw new ApiError('rate_limited', `This API key already has ${config.maxPerKey} open event streams; close one first.`, {
+          details: { scope: 'streams', limit: config.maxPerKey },
+          headers: { 'retry-after': String(Math.max(1, Math.ceil(config.retryMs / 1000))) },
+        });
+      }
+      perKey.set(keyId, count + 1);
+      const body = new Readable({ read() {} });
+      const listeners: (() => void)[] = [];
+      let ended = false;
+      let closed = false;
+      const close = () => {
+        if (closed) return;
+        closed = true;
+        ended = true;
+        streams.delete(stream);
+        const left = (perKey.get(keyId) ?? 1) - 1;
+        if (left > 0) perKey.set(keyId, left);
+        else perKey.delete(keyId);
+        if (streams.size === 0 && heartbeat) {
+          clearInterval(heartbeat);
+          heartbeat = null;
+        }
+        for (const listener of listeners.splice(0)) listener();
+      };
+      const stream: EventStream = {
+        body,
+        get open() {
+          return !ended;
+        },
+        write(chunk) {
+          if (ended) return false;
+          if (body.readableLength + reply.raw.writableLength > config.maxBufferedBytes) {
+            // The client does not read: drop it rather than hold its events in memory.
+            reply.log.info({ buffered_bytes: body.readableLength + reply.raw.writableLength }, 'event stream dropped: its client does not read');
+            ended = true;
+            reply.raw.destroy();
+            body.destroy();
+            return false;
+          }
+          body.push(chunk);
+          return true;
+        },
+        end() {
+          if (ended) return;
+          ended = true;
+          body.push(null);
+        },
+        onClose(listener) {
+          if (closed) listener();
+          else listeners.push(listener);
+        },
+      };
+      body.once('close', close);
+      reply.raw.once('close', close);
+      streams.set(stream, Date.now() + config.maxDurationMs);
+      heartbeat ??= setInterval(beat, config.heartbeatMs).unref();
+      void reply
+        .code(200)
+        .header('content-type', 'text/event-stream; charset=utf-8')
+        .header('cache-control', 'no-cache')
+        .header('x-accel-buffering', 'no')
+        .header('connection', 'close');
+      // The body is the stream itself, ended by closing the connection: no chunked framing around each frame.
+      reply.raw.removeHeader('transfer-encoding');
+      body.push(Buffer.from(`retry: ${config.retryMs}\n\n`));
+      return stream;
+    },
+
+    /** How many streams are open in this process. */
+    size(): number {
+      return streams.size;
+    },
+  };
+}
+
+export type EventStreams = ReturnType<typeof createEventStreams>;

@@ -1,0 +1,278 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendEvent, type EventRecord } from '../../src/events/event-log.js';
+import { BACKENDS } from '../helpers/backends.js';
+import { isEvent, openEventStream, type OpenEventStream } from '../helpers/event-stream-reader.js';
+import { createGatedProvider } from '../helpers/gated-provider.js';
+import { startTestService, type TestService } from '../helpers/test-service.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const START_OF_LOG = 'evt_0000000000000000000000';
+
+describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
+  const gated = createGatedProvider();
+  let service: TestService;
+  let base: string;
+  const opened: OpenEventStream[] = [];
+
+  beforeAll(async () => {
+    service = await startTestService(backend, {
+      provider: gated.provider,
+      listen: true,
+      env: { RIVYA_SSE_HEARTBEAT_MS: '200', RIVYA_MAX_STREAMS_PER_KEY: '3' },
+    });
+    base = service.runtime.config.publicUrl;
+  });
+  afterAll(async () => {
+    for (const stream of opened) stream.close();
+    gated.releaseAll();
+    await service?.close();
+  });
+
+  const open = async (path: string, auth: Record<string, string>, headers: Record<string, string> = {}) => {
+    const stream = await openEventStream(`${base}${path}`, { ...auth, ...headers });
+    opened.push(stream);
+    return stream;
+  };
+  /** Appends a `webhook.test` event to the account's log (task events come from the tasks' lifecycle). */
+  const append = async (accountId: string): Promise<EventRecord> =>
+    service.runtime.db.transaction((tx) => appendEvent(tx, { accountId, type: 'webhook.test', task: null }));
+  const createTask = async (auth: Record<string, string>) => {
+    const response = await fetch(`${base}/api/v1/tasks`, {
+      method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'sora-2', prompt: 'a stream' }),
+    });
+    expect(response.status).toBe(201);
+    return (await response.json()) as { id: string; status: string };
+  };
+  const ids = (stream: OpenEventStream) => stream.events().map((event) => event.id);
+  const latestEventId = async (accountId: string) =>
+    (await service.runtime.db.query<{ id: string }>('SELECT id FROM events WHERE account_id = $1 ORDER BY seq DESC LIMIT 1', [accountId])).rows[0]?.id;
+
+  it('streams the account’s events as they commit, after a first frame whose id is where it starts', async () => {
+    const { accountId, auth } = await service.newAccount(100);
+    const stream = await open('/api/v1/events', auth);
+    expect(stream.status).toBe(200);
+    expect(stream.response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(stream.response.headers.get('cache-control')).toBe('no-cache');
+    expect(stream.response.headers.get('x-accel-buffering')).toBe('no');
+    expect(stream.response.headers.get('x-request-id')).toMatch(/^req_/);
+    expect(stream.response.headers.get('content-encoding')).toBeNull();
+    // Opening it took one request of the key's budget.
+    expect(stream.response.headers.get('ratelimit-remaining')).toBe(String(Number(stream.response.headers.get('ratelimit-limit')) - 1));
+    expect(await stream.next()).toEqual({ retry: '2000' });
+    // An empty log: the stream starts before its first event.
+    expect(await stream.next()).toEqual({ id: START_OF_LOG });
+
+    const test = await append(accountId);
+    const frame = await stream.next(isEvent);
+    expect(frame).toMatchObject({ id: test.id, event: 'webhook.test' });
+    expect(JSON.parse(frame.data!)).toEqual({ id: test.id, type: 'webhook.test', created_at: test.createdAt.toISOString(), data: {} });
+
+    // A task's events, as its lifecycle writes them.
+    const task = await createTask(auth);
+    const queued = await stream.next(isEvent);
+    expect(queued.event).toBe('task.queued');
+    const body = JSON.parse(queued.data!) as { id: string; data: { task: Record<string, unknown> } };
+    expect(queued.id).toBe(body.id);
+    // The task as the API presents it, not as it is stored.
+    expect(body.data.task).toMatchObject({ id: task.id, status: 'queued', model: 'sora-2', prompt: 'a stream', reserved_credits: 6 });
+    expect(body.data.task).not.toHaveProperty('accountId');
+    expect(Object.keys(body.data.task).sort()).toEqual(Object.keys(task).sort());
+
+    // A second stream starts after the latest event.
+    await waitFor(() => gated.waiting.has(task.id), 10_000, 'the task to start');
+    const latest = await latestEventId(accountId);
+    const later = await open('/api/v1/events', auth);
+    expect(await later.next((f) => f.id !== undefined)).toEqual({ id: latest });
+    gated.release(task.id);
+  });
+
+  it('resumes from Last-Event-ID or ?after=: nothing missed, nothing twice', async () => {
+    const { accountId, auth } = await service.newAccount(100);
+    const first = await open('/api/v1/events', auth);
+    const start = (await first.next((f) => f.id !== undefined && !isEvent(f))).id!;
+    first.close();
+    // Appended while no stream was open: resuming from the first frame's id finds it.
+    const e1 = await append(accountId);
+    const second = await open('/api/v1/events', auth, { 'last-event-id': start });
+    await second.next(isEvent);
+    expect(ids(second)).toEqual([e1.id]);
+    second.close();
+
+    const missed = [await append(accountId), await append(accountId)];
+    const resumed = await open('/api/v1/events', auth, { 'last-event-id': e1.id });
+    await waitFor(() => resumed.events().length === 2, 5000, 'the missed events');
+    const live = await append(accountId);
+    await waitFor(() => resumed.events().length === 3, 5000, 'the live event');
+    expect(ids(resumed)).toEqual([...missed, live].map((event) => event.id));
+
+    // ?after= the same; Last-Event-ID wins over it (an EventSource reconnecting keeps its URL).
+    const after = await open(`/api/v1/events?after=${e1.id}`, auth);
+    await waitFor(() => after.events().length === 3, 5000, 'the events after e1');
+    expect(ids(after)).toEqual(ids(resumed));
+    const both = await open(`/api/v1/events?after=${e1.id}`, auth, { 'last-event-id': missed[1]!.id });
+    await waitFor(() => both.events().length === 1, 5000, 'the events after the header’s id');
+    expect(ids(both)).toEqual([live.id]);
+    for (const stream of [resumed, after, both]) stream.close();
+  });
+
+  it('reads a long backlog in pages, in order, then goes on live', async () => {
+    const { accountId, auth } = await service.newAccount(100);
+    const events: EventRecord[] = [];
+    await service.runtime.db.transaction(async (tx) => {
+      for (let i = 0; i < 1200; i++) events.push(await appendEvent(tx, { accountId, type: 'webhook.test', task: null }));
+    });
+    const stream = await open(`/api/v1/events?after=${START_OF_LOG}`, auth);
+    await waitFor(() => stream.events().length === 1200, 10_000, 'the backlog');
+    const live = await append(accountId);
+    await waitFor(() => stream.events().length === 1201, 5000, 'the live event');
+    expect(ids(stream)).toEqual([...events, live].map((event) => event.id));
+    stream.close();
+  });
+
+  it('sends only the types asked for, and refuses unknown ones', async () => {
+    const { accountId, auth } = await service.newAccount(100);
+    const stream = await open('/api/v1/events?types=task.queued,webhook.test', auth);
+    await stream.next((f) => f.id !== undefined);
+    const task = await createTask(auth);
+    // Its task.running (and progress) are not asked for.
+    await waitFor(() => gated.waiting.has(task.id), 10_000, 'the task to start');
+    const test = await append(accountId);
+    await waitFor(() => stream.events().length === 2, 5000, 'the matching events');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(stream.events().map((event) => event.event)).toEqual(['task.queued', 'webhook.test']);
+    expect(stream.events()[1]?.id).toBe(test.id);
+    stream.close();
+    gated.release(task.id);
+
+    const bad = await fetch(`${base}/api/v1/events?types=task.done,webhook.test`, { headers: { ...auth, accept: 'text/event-stream' } });
+    expect(bad.status).toBe(400);
+    const error = ((await bad.json()) as { error: { code: string; details: { path: string }[] } }).error;
+    expect(error.code).toBe('validation_failed');
+    expect(error.details[0]?.path).toBe('types');
+  });
+
+  it('never shows another account’s events, nor resumes from a position its log has not reached', async () => {
+    const mine = await service.newAccount(100);
+    const theirs = await service.newAccount(100);
+    const stream = await open('/api/v1/events', mine.auth);
+    await stream.next((f) => f.id !== undefined);
+    for (let i = 0; i < 3; i++) await append(theirs.accountId);
+    const own = await append(mine.accountId);
+    await stream.next(isEvent);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(ids(stream)).toEqual([own.id]);
+    stream.close();
+
+    const foreign = await append(theirs.accountId);
+    for (const [headers, path, name] of [
+      [{ 'last-event-id': foreign.id }, '/api/v1/events', 'Last-Event-ID'],
+      [{}, `/api/v1/events?after=${foreign.id}`, 'after'],
+      [{ 'last-event-id': 'evt_bogus' }, '/api/v1/events', 'Last-Event-ID'],
+    ] as const) {
+      const response = await fetch(`${base}${path}`, { headers: { ...mine.auth, accept: 'text/event-stream', ...headers } });
+      expect(response.status).toBe(400);
+      const error = ((await response.json()) as { error: { code: string; details: { path: string }[] } }).error;
+      expect(error).toMatchObject({ code: 'validation_failed', details: [{ path: name }] });
+    }
+  });
+
+  it('sends heartbeat comments while nothing happens', async () => {
+    const { auth } = await service.newAccount(100);
+    const stream = await open('/api/v1/events', auth);
+    expect(await stream.next((frame) => frame.comment !== undefined, 3000)).toEqual({ comment: 'heartbeat' });
+    expect(await stream.next((frame) => frame.comment !== undefined, 3000)).toEqual({ comment: 'heartbeat' });
+    stream.close();
+  });
+
+  it('holds a key to its bound of open streams: 429 rate_limited, scope streams, until one closes', async () => {
+    const { auth } = await service.newAccount(100);
+    const streams = [await open('/api/v1/events', auth), await open('/api/v1/events', auth), await open('/api/v1/events', auth)];
+    const refused = await fetch(`${base}/api/v1/events`, { headers: { ...auth, accept: 'text/event-stream' } });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBeTruthy();
+    expect(((await refused.json()) as { error: unknown }).error).toMatchObject({ code: 'rate_limited', details: { scope: 'streams', limit: 3 } });
+    // A task's stream counts too.
+    const task = await createTask(auth);
+    expect((await fetch(`${base}/api/v1/tasks/${task.id}/events`, { headers: auth })).status).toBe(429);
+    await waitFor(() => gated.waiting.has(task.id), 10_000, 'the task to start');
+    gated.release(task.id);
+    // Another key of the same service is not affected.
+    const other = await service.newAccount(100);
+    expect((await open('/api/v1/events', other.auth)).status).toBe(200);
+
+    streams[0]!.close();
+    const again = await waitFor(async () => {
+      const stream = await open('/api/v1/events', auth);
+      if (stream.status === 200) return stream;
+      stream.close();
+      return null;
+    }, 5000, 'a stream once one closed');
+    expect(again.status).toBe(200);
+  });
+
+  it('follows one task: its state at once, then its events, ending after the terminal one', async () => {
+    const { auth } = await service.newAccount(100);
+    const task = await createTask(auth);
+    const other = await createTask(auth);
+    const stream = await open(`/api/v1/tasks/${task.id}/events`, auth);
+    const first = await stream.next(isEvent);
+    const state = JSON.parse(first.data!) as { id: string; data: { task: { id: string; status: string } } };
+    // Its state now, typed by its status, with its latest event's id.
+    expect(first.event).toBe(`task.${state.data.task.status}`);
+    expect(first.id).toBe(state.id);
+    expect(state.data.task.id).toBe(task.id);
+
+    await waitFor(() => gated.waiting.has(task.id) && gated.waiting.has(other.id), 10_000, 'the tasks to start');
+    gated.release(other.id);
+    gated.release(task.id);
+    await stream.ended;
+    const frames = stream.events();
+    const order: (string | undefined)[] = ['task.queued', 'task.running', 'task.progress', 'task.succeeded'];
+    const ranks = frames.map((frame) => order.indexOf(frame.event));
+    expect(ranks.every((rank) => rank >= 0)).toBe(true);
+    expect(ranks).toEqual([...ranks].sort((a, b) => a - b));
+    expect(frames.at(-1)?.event).toBe('task.succeeded');
+    expect(frames.every((frame) => (JSON.parse(frame.data!) as { data: { task: { id: string } } }).data.task.id === task.id)).toBe(true);
+    expect(new Set(frames.map((frame) => frame.id)).size).toBe(frames.length);
+    const ended = frames.at(-1)!;
+
+    // A task that has ended: its last state at once, with its last event's id, and the end.
+    const done = await open(`/api/v1/tasks/${task.id}/events`, auth);
+    await done.ended;
+    expect(done.events().map((event) => [event.id, event.event])).toEqual([[ended.id, 'task.succeeded']]);
+    // Resumed after its terminal event: nothing is left, 204 (an EventSource stops reconnecting).
+    const resumed = await fetch(`${base}/api/v1/tasks/${task.id}/events`, { headers: { ...auth, 'last-event-id': ended.id! } });
+    expect(resumed.status).toBe(204);
+    // Resumed from the first frame: the events since, then the end.
+    const replay = await open(`/api/v1/tasks/${task.id}/events`, auth, { 'last-event-id': first.id! });
+    await replay.ended;
+    expect(ids(replay)).toEqual(frames.slice(1).map((frame) => frame.id));
+  });
+
+  it('wakes a long-poll at its task’s end event, not at its next re-read', async () => {
+    const { auth } = await service.newAccount(100);
+    const task = await createTask(auth);
+    await waitFor(() => gated.waiting.has(task.id), 10_000, 'the task to start');
+    const polled = fetch(`${base}/api/v1/tasks/${task.id}?wait=30`, { headers: auth });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const released = Date.now();
+    gated.release(task.id);
+    const answer = (await (await polled).json()) as { status: string };
+    expect(answer.status).toBe('succeeded');
+    // The safety re-read comes every 10 s: an answer within a few seconds came from the event.
+    expect(Date.now() - released).toBeLessThan(5000);
+  });
+
+  it('answers another account’s task, or an unknown one, with 404 in the envelope before any stream', async () => {
+    const owner = await service.newAccount(100);
+    const stranger = await service.newAccount(100);
+    const task = await createTask(owner.auth);
+    for (const path of [`/api/v1/tasks/${task.id}/events`, '/api/v1/tasks/task_nope/events']) {
+      const response = await fetch(`${base}${path}`, { headers: { ...stranger.auth, accept: 'text/event-stream' } });
+      expect(response.status).toBe(404);
+      expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(((await response.json()) as { error: { code: string; request_id: string } }).error).toMatchObject({ code: 'not_found', request_id: expect.stringMatching(/^req_/) });
+    }
+    expect((await fetch(`${base}/api/v1/tasks/${task.id}/events`)).status).toBe(401);
+  });
+});
