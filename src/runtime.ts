@@ -71,6 +71,8 @@ export interface RuntimeOptions {
   webhookRetryDelaysMs?: readonly number[];
   /** The clock of webhook secret overlaps and of the failing-endpoint rule (tests move it). */
   clock?: () => Date;
+  /** How often idle job workers poll (tests lengthen it to see that they are woken instead). */
+  jobPollingSeconds?: number;
 }
 
 /** Where the embedded mode keeps its generated secret. */
@@ -137,7 +139,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   );
   // A job whose worker vanished after fetching it is retried once it expires: well before the task's deadline.
   const queue = createPgBossQueue({
-    db, logger, queues: [TASK_QUEUE, WEBHOOK_QUEUE], expireInSeconds: Math.max(60, Math.floor(config.taskTimeoutSeconds / 3)),
+    db, logger, queues: [TASK_QUEUE, WEBHOOK_QUEUE], pollingIntervalSeconds: options.jobPollingSeconds, expireInSeconds: Math.max(60, Math.floor(config.taskTimeoutSeconds / 3)),
   });
   await queue.start();
 

@@ -7,7 +7,7 @@ import type { ObjectStore } from '../storage/port.js';
 import { createDeliveryStore } from './delivery-store.js';
 import { createDeliverySweeper } from './delivery-sweeper.js';
 import { createDeliveryWorker } from './delivery-worker.js';
-import { createWebhookDispatcher, WEBHOOK_QUEUE, type DeliveryJob } from './dispatch.js';
+import { createWebhookDispatcher, DELIVERIES_CHANNEL, WEBHOOK_QUEUE, type DeliveryJob } from './dispatch.js';
 import { createEndpointStore } from './endpoint-store.js';
 import { RETRY_DELAYS_MS } from './retry-schedule.js';
 import { createWebhookSender } from './webhook-sender.js';
@@ -57,6 +57,7 @@ export function createWebhooks(config: WebhooksConfig) {
     db: config.db, deliveries, queue: config.queue, logger: config.logger,
     staleSeconds: leaseSeconds, retentionSeconds: DELIVERY_RETENTION_SECONDS, intervalMs: config.sweepIntervalMs,
   });
+  let unlisten: (() => Promise<void>) | null = null;
   const service = createWebhookService({ db: config.db, endpoints, deliveries, dispatcher, policy, idempotency: config.idempotency, queue: config.queue });
 
   return {
@@ -77,11 +78,17 @@ export function createWebhooks(config: WebhooksConfig) {
     async start(options: { restarted: boolean }): Promise<void> {
       if (options.restarted) await sweeper.resumeAfterRestart();
       await config.queue.work<DeliveryJob>(WEBHOOK_QUEUE, config.concurrency, (job) => worker.handle(job.data));
+      // Deliveries made in any process (an API process's cancel or test) wake this one's workers at
+      // their commit; after a lost connection, once more, in case a notice went missing.
+      const wake = () => config.queue.wake(WEBHOOK_QUEUE);
+      unlisten = await config.db.listen(DELIVERIES_CHANNEL, wake, wake);
       sweeper.start();
     },
 
-    /** Stops the sweeper; the queue stops the workers; then connections close. */
+    /** Stops listening and the sweeper; the queue stops the workers; then connections close. */
     async stop(): Promise<void> {
+      await unlisten?.();
+      unlisten = null;
       await sweeper.stop();
     },
 
