@@ -161,7 +161,7 @@ export const WEBHOOK_PATHS: Record<string, Schema> = {
         202: json(ref('WebhookDelivery'), 'Queued'),
         ...errors('validation_failed', 'unauthorized', 'not_found', 'idempotency_conflict', 'invalid_state', 'rate_limited'),
       },
-      description: 'A delivery that succeeded, one with an attempt under way, or one of a disabled endpoint is 409 invalid_state.',
+      description: 'A delivery that succeeded, one with an attempt under way, one that had 25 attempts, or one of a disabled endpoint is 409 invalid_state.',
     },
   },
   '/api/v1/webhook_secret': {

@@ -89,6 +89,9 @@ interface AttemptRow {
 
 const date = (value: Date | string | null): Date | null => (value === null ? null : new Date(value));
 
+/** A delivery is attempted at most this often: its scheduled attempts and then manual retries. */
+export const MAX_ATTEMPTS_PER_DELIVERY = 25;
+
 function toAttempt(row: AttemptRow): AttemptRecord {
   return {
     attempt: row.attempt, startedAt: new Date(row.started_at), statusCode: row.status_code, latencyMs: row.latency_ms,
@@ -242,9 +245,12 @@ export function createDeliveryStore(db: Database) {
 
     /**
      * Makes a delivery that is not succeeded and not being sent due now, inside `tx`; returns the
-     * attempt its job must make, or a reason it cannot: `not_found`, `succeeded`, `in_flight`.
+     * attempt its job must make, or a reason it cannot: `not_found`, `succeeded`, `in_flight`, or
+     * `too_many` once it had `MAX_ATTEMPTS_PER_DELIVERY` attempts (its list of attempts stays bounded).
      */
-    async retryNow(tx: Queryable, accountId: string, endpointId: string, id: string): Promise<{ attempt: number } | { refused: 'not_found' | 'succeeded' | 'in_flight' }> {
+    async retryNow(
+      tx: Queryable, accountId: string, endpointId: string, id: string,
+    ): Promise<{ attempt: number } | { refused: 'not_found' | 'succeeded' | 'in_flight' | 'too_many' }> {
       const { rows } = await tx.query<{ status: DeliveryStatus; attempts: number; in_flight: boolean }>(
         `SELECT status, attempts, (lease_until IS NOT NULL AND lease_until >= now()) AS in_flight FROM webhook_deliveries
           WHERE account_id = $1 AND endpoint_id = $2 AND id = $3 FOR UPDATE`,
@@ -254,6 +260,7 @@ export function createDeliveryStore(db: Database) {
       if (!row) return { refused: 'not_found' };
       if (row.status === 'succeeded') return { refused: 'succeeded' };
       if (row.in_flight) return { refused: 'in_flight' };
+      if (row.attempts >= MAX_ATTEMPTS_PER_DELIVERY) return { refused: 'too_many' };
       // A lapsed claim is given up: the attempt it was making is made again now.
       const { rows: updated } = await tx.query<{ attempts: number }>(
         `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now(), updated_at = now(),

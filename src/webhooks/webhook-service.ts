@@ -4,7 +4,7 @@ import type { IdempotencyOutcome, IdempotencyStore, IdempotentRequest } from '..
 import { randomBase62 } from '../ids.js';
 import type { JobQueue } from '../jobs/port.js';
 import type { Page } from '../pagination.js';
-import type { DeliveryStore } from './delivery-store.js';
+import { MAX_ATTEMPTS_PER_DELIVERY, type DeliveryStore } from './delivery-store.js';
 import { WEBHOOK_QUEUE, type DeliveryJob, type WebhookDispatcher } from './dispatch.js';
 import { DEFAULT_ENDPOINT_EVENTS } from './endpoint-events.js';
 import type { EndpointChanges, EndpointStore } from './endpoint-store.js';
@@ -131,9 +131,11 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         const retry = await deliveries.retryNow(tx, accountId, endpointId, id);
         if ('refused' in retry) {
           if (retry.refused === 'not_found') throw new ApiError('not_found', `Delivery ${id} not found.`);
-          throw new ApiError('invalid_state', retry.refused === 'succeeded'
-            ? 'This delivery succeeded: there is nothing to retry.'
-            : 'An attempt of this delivery is under way; wait for its outcome.');
+          throw new ApiError('invalid_state', {
+            succeeded: 'This delivery succeeded: there is nothing to retry.',
+            in_flight: 'An attempt of this delivery is under way; wait for its outcome.',
+            too_many: `This delivery had ${MAX_ATTEMPTS_PER_DELIVERY} attempts, the most it may have: read the event from GET /api/v1/events instead.`,
+          }[retry.refused]);
         }
         // (The transaction rolls back: the delivery stays as it was.)
         if (endpoint.disabledAt !== null) throw new ApiError('invalid_state', 'The endpoint is disabled: enable it (PATCH {"disabled": false}) before retrying.');

@@ -179,6 +179,21 @@ describe.each(BACKENDS)('webhook endpoints API on $name', (backend) => {
     expect((await call(auth, 'GET', `/api/v1/webhook_endpoints/${endpoint.id}/deliveries`)).json().data[0].attempts).toHaveLength(1);
   });
 
+  it('retries a delivery by hand up to 25 attempts in all', async () => {
+    const { auth } = await service.newAccount(0);
+    const endpoint = (await call(auth, 'POST', '/api/v1/webhook_endpoints', { url: 'https://hooks.example.com/many' })).json();
+    const delivery = (await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/test`)).json();
+    const retry = () => call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/deliveries/${delivery.id}/retry`);
+    await service.runtime.db.query(`UPDATE webhook_deliveries SET status = 'failed', attempts = 24 WHERE id = $1`, [delivery.id]);
+    const allowed = await retry();
+    expect(allowed.statusCode, allowed.body).toBe(202);
+    expect(allowed.json()).toMatchObject({ status: 'pending', next_retry_at: expect.any(String) });
+    await service.runtime.db.query(`UPDATE webhook_deliveries SET status = 'failed', attempts = 25 WHERE id = $1`, [delivery.id]);
+    const refused = await retry();
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error).toMatchObject({ code: 'invalid_state', message: expect.stringMatching(/25 attempts/) });
+  });
+
   it('another account\'s endpoints and deliveries are 404, and not listed', async () => {
     const owner = await service.newAccount(0);
     const stranger = await service.newAccount(0);
