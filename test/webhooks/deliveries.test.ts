@@ -297,6 +297,23 @@ describe.each(BACKENDS)('webhook deliveries on $name', (backend) => {
     expect(verifiedByHand(after, endpoint.secret)).toBe(false);
   });
 
+  it('signs a task\'s own webhook with both account secrets for 24 h after the account\'s rotates', async () => {
+    const hook = await receiver();
+    const { auth } = await ctx.service.newAccount(100);
+    const before = (await call(auth, 'GET', '/api/v1/webhook_secret')).json().secret;
+    const after = (await call(auth, 'POST', '/api/v1/webhook_secret/rotate')).json().secret;
+    await call(auth, 'POST', '/api/v1/tasks', { model: 'sora-2', prompt: 'rotated', webhook_url: hook.url });
+    await waitFor(() => hook.received.length === 1);
+    expect((hook.received[0]!.headers['webhook-signature'] as string).split(' ')).toHaveLength(2);
+    expect(verifiedByLibrary(hook.received[0]!, before)).toMatchObject({ type: 'task.succeeded' });
+    expect(verifiedByLibrary(hook.received[0]!, after)).toMatchObject({ type: 'task.succeeded' });
+    ctx.clockOffsetMs = 24 * 3600 * 1000 + 1000;
+    await call(auth, 'POST', '/api/v1/tasks', { model: 'sora-2', prompt: 'a day later', webhook_url: hook.url });
+    await waitFor(() => hook.received.length === 2);
+    expect(verifiedByLibrary(hook.received[1]!, after)).not.toBeNull();
+    expect(verifiedByLibrary(hook.received[1]!, before)).toBeNull();
+  });
+
   it('disables an endpoint whose every attempt failed for 3 days', async () => {
     const hook = await receiver(() => ({ status: 500 }));
     const { auth } = await ctx.service.newAccount(100);
