@@ -51,6 +51,12 @@ export interface Config {
   redisUrl: string | null;
   /** An S3-API bucket per upload target; a target without one is a local directory. */
   buckets: { s3: BucketConfig | null; oss: BucketConfig | null };
+  /** Webhooks may go to http URLs and private addresses (development and tests only). */
+  webhooksAllowInsecure: boolean;
+  /** One webhook attempt (connect, send, answer) must finish within this. */
+  webhookTimeoutMs: number;
+  /** Webhook attempts one worker process makes at once. */
+  webhookConcurrency: number;
 }
 
 export interface BucketConfig {
@@ -166,6 +172,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: { role?: string | unde
   const buckets = { s3: bucket('RIVYA_S3'), oss: bucket('RIVYA_OSS') };
   const uploadTarget = env['RIVYA_UPLOAD_TARGET'] || 's3';
   if (uploadTarget !== 's3' && uploadTarget !== 'oss') problems.push(`RIVYA_UPLOAD_TARGET="${uploadTarget}" must be s3 or oss.`);
+  const insecure = (env['RIVYA_WEBHOOKS_ALLOW_INSECURE'] ?? '').toLowerCase();
+  if (!['', 'true', 'false'].includes(insecure)) problems.push(`RIVYA_WEBHOOKS_ALLOW_INSECURE="${insecure}" must be true or false.`);
   const config: Config = {
     role,
     host,
@@ -204,6 +212,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: { role?: string | unde
     uploadTarget: uploadTarget as 's3' | 'oss',
     redisUrl,
     buckets,
+    webhooksAllowInsecure: insecure === 'true',
+    webhookTimeoutMs: int('RIVYA_WEBHOOK_TIMEOUT_MS', 15_000, 100, 60_000),
+    webhookConcurrency: int('RIVYA_WEBHOOK_CONCURRENCY', 32, 1, 1024),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

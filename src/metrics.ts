@@ -139,6 +139,18 @@ export function createMetrics(sources: MetricsSources) {
     labelNames: ['account'],
     registers: [own],
   });
+  const webhookAttempts = new Counter({
+    name: 'rivya_webhook_attempts_total',
+    help: 'Webhook delivery attempts, by outcome: succeeded, retry (failed, tried again later) or failed (failed for good).',
+    labelNames: ['outcome'],
+    registers: [own],
+  });
+  const webhookLatency = new Histogram({
+    name: 'rivya_webhook_attempt_seconds',
+    help: 'Time from the start of a webhook attempt to the receiver\'s answer (or the failure).',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30],
+    registers: [own],
+  });
   let providerAvailability: () => { account: string; available: boolean }[] = () => [];
   new Gauge({
     name: 'rivya_provider_available',
@@ -169,6 +181,11 @@ export function createMetrics(sources: MetricsSources) {
     observeRequest(method: string, route: string, status: number, seconds: number): void {
       httpRequests.inc({ method, route, status: String(status) });
       httpDuration.observe({ method, route }, seconds);
+    },
+    /** One webhook attempt made: `outcome` is `succeeded`, `retry` or `failed`. */
+    webhookAttempt(outcome: 'succeeded' | 'retry' | 'failed', seconds: number): void {
+      webhookAttempts.inc({ outcome });
+      webhookLatency.observe(seconds);
     },
     taskTransition(model: string, status: string): void {
       taskTransitions.inc({ model, status });

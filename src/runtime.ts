@@ -50,6 +50,9 @@ import { createTaskStore } from './tasks/task-store.js';
 import { createSweeper } from './worker/sweeper.js';
 import { createTaskRunner } from './worker/task-runner.js';
 import { isProcessAlive } from './process-alive.js';
+import { createWebhooks } from './webhooks/create-webhooks.js';
+import { WEBHOOK_QUEUE } from './webhooks/dispatch.js';
+import type { HostResolver } from './webhooks/webhook-url.js';
 import { LOG_REDACTION } from './log-redaction.js';
 
 export const UPLOAD_TARGETS = ['s3', 'oss'] as const;
@@ -62,6 +65,14 @@ export interface RuntimeOptions {
   provider?: Provider;
   /** Told of every route the HTTP app registers (checks that must cover every route). */
   onRoute?: (route: AppRoute) => void;
+  /** Resolves webhook hosts instead of the system's resolver (tests play DNS). */
+  webhookResolver?: HostResolver;
+  /** Replaces the webhook retry schedule's delays (tests shorten it). */
+  webhookRetryDelaysMs?: readonly number[];
+  /** The clock of webhook secret overlaps and of the failing-endpoint rule (tests move it). */
+  clock?: () => Date;
+  /** How often idle job workers poll (tests lengthen it to see that they are woken instead). */
+  jobPollingSeconds?: number;
 }
 
 /** Where the embedded mode keeps its generated secret. */
@@ -128,7 +139,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   );
   // A job whose worker vanished after fetching it is retried once it expires: well before the task's deadline.
   const queue = createPgBossQueue({
-    db, logger, queues: [TASK_QUEUE], expireInSeconds: Math.max(60, Math.floor(config.taskTimeoutSeconds / 3)),
+    db, logger, queues: [TASK_QUEUE, WEBHOOK_QUEUE], pollingIntervalSeconds: options.jobPollingSeconds, expireInSeconds: Math.max(60, Math.floor(config.taskTimeoutSeconds / 3)),
   });
   await queue.start();
 
@@ -179,12 +190,28 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     tokens: createDurationTokens(secret),
     ffmpegPath: config.ffmpegPath,
   });
+  const webhooks = createWebhooks({
+    db, queue, idempotency, stores, logger,
+    resultUrlTtlSeconds: config.resultUrlTtlSeconds,
+    allowInsecure: config.webhooksAllowInsecure,
+    timeoutMs: config.webhookTimeoutMs,
+    concurrency: config.webhookConcurrency,
+    sweepIntervalMs: config.sweepIntervalMs,
+    resolve: options.webhookResolver,
+    retryDelaysMs: options.webhookRetryDelaysMs,
+    now: options.clock,
+    onAttempt: (outcome, latencyMs) => metrics.webhookAttempt(outcome, latencyMs / 1000),
+  });
   const transitions = createTaskTransitions({ metrics, logger });
   const eventLog = createEventLog(db);
   const lifecycle = createTaskLifecycle({
     db, tasks, queue, transitions,
-    // What must commit with an event goes here: the webhook deliveries it calls for. None yet.
-    onEvent: async () => {},
+    // The webhook deliveries an event calls for commit with it; this process's delivery workers
+    // start on them at once (other processes are woken by the commit's NOTIFY).
+    onEvent: async (tx, event) => {
+      await webhooks.dispatchEvent(tx, event);
+    },
+    onCommitted: () => queue.wake(WEBHOOK_QUEUE),
     strandedAfterSeconds: config.leaseSeconds * 2,
   });
   const taskService = createTaskService({
@@ -194,11 +221,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     resultUrlTtlSeconds: config.resultUrlTtlSeconds,
     refuseParams: (model, params) => router.refuses(model, params),
     cancelUpstream,
-    // A URL that parses, http or https.
-    checkWebhookUrl: async (url) => {
-      const parsed = URL.canParse(url) ? new URL(url) : null;
-      return parsed && (parsed.protocol === 'https:' || parsed.protocol === 'http:') ? null : 'Must be an http or https URL.';
-    },
+    // The same rules as an endpoint's URL: https, public addresses only (unless insecure).
+    checkWebhookUrl: (url) => webhooks.checkWebhookUrl(url),
   });
 
   const eventService = createEventService({ log: eventLog, presentTask: taskService.present, retentionSeconds: config.eventRetentionSeconds });
@@ -221,7 +245,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       : createApp({
           publicUrl: config.publicUrl, adminToken: config.adminToken, authFailuresPerMinute: config.authFailuresPerMinute,
           logger, trustProxy: false,
-          accounts, ledger, idempotency, tasks: taskService, files: fileService,
+          accounts, ledger, idempotency, tasks: taskService, files: fileService, webhooks: webhooks.service,
           events: eventService,
           maxUploadBytes: Math.max(...Object.values(config.fileLimits)),
           rateLimiter, metrics, stores, signer, readiness,
@@ -258,7 +282,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
 
   let listening: string | null = null;
   return {
-    config, db, app, accounts, ledger, tasks, lifecycle, eventLog, taskService, fileService, idempotency, queue, stores, signer, sweeper, runner, logger,
+    config, db, app, accounts, ledger, tasks, lifecycle, eventLog, taskService, fileService, idempotency, queue, stores, signer, sweeper, runner, logger, webhooks,
 
     /**
      * Starts serving (api role) and working (worker role). Resolves with the listening URL, if any.
@@ -287,6 +311,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         await queue.work<TaskJob>(TASK_QUEUE, config.workerConcurrency, (job) => runner.handle(job.data));
         await sweeper.sweepOnce();
         sweeper.start();
+        await webhooks.start({ restarted: lock !== null });
       }
       return listening;
     },
@@ -306,7 +331,9 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       await metricsApp?.close();
       eventFanout.close();
       await sweeper.stop();
+      await webhooks.stop();
       await queue.stop(config.shutdownTimeoutMs);
+      await webhooks.close();
       // After the workers: their running attempts wait on it until they stop.
       await feed.close();
       await rateLimiter.close();

@@ -12,6 +12,7 @@ import type { UrlSigner } from '../storage/url-signer.js';
 import type { EventService } from '../events/event-service.js';
 import type { FileService } from '../files/file-service.js';
 import type { TaskService } from '../tasks/task-service.js';
+import type { WebhookService } from '../webhooks/webhook-service.js';
 import { registerFileRoutes } from './routes/files.js';
 import { findUnstorableText, MAX_JSON_DEPTH, nestsDeeperThan, unstorableText } from './storable-text.js';
 import { createClientErrorHandler, createConnectHandler } from './client-errors.js';
@@ -26,6 +27,7 @@ import { registerOperationsRoutes, type ReadinessCheck } from './routes/operatio
 import { registerProviderCallbackRoutes } from './routes/provider-callbacks.js';
 import { registerServiceIndexRoute } from './routes/service-index.js';
 import { registerTaskRoutes } from './routes/tasks.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerEventStreamRoutes } from './routes/event-streams.js';
 import type { EventFanout } from '../events/event-fanout.js';
@@ -49,6 +51,7 @@ export interface AppDeps {
   idempotency: IdempotencyStore;
   tasks: TaskService;
   files: FileService;
+  webhooks: WebhookService;
   /** The account's event log, as the API reads it. */
   events: EventService;
   maxUploadBytes: number;
@@ -171,6 +174,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   registerEventRoutes(app, { events: deps.events, authenticate, stream: streams.streamAccountEvents });
   registerFileRoutes(app, { files: deps.files, idempotency: deps.idempotency, maxUploadBytes: deps.maxUploadBytes, authenticate });
   registerAccountRoutes(app, { ledger: deps.ledger, accounts: deps.accounts, authenticate });
+  registerWebhookRoutes(app, { webhooks: deps.webhooks, authenticate });
   registerObjectRoutes(app, { stores: deps.stores, signer: deps.signer });
   registerProviderCallbackRoutes(app, { signer: deps.signer, wake: deps.wakeTask });
   registerOperationsRoutes(app, { readiness: deps.readiness, isShuttingDown: () => deps.shutdown.aborted });

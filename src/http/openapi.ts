@@ -6,6 +6,7 @@ import { FILE_KINDS, SUPPORTED_TYPES } from '../files/media-types.js';
 import {
   errors, fullObject, idempotencyHeader, idParam, json, pageOf, pageParams, ref, SHARED_SCHEMAS, TIMESTAMP, type Schema,
 } from './openapi-parts.js';
+import { WEBHOOK_PATHS, WEBHOOK_SCHEMAS, WEBHOOKS } from './openapi-webhooks.js';
 import { SERVICE_LINKS } from './routes/service-index.js';
 
 /** The create-task body of one model, as JSON Schema, from its catalog record. */
@@ -230,6 +231,7 @@ const schemas: Record<string, Schema> = {
       expires_at: TIMESTAMP,
     },
   },
+  ...WEBHOOK_SCHEMAS,
 };
 
 const TAGS = [
@@ -238,6 +240,7 @@ const TAGS = [
   { name: 'Events', description: 'Your account\'s event log: every task transition and throttled progress, kept at least 7 days.' },
   { name: 'Files', description: 'Reference files for image-to-video, uploaded and named in referenceMediaItems.' },
   { name: 'Account', description: 'Credits, limits and the credit ledger of the key\'s account.' },
+  { name: 'Webhooks', description: 'Endpoints that receive signed events (Standard Webhooks), their deliveries, and the account\'s signing secret.' },
   { name: 'Service', description: 'What this service is, and this document.' },
 ];
 
@@ -458,6 +461,8 @@ export function buildOpenApiDocument(serverUrl: string): Schema {
           responses: { 200: json(pageOf('LedgerEntry')), ...errors('validation_failed', 'unauthorized', 'rate_limited') },
         },
       },
+      ...WEBHOOK_PATHS,
     },
+    webhooks: WEBHOOKS,
   };
 }

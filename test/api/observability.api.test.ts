@@ -166,13 +166,13 @@ describe.each(BACKENDS)('what an operator sees, on $name', (backend) => {
     }
     expect(sample(text, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
     expect(text).toContain('# TYPE nodejs_gc_duration_seconds histogram');
-    // The previous tests ended one task of each outcome, and one more success (the long-poll's).
-    expect(sample(text, 'rivya_task_run_seconds_count{model="sora-2",outcome="succeeded"}')).toBe(2);
+    // The previous tests ended one task of each outcome, and two more successes (the long-poll's and the stream's).
+    expect(sample(text, 'rivya_task_run_seconds_count{model="sora-2",outcome="succeeded"}')).toBe(3);
     expect(sample(text, 'rivya_task_run_seconds_count{model="sora-2",outcome="upstream_error"}')).toBe(1);
     expect(sample(text, 'rivya_task_run_seconds_count{model="sora-2",outcome="canceled"}')).toBe(1);
-    expect(sample(text, 'rivya_task_queue_wait_seconds_count{model="sora-2",outcome="succeeded"}')).toBe(2);
+    expect(sample(text, 'rivya_task_queue_wait_seconds_count{model="sora-2",outcome="succeeded"}')).toBe(3);
     expect(sample(text, 'rivya_task_queue_wait_seconds_bucket{le="+Inf",model="sora-2",outcome="canceled"}')).toBe(1);
-    expect(sample(text, 'rivya_tasks{status="succeeded"}')).toBe(2);
+    expect(sample(text, 'rivya_tasks{status="succeeded"}')).toBe(3);
     expect(sample(text, 'rivya_tasks{status="failed"}')).toBe(1);
     expect(sample(text, 'rivya_tasks{status="canceled"}')).toBe(1);
     expect(sample(text, 'rivya_tasks{status="queued"}')).toBe(0);

@@ -104,6 +104,17 @@ describe.each(BACKENDS)('fuzzing every route on $name', (backend) => {
     const otherFile = await uploaded(other.auth);
     const fileUrl = new URL(ownFile.url);
     const ownTask = await endedTask(fuzzed.auth);
+    // A webhook endpoint of each account, with a delivery (nothing is sent: no worker runs).
+    const endpointWithDelivery = async (auth: Record<string, string>) => {
+      const endpoint = await app.inject({ method: 'POST', url: '/api/v1/webhook_endpoints', headers: auth, payload: { url: 'https://93.184.215.14/fixture' } });
+      expect(endpoint.statusCode, endpoint.body).toBe(201);
+      const id = endpoint.json<{ id: string }>().id;
+      const delivery = await app.inject({ method: 'POST', url: `/api/v1/webhook_endpoints/${id}/test`, headers: auth });
+      expect(delivery.statusCode, delivery.body).toBe(202);
+      return { endpoint: id, delivery: delivery.json<{ id: string }>().id };
+    };
+    const ownHook = await endpointWithDelivery(fuzzed.auth);
+    const otherHook = await endpointWithDelivery(other.auth);
     const callback = new URL(callbackUrl(service.runtime.config.publicUrl, service.runtime.signer, ownTask, new Date(Date.now() + 3_600_000)));
     fixtures = {
       key: fuzzed.key, otherKey: other.key, adminToken: ADMIN_TOKEN,
@@ -115,6 +126,8 @@ describe.each(BACKENDS)('fuzzing every route on $name', (backend) => {
         key: [targetKey.id],
         target: ['s3', 'oss'],
         'object-key': [fileUrl.pathname.replace(/^\/objects\/s3\//, '')],
+        'webhook-endpoint': [ownHook.endpoint, otherHook.endpoint],
+        'webhook-delivery': [ownHook.delivery, otherHook.delivery],
         unknown: [],
       },
       signedQuery: { object: fileUrl.search.slice(1), callback: callback.search.slice(1) },

@@ -100,6 +100,12 @@ function fieldValue(field: string, fixtures: Fixtures): fc.Arbitrary<unknown> {
     case 'amount':
     case 'credits':
       return fc.oneof(fc.integer({ min: -2000, max: 2000 }), junkValue);
+    case 'url':
+      return fc.oneof(fc.constantFrom('https://93.184.215.14/hook', 'https://127.0.0.1/', 'http://[::1]/'), fc.webUrl(), junkValue);
+    case 'events':
+      return fc.oneof(fc.subarray(['task.queued', 'task.running', 'task.progress', 'task.succeeded', 'task.failed', 'task.canceled', '*']), fc.array(junkValue, { maxLength: 3 }), junkValue);
+    case 'disabled':
+      return fc.oneof(fc.boolean(), junkValue);
     default:
       return junkValue;
   }
@@ -249,7 +255,10 @@ function multipartBody(fixtures: Fixtures): fc.Arbitrary<{ contentType: string; 
 /** A path parameter, already percent-encoded: a real value, a well-formed stranger, or junk. */
 function pathParam(kind: ParamKind, fixtures: Fixtures): fc.Arbitrary<string> {
   const real = fixtures.ids[kind];
-  const prefix = { task: 'task_', file: 'file_', account: 'acct_', key: 'key_', model: 'sora-', target: '', 'object-key': 'uploads/', unknown: '' }[kind];
+  const prefix = {
+    task: 'task_', file: 'file_', account: 'acct_', key: 'key_', model: 'sora-', target: '', 'object-key': 'uploads/',
+    'webhook-endpoint': 'we_', 'webhook-delivery': 'dlv_', unknown: '',
+  }[kind];
   const arbitraries: fc.Arbitrary<string>[] = [
     fc.stringMatching(/^[A-Za-z0-9]{22}$/).map((tail) => `${prefix}${tail}`),
     fc.constantFrom('%00', `${prefix}%00`, '%zz', '%', '%e0%a4', '%ED%A0%80', '%C0%AE', '..', '.', '%2e%2e', '%2F', 'a%2Fb', '%20', '%0A', '%FF', '~', '%F0%9F%A6%8A', 'null', 'undefined', '0', '-1'),

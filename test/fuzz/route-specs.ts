@@ -8,7 +8,7 @@
 export type Caller = 'key' | 'admin' | 'public';
 
 /** What a path parameter names: its real values come from the suite's fixtures. */
-export type ParamKind = 'task' | 'file' | 'model' | 'account' | 'key' | 'target' | 'object-key' | 'unknown';
+export type ParamKind = 'task' | 'file' | 'model' | 'account' | 'key' | 'target' | 'object-key' | 'webhook-endpoint' | 'webhook-delivery' | 'unknown';
 
 export interface RouteSpec {
   caller: Caller;
@@ -30,7 +30,7 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
   'POST /api/v1/tasks': {
     caller: 'key', params: {}, query: [], body: TASK_FIELDS,
     example: {
-      model: 'sora-2', prompt: 'a fox in the snow', client_request_id: 'c-1', webhook_url: 'https://example.com/hook', webhook_events: ['all'],
+      model: 'sora-2', prompt: 'a fox in the snow', client_request_id: 'c-1', webhook_url: 'https://93.184.215.14/hook', webhook_events: ['all'],
       params: { n_frames: '10', aspect_ratio: 'portrait', referenceMediaItems: [{ url: '$FILE_URL', kind: 'image', name: 'a.png', mimeType: 'image/png' }] },
     },
   },
@@ -47,6 +47,25 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
   'DELETE /api/v1/files/:id': { caller: 'key', params: { id: 'file' }, query: [], body: 'none' },
   'GET /api/v1/account': { caller: 'key', params: {}, query: [], body: 'none' },
   'GET /api/v1/account/ledger': { caller: 'key', params: {}, query: ['limit', 'cursor'], body: 'none' },
+  'POST /api/v1/webhook_endpoints': {
+    caller: 'key', params: {}, query: [], body: ['url', 'events', 'description'],
+    example: { url: 'https://93.184.215.14/hook', events: ['task.succeeded', 'task.failed'], description: 'orders' },
+  },
+  'GET /api/v1/webhook_endpoints': { caller: 'key', params: {}, query: ['limit', 'cursor'], body: 'none' },
+  'GET /api/v1/webhook_endpoints/:id': { caller: 'key', params: { id: 'webhook-endpoint' }, query: [], body: 'none' },
+  'PATCH /api/v1/webhook_endpoints/:id': {
+    caller: 'key', params: { id: 'webhook-endpoint' }, query: [], body: ['url', 'events', 'description', 'disabled'],
+    example: { url: 'https://93.184.215.14/other', events: ['*'], description: null, disabled: false },
+  },
+  'DELETE /api/v1/webhook_endpoints/:id': { caller: 'key', params: { id: 'webhook-endpoint' }, query: [], body: 'none' },
+  'POST /api/v1/webhook_endpoints/:id/rotate_secret': { caller: 'key', params: { id: 'webhook-endpoint' }, query: [], body: 'none' },
+  'POST /api/v1/webhook_endpoints/:id/test': { caller: 'key', params: { id: 'webhook-endpoint' }, query: [], body: 'none' },
+  'GET /api/v1/webhook_endpoints/:id/deliveries': { caller: 'key', params: { id: 'webhook-endpoint' }, query: ['limit', 'cursor'], body: 'none' },
+  'POST /api/v1/webhook_endpoints/:id/deliveries/:deliveryId/retry': {
+    caller: 'key', params: { id: 'webhook-endpoint', deliveryId: 'webhook-delivery' }, query: [], body: 'none',
+  },
+  'GET /api/v1/webhook_secret': { caller: 'key', params: {}, query: [], body: 'none' },
+  'POST /api/v1/webhook_secret/rotate': { caller: 'key', params: {}, query: [], body: 'none' },
   'GET /objects/:target/*': { caller: 'public', params: { target: 'target', '*': 'object-key' }, query: ['expires', 'sig'], body: 'none', signed: 'object' },
   'POST /api/v1/provider-callbacks/:taskId': {
     caller: 'public', params: { taskId: 'task' }, query: ['expires', 'sig'], body: ['data', 'code', 'msg'], signed: 'callback',

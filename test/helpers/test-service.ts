@@ -38,6 +38,8 @@ export async function startTestService(
     onRoute?: RuntimeOptions['onRoute'];
     /** Keep every log line from this level up in `logs` (otherwise logs are silent). */
     captureLogs?: pino.Level;
+    /** Test doubles of the webhook machinery: a resolver playing DNS, a shorter retry schedule, a clock. */
+    webhooks?: Pick<RuntimeOptions, 'webhookResolver' | 'webhookRetryDelaysMs' | 'clock'>;
   } = {},
 ): Promise<TestService> {
   const dataDir = await mkdtemp(join(tmpdir(), 'rivya-test-'));
@@ -64,6 +66,7 @@ export async function startTestService(
     logger,
     ...(options.provider ? { provider: options.provider } : {}),
     ...(options.onRoute ? { onRoute: options.onRoute } : {}),
+    ...options.webhooks,
   });
   if (options.worker !== false) await runtime.start({ listen: options.listen === true });
   else if (options.listen) await runtime.app?.listen({ host: config.host, port: config.port });
@@ -88,7 +91,7 @@ export async function startTestService(
  * Registers a service on `backend` with a gated provider for the enclosing `describe`: started
  * before its tests, closed after. Read `service` and `app` inside tests, not at collection time.
  */
-export function useGatedService(backend: TestBackend) {
+export function useGatedService(backend: TestBackend, env: Record<string, string> = {}) {
   const gated = createGatedProvider();
   const context = {
     gated,
@@ -99,7 +102,7 @@ export function useGatedService(backend: TestBackend) {
       context.app.inject({ method: 'POST', url: '/api/v1/tasks', headers: { ...auth, ...headers }, payload: body as object }),
   };
   beforeAll(async () => {
-    context.service = await startTestService(backend, { provider: gated.provider });
+    context.service = await startTestService(backend, { provider: gated.provider, env });
     context.app = context.service.runtime.app as FastifyInstance;
   });
   afterAll(async () => {
