@@ -1,9 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type {
-  CreateTaskParams, EventType, FileObject, ModelId, ModelParams, RivyaEvent, Task, TaskEvent, WebhookEndpoint,
+  CreateTaskParams, EventType, FileObject, ModelId, ModelParams, RivyaEvent, Task, TaskEvent, WebhookDelivery, WebhookDeliveryAttempt,
+  WebhookEndpoint,
 } from '../../packages/sdk/src/index.js';
+import type { EventView } from '../../src/events/present-event.js';
 import type { FileView } from '../../src/files/file-service.js';
+import type { presentDelivery, presentEndpoint } from '../../src/webhooks/webhook-views.js';
 import type { TaskView } from '../../src/tasks/present-task.js';
 import { ApiError, ERROR_STATUSES, Rivya } from '../../packages/sdk/src/index.js';
 import { errorFromResponse } from '../../packages/sdk/src/errors.js';
@@ -94,6 +97,14 @@ describe('SDK types', () => {
     expectTypeOf<keyof Task>().toEqualTypeOf<keyof TaskView>();
     expectTypeOf<keyof FileObject>().toEqualTypeOf<keyof FileView>();
     expectTypeOf<TaskView['result']>().toExtend<Task['result']>();
+    expectTypeOf<keyof RivyaEvent>().toEqualTypeOf<keyof EventView>();
+    expectTypeOf<RivyaEvent['type']>().toEqualTypeOf<EventView['type']>();
+    type EndpointView = ReturnType<typeof presentEndpoint>;
+    type DeliveryView = ReturnType<typeof presentDelivery>;
+    expectTypeOf<keyof WebhookEndpoint>().toEqualTypeOf<keyof EndpointView>();
+    expectTypeOf<keyof WebhookDelivery>().toEqualTypeOf<keyof DeliveryView>();
+    expectTypeOf<keyof WebhookDeliveryAttempt>().toEqualTypeOf<keyof DeliveryView['attempts'][number]>();
+    expectTypeOf<DeliveryView['status']>().toEqualTypeOf<WebhookDelivery['status']>();
   });
 
   it('have one error per contract code, with the server\'s statuses', () => {

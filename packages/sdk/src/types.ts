@@ -168,12 +168,13 @@ export interface TaskEvent<T extends TaskEventType = TaskEventType> {
   data: { task: Task };
 }
 
-/** The event `POST /api/v1/webhook_endpoints/{id}/test` sends. */
+/** The event `POST /api/v1/webhook_endpoints/{id}/test` sends to that endpoint only (it is not in the log). */
 export interface WebhookTestEvent {
   id: string;
   type: 'webhook.test';
   created_at: string;
-  data: Record<string, unknown>;
+  /** Empty: a test event is about no task. */
+  data: { task?: never };
 }
 
 /**
