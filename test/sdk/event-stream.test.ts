@@ -251,4 +251,21 @@ describe('SDK streams (scripted server)', () => {
       expect(server.connections.at(-1)!.request.url).toBe(`/api/v1/tasks/${id}?wait=20`);
     }
   });
+
+  it('wait({ stream: true }) long-polls when no event comes through within 5 s (a proxy that buffers the stream)', async () => {
+    const server = await scripted(({ request, response }) => {
+      if (request.url === '/api/v1/tasks/task_4/events') {
+        // Headers, then nothing: the task's state, sent at once, is held back somewhere on the way.
+        open(response);
+        return;
+      }
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ ...task('succeeded', 100), id: 'task_4' }));
+    });
+    const started = Date.now();
+    const ended = await new Rivya({ apiKey: 'rv_test', baseUrl: server.base }).tasks.wait('task_4', { stream: true });
+    expect(ended.status).toBe('succeeded');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(5000);
+    expect(server.connections.map((connection) => connection.request.url)).toEqual(['/api/v1/tasks/task_4/events', '/api/v1/tasks/task_4?wait=20']);
+  });
 });
