@@ -1,5 +1,7 @@
 export { Rivya, RivyaAdmin } from './client.js';
-export type { ClientOptions, RequestOptions, RunOptions, UploadOptions, Uploadable, WaitOptions } from './client.js';
+export type {
+  ClientOptions, EventStreamParams, RequestOptions, RunOptions, StreamOptions, UploadOptions, Uploadable, WaitOptions,
+} from './client.js';
 export * from './errors.js';
 export { PagePromise } from './pagination.js';
 export { CATALOG, EVENT_TYPES, TASK_EVENT_TYPES } from './catalog.js';
