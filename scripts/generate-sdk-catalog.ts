@@ -1,4 +1,4 @@
-// Writes packages/sdk/src/catalog.ts from the server's model catalog (src/catalog/models.ts) and task statuses, so
+// Writes packages/sdk/src/catalog.ts from the server's model catalog (src/catalog/models.ts), task statuses and event types, so
 // the SDK's request types come from the same records as the server's validation. The SDK has no
 // runtime dependency on the server: the generated file is committed, and a test fails when it
 // differs from what this script would write.
@@ -7,6 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { MODELS } from '../src/catalog/models.js';
 import { TASK_ERROR_CODES, TASK_STATUSES, TERMINAL_STATUSES } from '../src/domain.js';
+import { EVENT_TYPES, TASK_EVENT_TYPES } from '../src/events/event-log.js';
 
 export const SDK_CATALOG_PATH = fileURLToPath(new URL('../packages/sdk/src/catalog.ts', import.meta.url));
 
@@ -26,6 +27,10 @@ export const TASK_STATUSES = ${JSON.stringify(TASK_STATUSES)} as const;
 export const TERMINAL_STATUSES = ${JSON.stringify(TERMINAL_STATUSES)} as const;
 /** The codes of a failed or canceled task's \`error\`. */
 export const TASK_ERROR_CODES = ${JSON.stringify(TASK_ERROR_CODES)} as const;
+
+/** The types of the events of an account's log (\`GET /api/v1/events\`, webhooks); the task's come first. */
+export const EVENT_TYPES = ${JSON.stringify(EVENT_TYPES)} as const;
+export const TASK_EVENT_TYPES = ${JSON.stringify(TASK_EVENT_TYPES)} as const;
 `;
 }
 

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { admin } from './cli/admin-commands.js';
 import { account, files, generate, models, tasks, type CliContext, type CliIo } from './cli/client-commands.js';
 import { createOutput, describeFailure } from './cli/output.js';
+import { webhooks } from './cli/webhook-commands.js';
 
 const HELP = `rivya — Rivya Public API v1: the service, and a client for it
 
@@ -16,6 +17,7 @@ Usage:
   rivya files upload|list|delete        Reference files
   rivya models                          Models, prices, parameters
   rivya account [--ledger]              Credits and limits
+  rivya webhooks listen|list|create|... Webhook endpoints; forward live events to a local URL
   rivya admin ...                       Accounts, keys, credits (RIVYA_ADMIN_TOKEN)
 
   rivya <command> --help                Each command's options and examples (also: rivya help <command>)
@@ -39,11 +41,12 @@ Examples:
   RIVYA_ADMIN_TOKEN=secret PORT=9000 npx rivya serve
   DATABASE_URL=postgres://localhost/rivya RIVYA_SECRET=... npx rivya serve --role worker
   npx rivya generate "A paper boat on a rainy street" --out boat.mp4
+  npx rivya webhooks listen --forward-to http://localhost:3000/hook
 `;
 
 
 const CLIENT_COMMANDS: Record<string, (args: string[], context: CliContext) => Promise<number>> = {
-  generate, tasks, files, models, account, admin,
+  generate, tasks, files, models, account, webhooks, admin,
 };
 
 async function runClientCommand(command: string, args: string[], io: CliIo): Promise<number> {

@@ -126,7 +126,7 @@ function pageSize(limit: string | undefined): number {
  * One page (`--limit`, `--cursor`) or every page (`--all`) of a list. With --json the result is
  * the API's own shape, `{data, has_more, next_cursor}`; people are told how to get the next page.
  */
-async function listed<T>(
+export async function listed<T>(
   values: { all?: boolean | undefined; limit?: string | undefined; cursor?: string | undefined },
   fetchPage: (page: { limit: number; cursor?: string }) => PromiseLike<Page<T>> & AsyncIterable<T>,
 ): Promise<Page<T>> {
@@ -142,7 +142,7 @@ async function listed<T>(
 }
 
 /** Prints a list page: a table for people (with how to get the next page), the page itself for --json. */
-function printPage<T>(context: CliContext, page: Page<T>, human: string, nextCommand: string): void {
+export function printPage<T>(context: CliContext, page: Page<T>, human: string, nextCommand: string): void {
   context.output.result(page, human);
   if (!context.output.json && page.has_more && page.next_cursor) context.output.note(`More: ${nextCommand} --cursor ${page.next_cursor}`);
 }
@@ -339,7 +339,8 @@ async function follow(created: Task, context: CliContext, client: Rivya): Promis
 
   try {
     render(created);
-    const task = await client.tasks.wait(created.id, { pollSeconds: 1, signal: stop.signal, onProgress: render, maxRetries: FOLLOW_RETRIES });
+    // The task's event stream moves the bar as the renderer reports progress; long-polls where there is no stream.
+    const task = await client.tasks.wait(created.id, { stream: true, pollSeconds: 1, signal: stop.signal, onProgress: render, maxRetries: FOLLOW_RETRIES });
     if (tty) context.stderr.write('\n');
     return task;
   } catch (error) {
@@ -407,7 +408,7 @@ export async function tasks(args: string[], context: CliContext): Promise<number
       if (!id) throw new UsageError('Which task? rivya tasks get <id>');
       const outputPath = values.out === undefined ? null : await plannedOutput(values.out, values.force);
       const client = await clientFor(values, context.env);
-      const task = values.wait ? await client.tasks.wait(id, { maxRetries: FOLLOW_RETRIES }) : await client.tasks.get(id);
+      const task = values.wait ? await client.tasks.wait(id, { stream: true, maxRetries: FOLLOW_RETRIES }) : await client.tasks.get(id);
       if (outputPath && task.status === 'succeeded') return await saveVideo(task, outputPath(task.id), context);
       output.result(task, describeTask(task));
       if (outputPath) output.note(`Task ${task.id} is ${task.status}: there is no video to save${task.status === 'queued' || task.status === 'running' ? ' yet (add --wait)' : ''}.`);

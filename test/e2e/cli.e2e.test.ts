@@ -48,7 +48,7 @@ describe('the rivya CLI', () => {
   beforeAll(async () => {
     // Real renders (with progress) on one service; a service without workers, where tasks wait, on the other.
     [service, idle] = await Promise.all([
-      startTestService(BACKENDS[0]!, { listen: true, env: { RIVYA_PROVIDER: 'local' } }),
+      startTestService(BACKENDS[0]!, { listen: true, env: { RIVYA_PROVIDER: 'local' }, captureLogs: 'info' }),
       startTestService(BACKENDS[0]!, { listen: true, worker: false }),
     ]);
     env = { RIVYA_BASE_URL: service.runtime.config.publicUrl, RIVYA_API_KEY: (await service.newAccount(1000)).key };
@@ -59,8 +59,9 @@ describe('the rivya CLI', () => {
     await Promise.all([service?.close(), idle?.close()]);
   });
 
-  it('generates in a terminal with a live progress bar, then saves the video', async () => {
+  it('generates in a terminal with a live progress bar fed by the task\'s event stream, then saves the video', async () => {
     const image = await makeMedia(join(dir, 'ref.png'), 'image');
+    const logged = service.logs.length;
     const run = rivyaInTerminal(
       ['generate', 'A paper boat on a rainy street', '--model', 'sora-2-pro', '--size', 'high', '--frames', '10', '--portrait', '--image', image, '--out', 'boat.mp4'],
       env,
@@ -74,6 +75,11 @@ describe('the rivya CLI', () => {
     expect(bars.length).toBeGreaterThan(2);
     expect(new Set(bars.map((bar) => /(\d+)%/.exec(bar)?.[1])).size).toBeGreaterThan(2);
     expect(bars.at(-1)).toMatch(/100% succeeded/);
+    // It followed the task over its event stream, not by long-polling.
+    await waitFor(() => service.logs.slice(logged).some((line) => line.includes('"route":"/api/v1/tasks/:id/events"')), 5000, 'the stream to be logged');
+    const requests = service.logs.slice(logged).map((line) => JSON.parse(line) as { msg?: string; route?: string; status?: number; wait_s?: number }).filter((line) => line.msg === 'request');
+    expect(requests.filter((line) => line.route === '/api/v1/tasks/:id/events').map((line) => line.status)).toEqual([200]);
+    expect(requests.filter((line) => line.wait_s !== undefined)).toEqual([]);
     expect(screen).toMatch(/Saved .*boat\.mp4/);
     expect((await stat(join(dir, 'boat.mp4'))).size).toBeGreaterThan(10_000);
     expect(await probe(join(dir, 'boat.mp4'))).toMatch(/Video: h264.* 1024x1792/);

@@ -1,7 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import type { CreateTaskParams, FileObject, ModelId, ModelParams, Task } from '../../packages/sdk/src/index.js';
+import type {
+  CreateTaskParams, EventType, FileObject, ModelId, ModelParams, RivyaEvent, Task, TaskEvent, WebhookDelivery, WebhookDeliveryAttempt,
+  WebhookEndpoint,
+} from '../../packages/sdk/src/index.js';
+import type { EventView } from '../../src/events/present-event.js';
 import type { FileView } from '../../src/files/file-service.js';
+import type { presentDelivery, presentEndpoint } from '../../src/webhooks/webhook-views.js';
 import type { TaskView } from '../../src/tasks/present-task.js';
 import { ApiError, ERROR_STATUSES, Rivya } from '../../packages/sdk/src/index.js';
 import { errorFromResponse } from '../../packages/sdk/src/errors.js';
@@ -51,6 +56,38 @@ describe('SDK types', () => {
     expect([pro, sora, badFrames, badModel, noPrompt]).toHaveLength(5);
   });
 
+  it('type events by their type: narrowing on type gives the task, a types filter narrows a stream', () => {
+    expectTypeOf<EventType>().toEqualTypeOf<
+      'task.queued' | 'task.running' | 'task.progress' | 'task.succeeded' | 'task.failed' | 'task.canceled' | 'webhook.test'
+    >();
+    const handle = (event: RivyaEvent): string => {
+      // @ts-expect-error — not every event carries a task (webhook.test does not).
+      const unsure: Task = event.data.task;
+      if (event.type === 'webhook.test') {
+        // @ts-expect-error — a test event has no task.
+        return String(event.data.task.id);
+      }
+      expectTypeOf(event).toExtend<TaskEvent>();
+      const task: Task = event.data.task;
+      // @ts-expect-error — no such event type.
+      if (event.type === 'task.done') return 'never';
+      return `${task.id} ${unsure.id}`;
+    };
+    expect(handle).toBeTypeOf('function');
+    const client = new Rivya({ apiKey: 'rv_types', baseUrl: 'http://127.0.0.1:9' });
+    expectTypeOf(client.tasks.stream('task_x')).toEqualTypeOf<AsyncGenerator<TaskEvent, void, undefined>>();
+    // Asking for some types yields those types only.
+    const ended = client.events.stream({ types: ['task.succeeded', 'task.failed'] });
+    expectTypeOf(ended).toEqualTypeOf<AsyncGenerator<TaskEvent<'task.succeeded'> | TaskEvent<'task.failed'>, void, undefined>>();
+    // @ts-expect-error — not an event type.
+    const bogus = client.events.stream({ types: ['task.finished'] });
+    // @ts-expect-error — webhook endpoints subscribe to task events or '*', not webhook.test.
+    const endpointEvents: WebhookEndpoint['events'] = ['webhook.test'];
+    expect([ended, bogus, endpointEvents]).toHaveLength(3);
+    void ended.return();
+    void bogus.return();
+  });
+
   it('are generated from the catalog the server validates with (regenerate: npm run generate:sdk-catalog)', async () => {
     expect(await readFile(SDK_CATALOG_PATH, 'utf8')).toBe(renderSdkCatalog());
     expect(MODEL_IDS).toEqual(['sora-2', 'sora-2-pro']);
@@ -60,6 +97,14 @@ describe('SDK types', () => {
     expectTypeOf<keyof Task>().toEqualTypeOf<keyof TaskView>();
     expectTypeOf<keyof FileObject>().toEqualTypeOf<keyof FileView>();
     expectTypeOf<TaskView['result']>().toExtend<Task['result']>();
+    expectTypeOf<keyof RivyaEvent>().toEqualTypeOf<keyof EventView>();
+    expectTypeOf<RivyaEvent['type']>().toEqualTypeOf<EventView['type']>();
+    type EndpointView = ReturnType<typeof presentEndpoint>;
+    type DeliveryView = ReturnType<typeof presentDelivery>;
+    expectTypeOf<keyof WebhookEndpoint>().toEqualTypeOf<keyof EndpointView>();
+    expectTypeOf<keyof WebhookDelivery>().toEqualTypeOf<keyof DeliveryView>();
+    expectTypeOf<keyof WebhookDeliveryAttempt>().toEqualTypeOf<keyof DeliveryView['attempts'][number]>();
+    expectTypeOf<DeliveryView['status']>().toEqualTypeOf<WebhookDelivery['status']>();
   });
 
   it('have one error per contract code, with the server\'s statuses', () => {

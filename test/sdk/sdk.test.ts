@@ -9,6 +9,7 @@ import {
 import { BACKENDS } from '../helpers/backends.js';
 import { makeMedia } from '../helpers/media.js';
 import { ADMIN_TOKEN, startTestService, type TestService } from '../helpers/test-service.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** The SDK against a real, listening service (embedded store, instant provider). */
 describe('TypeScript SDK', () => {
@@ -323,10 +324,11 @@ describe('TypeScript SDK', () => {
       const canceled: Task = await idleClient.tasks.cancel(task.id);
       expect(canceled.status).toBe('canceled');
       // run() rejects with TaskFailedError when the task ends other than succeeded (here: canceled meanwhile).
-      const running = idleClient.tasks.run({ model: 'sora-2', prompt: 'canceled while run() waits' }, { pollSeconds: 1 });
-      const [pending] = (await idleClient.tasks.list({ limit: 1 })).data;
-      await idleClient.tasks.cancel(pending!.id);
-      const failure = await running.catch((error: unknown) => error);
+      // Its outcome is taken at once: the stream reports the cancel as soon as it happens, maybe before cancel() returns.
+      const running = idleClient.tasks.run({ model: 'sora-2', prompt: 'canceled while run() waits' }, { pollSeconds: 1 }).catch((error: unknown) => error);
+      const pending = await waitFor(async () => (await idleClient.tasks.list({ limit: 1 })).data.find((found) => found.prompt === 'canceled while run() waits'), 10_000, 'the task run() made');
+      await idleClient.tasks.cancel(pending.id);
+      const failure = await running;
       expect(failure).toBeInstanceOf(TaskFailedError);
       expect((failure as TaskFailedError).task.status).toBe('canceled');
       // A bound on the whole wait: TimeoutError, and the task goes on.

@@ -83,3 +83,7 @@ export const TASK_STATUSES = ["queued","running","succeeded","failed","canceled"
 export const TERMINAL_STATUSES = ["succeeded","failed","canceled"] as const;
 /** The codes of a failed or canceled task's `error`. */
 export const TASK_ERROR_CODES = ["upstream_error","content_policy_violation","timeout","canceled","invalid_reference","internal_error"] as const;
+
+/** The types of the events of an account's log (`GET /api/v1/events`, webhooks); the task's come first. */
+export const EVENT_TYPES = ["task.queued","task.running","task.progress","task.succeeded","task.failed","task.canceled","webhook.test"] as const;
+export const TASK_EVENT_TYPES = ["task.queued","task.running","task.progress","task.succeeded","task.failed","task.canceled"] as const;

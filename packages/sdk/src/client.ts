@@ -1,33 +1,19 @@
 import { CATALOG, TERMINAL_STATUSES } from './catalog.js';
-import {
-  ConnectionError, errorFromResponse, parseRetryAfter, RivyaError, TaskFailedError, TimeoutError, type ApiError,
-} from './errors.js';
+import { ApiError, RivyaError, StreamUnavailableError, TaskFailedError, TimeoutError } from './errors.js';
+import { resumableEventStream, type StreamOptions } from './event-stream.js';
 import { PagePromise } from './pagination.js';
+import {
+  attemptTimeout, environment, linkSignals, retryCount, Transport, type ClientOptions, type RequestOptions,
+} from './transport.js';
 import type {
-  Account, AccountLimits, AdminAccount, ApiKeyCreated, CreateTaskParams, FileObject, LedgerEntry, ListParams, Model, Page,
-  Task, TaskListParams,
+  Account, AccountLimits, AdminAccount, ApiKeyCreated, CreateTaskParams, EventListParams, EventType, FileObject, LedgerEntry,
+  ListParams, Model, Page, RivyaEvent, Task, TaskEvent, TaskListParams, WebhookDelivery, WebhookEndpoint, WebhookEndpointCreateParams,
+  WebhookEndpointUpdateParams, WebhookEndpointWithSecret, WebhookSecret,
 } from './types.js';
+import { verifyWebhook } from './webhook-verification.js';
 
-export interface ClientOptions {
-  /** Defaults to the `RIVYA_API_KEY` environment variable. */
-  apiKey?: string;
-  /** Defaults to `RIVYA_BASE_URL`, else `http://localhost:8080`. */
-  baseUrl?: string;
-  /** A `fetch` to use instead of the global one (proxies, tests). */
-  fetch?: typeof fetch;
-  /** Retries of a request that met a 429, a 5xx or a network error (default 2). */
-  maxRetries?: number;
-  /** Per attempt, in milliseconds (default 60 000; 0 or Infinity: none). Long-polls get their wait on top. */
-  timeout?: number;
-}
-
-export interface RequestOptions {
-  signal?: AbortSignal;
-  /** Overrides the automatic one (a POST gets `rivya-<uuid>`, kept across its retries). */
-  idempotencyKey?: string;
-  timeout?: number;
-  maxRetries?: number;
-}
+export type { ClientOptions, RequestOptions } from './transport.js';
+export type { StreamOptions } from './event-stream.js';
 
 export interface WaitOptions {
   signal?: AbortSignal;
@@ -37,12 +23,26 @@ export interface WaitOptions {
   pollSeconds?: number;
   /** Gives up waiting after this many milliseconds in all, with a `TimeoutError` (the task goes on). Default: no limit. */
   timeout?: number;
-  /** Retries of each poll (default: the client's). */
+  /** Retries of each poll (default: the client's), or, when streaming, reconnects in a row (default 10). */
   maxRetries?: number;
+  /**
+   * Follow the task's event stream (each transition and progress update as it happens) instead
+   * of long-polling; falls back to long-polls where the stream is unavailable (an older server,
+   * a proxy that buffers). Default: false for `wait`, true for `run`.
+   */
+  stream?: boolean;
 }
 
 /** `tasks.run`: the create's idempotency key, and the wait's options (its `timeout` bounds the whole wait). */
 export type RunOptions = WaitOptions & Pick<RequestOptions, 'idempotencyKey'>;
+
+/** `events.stream`: which events, from where. */
+export interface EventStreamParams<T extends EventType = EventType> extends StreamOptions {
+  /** Only events of these types (default: all). */
+  types?: readonly T[];
+  /** Start after this event (`evt_…`): what a consumer that stopped saw last. Default: live events from now. */
+  after?: string;
+}
 
 export type Uploadable = Blob | Uint8Array | ArrayBuffer | string;
 
@@ -54,175 +54,16 @@ export interface UploadOptions extends RequestOptions {
 }
 
 const TERMINAL: ReadonlySet<string> = new Set(TERMINAL_STATUSES);
-const RETRYABLE_STATUSES = new Set([408, 409, 429, 500, 502, 503, 504]);
 
-function environment(name: string): string | undefined {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
-  return env?.[name] || undefined;
-}
+/** A stream's reconnects in a row before it gives up, by default: about a minute of outage. */
+const STREAM_RETRIES = 10;
 
-/** The largest delay a timer takes (about 24.8 days); a longer one would fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How long `wait({ stream: true })` waits for the stream's first event (the task's state, sent at once) before polling instead. */
+const FIRST_EVENT_MS = 5000;
 
-/** A per-attempt timeout option: null for none (0 or Infinity), else clamped to what a timer takes. */
-function attemptTimeout(value: number): number | null {
-  if (value === 0 || value === Infinity) return null;
-  if (!(value > 0)) throw new RivyaError(`timeout must be a positive number of milliseconds (0 or Infinity for none), not ${value}.`);
-  return Math.min(MAX_TIMER_MS, value);
-}
-
-function retryCount(value: number): number {
-  if (!Number.isInteger(value) || value < 0) throw new RivyaError(`maxRetries must be a whole number from 0, not ${value}.`);
-  return value;
-}
-
-/**
- * A signal that aborts when any of `signals` does, and a release that unhooks it from them
- * (`AbortSignal.any` keeps every signal it was given alive as long as the long-lived one is).
- */
-function linkSignals(signals: (AbortSignal | null | undefined)[]): { signal: AbortSignal; release: () => void } {
-  const controller = new AbortController();
-  const hooks: [AbortSignal, () => void][] = [];
-  for (const signal of signals) {
-    if (!signal) continue;
-    if (signal.aborted) {
-      controller.abort(signal.reason);
-      break;
-    }
-    const onAbort = () => controller.abort(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    hooks.push([signal, onAbort]);
-  }
-  return { signal: controller.signal, release: () => hooks.forEach(([signal, onAbort]) => signal.removeEventListener('abort', onAbort)) };
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** The HTTP layer shared by the API client and the admin client. */
-class Transport {
-  readonly baseUrl: string;
-  readonly #token: string;
-  readonly #fetch: typeof fetch;
-  readonly #maxRetries: number;
-  readonly #timeout: number | null;
-
-  constructor(token: string, options: ClientOptions) {
-    this.#token = token;
-    this.baseUrl = (options.baseUrl ?? environment('RIVYA_BASE_URL') ?? 'http://localhost:8080').replace(/\/+$/, '');
-    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-    this.#maxRetries = retryCount(options.maxRetries ?? 2);
-    this.#timeout = attemptTimeout(options.timeout ?? 60_000);
-  }
-
-  /**
-   * Sends a request; retries 408/409-in-flight/429/5xx answers and network errors with
-   * exponential backoff (or the server's `Retry-After`). A POST carries one `Idempotency-Key`
-   * across all its tries, so a retry can never create a second task or charge twice.
-   */
-  async request<T>(
-    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
-    path: string,
-    options: RequestOptions & {
-      query?: Record<string, string | number | undefined>;
-      body?: unknown;
-      extraTimeout?: number;
-      /** For a DELETE: what a 404 on a retry means (the first try did it, and its answer was lost). */
-      goneAfterRetry?: T;
-    } = {},
-  ): Promise<T> {
-    const url = new URL(`${this.baseUrl}${path}`);
-    for (const [key, value] of Object.entries(options.query ?? {})) {
-      if (value !== undefined) url.searchParams.set(key, String(value));
-    }
-    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
-    if (method === 'POST') headers['idempotency-key'] = options.idempotencyKey ?? `rivya-${crypto.randomUUID()}`;
-    let body: string | FormData | undefined;
-    if (options.body instanceof FormData) {
-      body = options.body;
-    } else if (options.body !== undefined) {
-      headers['content-type'] = 'application/json';
-      body = JSON.stringify(options.body);
-    }
-    const maxRetries = options.maxRetries === undefined ? this.#maxRetries : retryCount(options.maxRetries);
-    const perAttempt = options.timeout === undefined ? this.#timeout : attemptTimeout(options.timeout);
-    const timeout = perAttempt === null ? null : Math.min(MAX_TIMER_MS, perAttempt + (options.extraTimeout ?? 0));
-    const key = headers['idempotency-key'];
-    /** A failure of this request, carrying the POST's key (it may have taken effect; a resend with the key is safe). */
-    const failed = <E extends RivyaError>(error: E): E => {
-      if (key) error.idempotencyKey = key;
-      return error;
-    };
-    /** Whether an earlier try may have done what was asked (its answer lost), as opposed to being turned away. */
-    let mayHaveActed = false;
-    for (let attempt = 0; ; attempt++) {
-      const attemptSignal = timeout === null ? null : AbortSignal.timeout(timeout);
-      const linked = linkSignals([options.signal, attemptSignal]);
-      let response: Response;
-      let text: string;
-      try {
-        response = await this.#fetch(url, { method, headers, ...(body === undefined ? {} : { body }), signal: linked.signal });
-        // Read inside the try: a connection cut or a timeout while the body arrives is a network failure too.
-        text = await response.text();
-      } catch (error) {
-        if (options.signal?.aborted) throw options.signal.reason;
-        const failure = failed(attemptSignal?.aborted
-          ? new TimeoutError(`${method} ${path} took longer than ${timeout} ms.`, { cause: error })
-          : new ConnectionError(`${method} ${path} failed: ${error instanceof Error ? error.message : String(error)}`, url.href, { cause: error }));
-        if (attempt >= maxRetries) throw failure;
-        mayHaveActed = true;
-        await sleep(this.#backoff(attempt, null), options.signal);
-        continue;
-      } finally {
-        linked.release();
-      }
-      let parsed: unknown = undefined;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        parsed = undefined;
-      }
-      if (response.ok) {
-        if (parsed === undefined) throw failed(new RivyaError(`${method} ${path} answered ${response.status} with a body that is not JSON.`));
-        return parsed as T;
-      }
-      if (response.status === 404 && mayHaveActed && options.goneAfterRetry !== undefined) return options.goneAfterRetry;
-      const error: ApiError = failed(errorFromResponse(response.status, parsed, response.headers));
-      // 409 is retried only while the first request with this key is still in flight.
-      const retryable =
-        RETRYABLE_STATUSES.has(response.status) && (response.status !== 409 || response.headers.has('retry-after'));
-      if (!retryable || attempt >= maxRetries) throw error;
-      // A 5xx from a proxy may follow a request the service did; 408, 409, 429 and 503 turned it away.
-      if ([500, 502, 504].includes(response.status)) mayHaveActed = true;
-      await sleep(this.#backoff(attempt, parseRetryAfter(response.headers.get('retry-after'))), options.signal);
-    }
-  }
-
-  /** A paginated GET: each page asked with the previous page's `next_cursor`. */
-  list<T>(path: string, params: ListParams | TaskListParams, options: RequestOptions): PagePromise<T> {
-    return new PagePromise(
-      (cursor) => this.request<Page<T>>('GET', path, { ...options, query: { ...params, cursor } }),
-      params.cursor,
-    );
-  }
-
-  /** Exponential backoff from 0.5 s with ±25% jitter, capped at 8 s; the server's Retry-After wins (up to 60 s). */
-  #backoff(attempt: number, retryAfterSeconds: number | null): number {
-    if (retryAfterSeconds !== null) return Math.min(60, retryAfterSeconds) * 1000;
-    return Math.min(8000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
-  }
+/** A stream route this server does not have, or will not stream: polling still works. */
+function streamUnavailable(error: unknown): boolean {
+  return error instanceof StreamUnavailableError || (error instanceof ApiError && [404, 405, 406, 501].includes(error.status));
 }
 
 /** The Rivya Public API v1 client. */
@@ -264,8 +105,23 @@ export class Rivya {
       this.#transport.request('POST', `/api/v1/tasks/${encodeURIComponent(id)}/cancel`, options),
 
     /**
+     * The task's events as they happen — its current state first (`task.queued`, `task.running`
+     * or the terminal one), then each transition and `task.progress` — ending after the terminal
+     * event. Dropped connections are resumed where they stopped (`Last-Event-ID`): nothing is
+     * missed, nothing repeated. `for await (const event of rivya.tasks.stream(id)) …`
+     */
+    stream: (id: string, options: StreamOptions = {}): AsyncGenerator<TaskEvent, void, undefined> =>
+      resumableEventStream<TaskEvent>({
+        open: (lastEventId, signal) => this.#transport.openEventStream(`/api/v1/tasks/${encodeURIComponent(id)}/events`, { lastEventId, signal }),
+        after: null,
+        ...this.#streamSettings(options),
+        isLast: (event) => TERMINAL.has(event.data.task.status),
+      }),
+
+    /**
      * Resolves with the task once it has ended (succeeded, failed or canceled), long-polling the
-     * server (`?wait=`), so no time is spent between polls.
+     * server (`?wait=`), so no time is spent between polls; or, with `stream: true`, following its
+     * event stream (progress as it happens), long-polling where streaming is unavailable.
      */
     wait: async (id: string, options: WaitOptions = {}): Promise<Task> => {
       const asked = Number.isFinite(options.pollSeconds) ? (options.pollSeconds as number) : 20;
@@ -274,6 +130,10 @@ export class Rivya {
       const giveUp = deadline === null ? null : AbortSignal.timeout(deadline);
       const linked = linkSignals([options.signal, giveUp]);
       try {
+        if (options.stream) {
+          const ended = await this.#followStream(id, linked.signal, options);
+          if (ended) return ended;
+        }
         for (;;) {
           linked.signal.throwIfAborted();
           const task = await this.#transport.request<Task>('GET', `/api/v1/tasks/${encodeURIComponent(id)}`, {
@@ -296,7 +156,7 @@ export class Rivya {
      * `TaskFailedError` otherwise (or `TimeoutError` after `timeout` ms of waiting).
      */
     run: async (params: CreateTaskParams, options: RunOptions = {}): Promise<Task> => {
-      const { idempotencyKey, ...waiting } = options;
+      const { idempotencyKey, ...waiting } = { stream: true, ...options };
       const created = await this.tasks.create(params, {
         ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
         ...(options.signal ? { signal: options.signal } : {}),
@@ -324,12 +184,122 @@ export class Rivya {
       this.#transport.request('DELETE', `/api/v1/files/${encodeURIComponent(id)}`, { ...options, goneAfterRetry: { id, deleted: true } }),
   };
 
+  readonly events = {
+    /**
+     * The account's event log, oldest first: await for a page, or `for await` over every event
+     * after `after` (the last event a consumer handled) — how a client that was offline catches up.
+     */
+    list: (params: EventListParams = {}, options: RequestOptions = {}): PagePromise<RivyaEvent> => {
+      const types = params.types ? params.types.join(',') : undefined;
+      // The log pages by position: each page asks for the events after the previous page's last (`next_cursor`).
+      return new PagePromise(
+        (after) => this.#transport.request<Page<RivyaEvent>>('GET', '/api/v1/events', { ...options, query: { after, types, limit: params.limit } }),
+        params.after,
+      );
+    },
+
+    /**
+     * The account's events as they happen (after `after` first, from the log), resumed across
+     * dropped connections with nothing missed; never ends by itself (abort its `signal`, or break).
+     * With `types`, the events are typed as those types.
+     */
+    stream: <T extends EventType = EventType>(params: EventStreamParams<T> = {}): AsyncGenerator<Extract<RivyaEvent, { type: T }>, void, undefined> => {
+      const { types, after, ...options } = params;
+      const query = types ? { types: types.join(',') } : {};
+      return resumableEventStream<Extract<RivyaEvent, { type: T }>>({
+        open: (lastEventId, signal) => this.#transport.openEventStream('/api/v1/events', { query, lastEventId, signal }),
+        after: after ?? null,
+        ...this.#streamSettings(options),
+      });
+    },
+  };
+
+  /** Where the account's events are sent, signed (Standard Webhooks). */
+  readonly webhookEndpoints = {
+    /** Registers an endpoint; the answer holds its signing secret (`whsec_…`), shown only here. */
+    create: (params: WebhookEndpointCreateParams, options: RequestOptions = {}): Promise<WebhookEndpointWithSecret> =>
+      this.#transport.request('POST', '/api/v1/webhook_endpoints', { ...options, body: params }),
+    list: (params: ListParams = {}, options: RequestOptions = {}): PagePromise<WebhookEndpoint> =>
+      this.#transport.list<WebhookEndpoint>('/api/v1/webhook_endpoints', params, options),
+    get: (id: string, options: RequestOptions = {}): Promise<WebhookEndpoint> =>
+      this.#transport.request('GET', `/api/v1/webhook_endpoints/${encodeURIComponent(id)}`, options),
+    /** Changes its URL, events or description, or disables (`disabled: true`) and enables it. */
+    update: (id: string, params: WebhookEndpointUpdateParams, options: RequestOptions = {}): Promise<WebhookEndpoint> =>
+      this.#transport.request('PATCH', `/api/v1/webhook_endpoints/${encodeURIComponent(id)}`, { ...options, body: params }),
+    delete: (id: string, options: RequestOptions = {}): Promise<{ id: string; deleted: boolean }> =>
+      this.#transport.request('DELETE', `/api/v1/webhook_endpoints/${encodeURIComponent(id)}`, { ...options, goneAfterRetry: { id, deleted: true } }),
+    /** A new signing secret, in this answer only; the old one keeps signing beside it for 24 h. */
+    rotateSecret: (id: string, options: RequestOptions = {}): Promise<WebhookEndpointWithSecret> =>
+      this.#transport.request('POST', `/api/v1/webhook_endpoints/${encodeURIComponent(id)}/rotate_secret`, options),
+    /** Sends the endpoint a `webhook.test` event; answers its delivery. */
+    test: (id: string, options: RequestOptions = {}): Promise<WebhookDelivery> =>
+      this.#transport.request('POST', `/api/v1/webhook_endpoints/${encodeURIComponent(id)}/test`, options),
+    /** The endpoint's deliveries, newest first, each with its attempts. */
+    deliveries: (id: string, params: ListParams = {}, options: RequestOptions = {}): PagePromise<WebhookDelivery> =>
+      this.#transport.list<WebhookDelivery>(`/api/v1/webhook_endpoints/${encodeURIComponent(id)}/deliveries`, params, options),
+    /** Attempts a delivery again now (one that failed, or is waiting for its next retry). */
+    retryDelivery: (id: string, deliveryId: string, options: RequestOptions = {}): Promise<WebhookDelivery> =>
+      this.#transport.request('POST', `/api/v1/webhook_endpoints/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(deliveryId)}/retry`, options),
+  };
+
+  /** The account's default signing secret: it signs what goes to tasks' own `webhook_url`. */
+  readonly webhookSecret = {
+    /** The secret (made on first request). */
+    get: (options: RequestOptions = {}): Promise<WebhookSecret> => this.#transport.request('GET', '/api/v1/webhook_secret', options),
+    /** A new secret; the old one keeps signing beside it for 24 h. */
+    rotate: (options: RequestOptions = {}): Promise<WebhookSecret> => this.#transport.request('POST', '/api/v1/webhook_secret/rotate', options),
+  };
+
+  readonly webhooks = {
+    /**
+     * Checks a webhook delivery (Standard Webhooks signature and timestamp) and returns its
+     * event; throws `WebhookVerificationError`. Also exported as `verifyWebhook`, which needs no client.
+     */
+    verify: verifyWebhook,
+  };
+
   readonly account = {
     get: (options: RequestOptions = {}): Promise<Account> => this.#transport.request('GET', '/api/v1/account', options),
     /** The credit ledger, newest first; await for a page, or `for await` over every entry. */
     ledger: (params: ListParams = {}, options: RequestOptions = {}): PagePromise<LedgerEntry> =>
       this.#transport.list<LedgerEntry>('/api/v1/account/ledger', params, options),
   };
+
+  #streamSettings(options: StreamOptions) {
+    return {
+      signal: options.signal,
+      onConnect: options.onConnect,
+      maxRetries: options.maxRetries === undefined ? STREAM_RETRIES : retryCount(options.maxRetries),
+      timeout: options.timeout === undefined ? this.#transport.timeout : attemptTimeout(options.timeout),
+    };
+  }
+
+  /**
+   * Follows a task's stream to its end, telling `onProgress` of each state; null when the stream
+   * is unavailable (a route this server lacks, an answer that is not a stream, or no first event
+   * within a few seconds: a proxy that buffers), for the caller to poll instead.
+   */
+  async #followStream(id: string, signal: AbortSignal, options: WaitOptions): Promise<Task | null> {
+    const silent = new AbortController();
+    const linked = linkSignals([signal, silent.signal]);
+    const firstEvent = setTimeout(() => silent.abort(new StreamUnavailableError(`No event of task ${id} within ${FIRST_EVENT_MS} ms.`)), FIRST_EVENT_MS);
+    try {
+      let task: Task | null = null;
+      for await (const event of this.tasks.stream(id, { signal: linked.signal, ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }) })) {
+        clearTimeout(firstEvent);
+        task = event.data.task;
+        options.onProgress?.(task);
+      }
+      return task && TERMINAL.has(task.status) ? task : null;
+    } catch (error) {
+      if (silent.signal.aborted && !signal.aborted) return null;
+      if (streamUnavailable(error)) return null;
+      throw error;
+    } finally {
+      clearTimeout(firstEvent);
+      linked.release();
+    }
+  }
 }
 
 /** The operator's client for `/admin/v1` (the server's `RIVYA_ADMIN_TOKEN`). */

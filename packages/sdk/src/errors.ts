@@ -114,6 +114,14 @@ export class TimeoutError extends RivyaError {
   override name = 'TimeoutError';
 }
 
+/**
+ * The server answered a stream request without an event stream (`text/event-stream`): a server
+ * or proxy that does not stream this route. `tasks.run` then falls back to long-polling.
+ */
+export class StreamUnavailableError extends RivyaError {
+  override name = 'StreamUnavailableError';
+}
+
 /** `tasks.run` ended with a task that failed or was canceled. */
 export class TaskFailedError extends RivyaError {
   override name = 'TaskFailedError';

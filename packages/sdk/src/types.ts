@@ -1,4 +1,4 @@
-import type { CATALOG, TASK_ERROR_CODES, TASK_STATUSES } from './catalog.js';
+import type { CATALOG, EVENT_TYPES, TASK_ERROR_CODES, TASK_EVENT_TYPES, TASK_STATUSES } from './catalog.js';
 
 type Catalog = (typeof CATALOG)[number];
 
@@ -47,6 +47,13 @@ export type CreateTaskParams = {
     prompt: string;
     params?: ModelParams<M> & { referenceMediaItems?: ReferenceMediaItem[] };
     client_request_id?: string;
+    /**
+     * Where this task's terminal events also go, signed with the account's default secret
+     * (`webhookSecret.get()`); `https` and a public address unless the server allows otherwise.
+     */
+    webhook_url?: string;
+    /** `['all']`: every event of the task goes to `webhook_url`, progress too (default: its terminal events). */
+    webhook_events?: ['all'];
   };
 }[ModelId];
 
@@ -147,6 +154,105 @@ export interface LedgerEntry {
   created_at: string;
 }
 
+/** Every type of event in an account's log. */
+export type EventType = (typeof EVENT_TYPES)[number];
+/** The events of a task: its transitions, and `task.progress` (at most every 500 ms while it runs). */
+export type TaskEventType = (typeof TASK_EVENT_TYPES)[number];
+
+/** A task event: the task as it was when the event happened. */
+export interface TaskEvent<T extends TaskEventType = TaskEventType> {
+  /** `evt_…`: the event's place in the account's log (later events sort after it); a webhook's `webhook-id`. */
+  id: string;
+  type: T;
+  created_at: string;
+  data: { task: Task };
+}
+
+/** The event `POST /api/v1/webhook_endpoints/{id}/test` sends to that endpoint only (it is not in the log). */
+export interface WebhookTestEvent {
+  id: string;
+  type: 'webhook.test';
+  created_at: string;
+  /** Empty: a test event is about no task. */
+  data: { task?: never };
+}
+
+/**
+ * An event of the account's log, as `events.list`, the streams and webhooks deliver it:
+ * narrow it on `type` (`task.succeeded` carries the succeeded task in `data.task`).
+ */
+export type RivyaEvent = { [T in TaskEventType]: TaskEvent<T> }[TaskEventType] | WebhookTestEvent;
+
+/** What a webhook endpoint subscribes to: event types (`task.progress` too), or `'*'` for every one. */
+export type WebhookEventFilter = TaskEventType | '*';
+
+/** A webhook endpoint (its secret is shown only when it is made or rotated). */
+export interface WebhookEndpoint {
+  id: string;
+  url: string;
+  description: string | null;
+  /** Default: every task status event, not `task.progress`. */
+  events: WebhookEventFilter[];
+  disabled: boolean;
+  /** Why it was disabled: by you, a `410 Gone`, or days of failed deliveries. */
+  disabled_reason: string | null;
+  disabled_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** An endpoint as `create` and `rotateSecret` answer it: with its signing secret. */
+export interface WebhookEndpointWithSecret extends WebhookEndpoint {
+  /** `whsec_…`, shown only here; null on an idempotent replay (the first answer held it). */
+  secret: string | null;
+}
+
+export interface WebhookEndpointCreateParams {
+  /** `https` (and a public address) unless the server allows otherwise. */
+  url: string;
+  events?: WebhookEventFilter[];
+  description?: string;
+}
+
+export interface WebhookEndpointUpdateParams {
+  url?: string;
+  events?: WebhookEventFilter[];
+  description?: string | null;
+  /** true stops deliveries; false starts them again. */
+  disabled?: boolean;
+}
+
+/** One attempt to deliver an event to an endpoint. */
+export interface WebhookDeliveryAttempt {
+  attempt: number;
+  started_at: string;
+  /** The receiver's HTTP status; null when no answer came (timeout, refused connection). */
+  status_code: number | null;
+  latency_ms: number | null;
+  error: string | null;
+  response_body: string | null;
+  next_retry_at: string | null;
+}
+
+/** One event on its way to one endpoint, with every attempt made so far. */
+export interface WebhookDelivery {
+  id: string;
+  endpoint_id: string;
+  event_id: string;
+  event_type: EventType;
+  status: 'pending' | 'succeeded' | 'failed' | 'canceled';
+  next_retry_at: string | null;
+  created_at: string;
+  updated_at: string;
+  attempts: WebhookDeliveryAttempt[];
+}
+
+/** The account's default signing secret (for tasks' own `webhook_url`). */
+export interface WebhookSecret {
+  /** `whsec_…`; null on an idempotent replay of a rotation. */
+  secret: string | null;
+}
+
 /** One page of a list. */
 export interface Page<T> {
   data: T[];
@@ -157,6 +263,16 @@ export interface Page<T> {
 export interface ListParams {
   limit?: number;
   cursor?: string;
+}
+
+/** `events.list`: the log after an event, of some types. */
+export interface EventListParams {
+  /** Page size (1–100). */
+  limit?: number;
+  /** Events after this one (`evt_…`, or a page's `next_cursor`), exclusive. Default: from the oldest event kept. */
+  after?: string;
+  /** Only events of these types. */
+  types?: readonly EventType[];
 }
 
 export interface TaskListParams extends ListParams {
