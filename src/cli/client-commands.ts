@@ -273,9 +273,8 @@ export async function generate(args: string[], context: CliContext): Promise<num
   // The server validates model and params against the catalog; its answer names what is wrong.
   const request = { model, prompt, params } as unknown as CreateTaskParams;
   const created = await client.tasks.create(request);
-  if (!output.json) output.note(`Task ${created.id} created (${created.reserved_credits} credits held).`);
   try {
-    const task = await follow(created, context, client);
+    const task = await follow(created, context, client, `Task ${created.id} created (${created.reserved_credits} credits held).`);
     if (typeof task === 'number') return task;
     if (task.status !== 'succeeded') throw new TaskFailedError(task);
     if (!outputPath) {
@@ -294,9 +293,10 @@ const FOLLOW_RETRIES = 12;
 /**
  * Follows a task to its end with a live progress bar (status lines when not on a terminal).
  * Ctrl-C asks whether to cancel it; returns the ended task, or the exit code when the person
- * canceled it or left it running.
+ * canceled it or left it running. `announcement` is written once Ctrl-C is handled, so a Ctrl-C
+ * typed the moment it appears is asked about rather than ending the process.
  */
-async function follow(created: Task, context: CliContext, client: Rivya): Promise<Task | number> {
+async function follow(created: Task, context: CliContext, client: Rivya, announcement: string): Promise<Task | number> {
   const { output } = context;
   const started = Date.now();
   const tty = Boolean(context.stderr.isTTY) && !output.json;
@@ -338,6 +338,7 @@ async function follow(created: Task, context: CliContext, client: Rivya): Promis
   });
 
   try {
+    if (!output.json) output.note(announcement);
     render(created);
     // The task's event stream moves the bar as the renderer reports progress; long-polls where there is no stream.
     const task = await client.tasks.wait(created.id, { stream: true, pollSeconds: 1, signal: stop.signal, onProgress: render, maxRetries: FOLLOW_RETRIES });
