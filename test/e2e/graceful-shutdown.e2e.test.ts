@@ -64,5 +64,5 @@ describe('graceful shutdown (SIGTERM)', () => {
     expect(account.credits).toEqual({ balance: 994, held: 0, available: 994 });
     second.process.kill('SIGTERM');
     expect(await second.exited).toBe(0);
-  });
+  }, 150_000); // Two real processes and a render; its waits give up on their own, each naming what did not happen.
 });
