@@ -176,6 +176,50 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
     }
   });
 
+  it('resumes a quiet stream whose last event was swept meanwhile, but refuses a resume that would skip swept events', async () => {
+    const { accountId, auth } = await service.newAccount(100);
+    const sweep = (...events: EventRecord[]) => service.runtime.db.query('DELETE FROM events WHERE id = ANY ($1)', [events.map((event) => event.id)]);
+    const e1 = await append(accountId);
+    const first = await open('/api/v1/events', auth);
+    expect(await first.next((f) => f.id !== undefined)).toEqual({ id: e1.id });
+    first.close();
+    // Nothing happened on the account for the retention period: its last event is swept, and the
+    // stream (ended at its max duration) reconnects from it. Nothing came after it: nothing is missed.
+    await sweep(e1);
+    const resumed = await open('/api/v1/events', auth, { 'last-event-id': e1.id });
+    expect(resumed.status).toBe(200);
+    const e2 = await append(accountId);
+    expect((await resumed.next(isEvent)).id).toBe(e2.id);
+    resumed.close();
+
+    // The swept event was followed by others, swept too: resuming from it would skip them.
+    const [e3, e4] = [await append(accountId), await append(accountId)];
+    await sweep(e2, e3);
+    const gap = await fetch(`${base}/api/v1/events`, { headers: { ...auth, accept: 'text/event-stream', 'last-event-id': e2.id } });
+    expect(gap.status).toBe(400);
+    expect(((await gap.json()) as { error: { details: unknown } }).error.details).toEqual([{ path: 'Last-Event-ID', message: expect.stringContaining('older than') }]);
+    // From the last one swept, the log is whole.
+    const whole = await open(`/api/v1/events?after=${e3.id}`, auth);
+    expect((await whole.next(isEvent)).id).toBe(e4.id);
+    whole.close();
+  });
+
+  it('answers 204 to a resumed stream of an ended task whose events were swept (no stream left open for ever)', async () => {
+    const { auth } = await service.newAccount(100);
+    const task = await createTask(auth);
+    await waitFor(() => gated.waiting.has(task.id), 10_000, 'the task to start');
+    gated.release(task.id);
+    await waitFor(async () => ((await (await fetch(`${base}/api/v1/tasks/${task.id}`, { headers: auth })).json()) as { status: string }).status === 'succeeded', 10_000, 'the task to end');
+    await service.runtime.db.query('DELETE FROM events WHERE task_id = $1', [task.id]);
+    const stream = await open(`/api/v1/tasks/${task.id}/events`, auth);
+    await stream.ended;
+    const [state] = stream.events();
+    expect(state?.event).toBe('task.succeeded');
+    // What an EventSource does next: reconnect with the id it was given.
+    const resumed = await fetch(`${base}/api/v1/tasks/${task.id}/events`, { headers: { ...auth, 'last-event-id': state!.id! }, signal: AbortSignal.timeout(5000) });
+    expect(resumed.status).toBe(204);
+  });
+
   it('sends heartbeat comments while nothing happens', async () => {
     const { auth } = await service.newAccount(100);
     const stream = await open('/api/v1/events', auth);

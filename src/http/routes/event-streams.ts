@@ -116,13 +116,16 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
     const after = query.string('after');
     query.done();
     const taskId = request.params.id;
-    await deps.tasks.get(caller.account, taskId, 0);
+    const task = await deps.tasks.get(caller.account, taskId, 0);
     const resume = await resumePosition(request, accountId, after);
     const latest = await deps.positions.latestOfTask(accountId, taskId);
     const options = { taskId, untilTerminal: true };
     if (resume !== null) {
-      // The client has seen the task's end: nothing is left to send, and 204 tells an EventSource not to reconnect.
-      if (latest && TERMINAL_EVENT_TYPES.has(latest.type) && latest.seq <= resume) return reply.code(204).send();
+      // The client has seen the task's end (or, for an ended task with no event left in the log, its
+      // state, which the stream sent first): nothing is left to send, and 204 tells an EventSource
+      // not to reconnect. Following the log instead would wait for an end it will never write.
+      const endSeen = latest ? TERMINAL_EVENT_TYPES.has(latest.type) && latest.seq <= resume : isTerminal(task.status);
+      if (endSeen) return reply.code(204).send();
       return openStream(reply, caller.keyId, (stream) => follow(request, stream, accountId, { ...options, afterSeq: resume }));
     }
     const snapshot = latest?.task ? { event: latest, status: latest.task.status } : null;
