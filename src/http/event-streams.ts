@@ -28,7 +28,13 @@ export interface EventStream {
   readonly open: boolean;
   /** Queues bytes for the client; a client that reads too slowly is dropped instead (false). */
   write(chunk: Buffer): boolean;
-  /** Ends the response cleanly once what was written has been sent. */
+  /**
+   * The position (an event id) the client should resume from, though no event frame names it (the
+   * stream skipped events its client did not ask for): sent as a bare `id:` with the next
+   * heartbeat, or before the stream ends. Null takes it back (an event frame sent since names a later one).
+   */
+  mark(id: string | null): void;
+  /** Ends the response cleanly once what was written has been sent (after the marked position, if any). */
   end(): void;
   /** Runs `listener` once when the stream is over, however it ended. */
   onClose(listener: () => void): void;
@@ -45,13 +51,16 @@ export function createEventStreams(config: EventStreamsConfig) {
   /** The open streams, and when each ends for its age. */
   const streams = new Map<EventStream, number>();
   const perKey = new Map<string, number>();
+  /** Positions to send with the next heartbeat (`mark`). */
+  const marks = new Map<EventStream, string>();
   let heartbeat: NodeJS.Timeout | null = null;
 
   const beat = () => {
     const now = Date.now();
     for (const [stream, endsAt] of streams) {
       if (now >= endsAt) stream.end();
-      else stream.write(HEARTBEAT);
+      else stream.write(marks.has(stream) ? Buffer.from(`id: ${marks.get(stream)}\n${HEARTBEAT.toString()}`) : HEARTBEAT);
+      marks.delete(stream);
     }
   };
   config.shutdown.addEventListener('abort', () => {
@@ -82,6 +91,7 @@ export function createEventStreams(config: EventStreamsConfig) {
         closed = true;
         ended = true;
         streams.delete(stream);
+        marks.delete(stream);
         const left = (perKey.get(keyId) ?? 1) - 1;
         if (left > 0) perKey.set(keyId, left);
         else perKey.delete(keyId);
@@ -109,8 +119,16 @@ export function createEventStreams(config: EventStreamsConfig) {
           body.push(chunk);
           return true;
         },
+        mark(id) {
+          if (ended) return;
+          if (id === null) marks.delete(stream);
+          else marks.set(stream, id);
+        },
         end() {
           if (ended) return;
+          const mark = marks.get(stream);
+          marks.delete(stream);
+          if (mark !== undefined) stream.write(Buffer.from(`id: ${mark}\n\n`));
           ended = true;
           body.push(null);
         },

@@ -204,6 +204,30 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
     whole.close();
   });
 
+  it('moves a filtered stream’s position past the events it skips, so its client never resumes from a swept one', async () => {
+    const { accountId, auth } = await service.newAccount(100);
+    const wanted = await append(accountId);
+    // Only task.failed: every event of this account is skipped, live or read from the log.
+    const live = await open('/api/v1/events?types=task.failed', auth);
+    expect(await live.next((f) => f.id !== undefined)).toEqual({ id: wanted.id });
+    const skipped = [await append(accountId), await append(accountId)];
+    // The next heartbeat carries the position reached, as a bare id (no event).
+    expect(await live.next((f) => f.id !== undefined, 3000)).toEqual({ id: skipped[1]!.id, comment: 'heartbeat' });
+    // Once given, not repeated.
+    await live.next((f) => f.comment !== undefined, 3000);
+    expect(await live.next((f) => f.comment !== undefined, 3000)).toEqual({ comment: 'heartbeat' });
+    live.close();
+
+    const caughtUp = await open(`/api/v1/events?types=task.failed&after=${wanted.id}`, auth);
+    expect(await caughtUp.next((f) => f.id !== undefined, 3000)).toEqual({ id: skipped[1]!.id, comment: 'heartbeat' });
+    caughtUp.close();
+    // Resuming from it works once everything up to it is swept; from the client's older id it could not.
+    await service.runtime.db.query('DELETE FROM events WHERE account_id = $1', [accountId]);
+    const resumed = await open('/api/v1/events?types=task.failed', auth, { 'last-event-id': skipped[1]!.id });
+    expect(resumed.status).toBe(200);
+    resumed.close();
+  });
+
   it('answers 204 to a resumed stream of an ended task whose events were swept (no stream left open for ever)', async () => {
     const { auth } = await service.newAccount(100);
     const task = await createTask(auth);

@@ -67,6 +67,8 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
   ): Promise<void> => {
     /** What came while `first` was writing: sent after it. */
     let held: EventRecord[] | null = [];
+    /** A position passed while `first` was writing: marked after what was held. */
+    let heldMark: string | null = null;
     const send = (events: readonly EventRecord[]) => {
       for (const event of events) {
         if (!stream.open) return;
@@ -74,6 +76,8 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
         // An event that could not be presented (logged): the client resumes from the one before.
         if (!frame) return stream.end();
         if (!stream.write(frame)) return;
+        // The frame's id is the position now.
+        stream.mark(null);
         if (options.untilTerminal && TERMINAL_EVENT_TYPES.has(event.type)) return stream.end();
       }
     };
@@ -86,6 +90,12 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
         request.log.error({ err: error }, 'event stream ended: its log could not be read');
         stream.end();
       },
+      passed(position) {
+        // Past events of types not asked for: the client's position moves too (with the next
+        // heartbeat), so it never resumes from an event old enough to have been swept meanwhile.
+        if (held) heldMark = position.id;
+        else if (position.id !== null) stream.mark(position.id);
+      },
     });
     stream.onClose(() => subscription.close());
     try {
@@ -94,6 +104,8 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
       const waiting = held;
       held = null;
       send(waiting);
+      // Later than every held event (positions only grow), unless one of them came after it.
+      if (heldMark !== null && !waiting.some((event) => event.id > heldMark!)) stream.mark(heldMark);
     }
   };
 
