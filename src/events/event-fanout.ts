@@ -20,8 +20,12 @@ export interface Subscription {
 }
 
 export interface EventSink {
-  /** Events in log order, each once, never one at or before the position already delivered. */
-  deliver(events: readonly EventRecord[]): void;
+  /**
+   * Events in log order, each once, never one at or before the position already delivered.
+   * `paced`: read from the log for this subscriber alone (catching up), and the next page is read
+   * only once the returned promise settles, so the sink may wait for its client to take them.
+   */
+  deliver(events: readonly EventRecord[], paced?: boolean): void | Promise<void>;
   /** The subscription cannot go on (its log could not be read); it is closed. */
   fail(error: unknown): void;
   /**
@@ -116,7 +120,8 @@ export function createEventFanout(deps: EventFanoutDeps) {
     const last = events.at(-1);
     if (!last || last.seq <= subscriber.cursor) return;
     subscriber.cursor = last.seq;
-    if (fresh.length > 0) subscriber.sink.deliver(fresh);
+    // Live: shared by every subscriber of the account, so not paced (a client that falls behind is dropped and resumes).
+    if (fresh.length > 0) void subscriber.sink.deliver(fresh);
     if (fresh.at(-1) !== last && !subscriber.closed) subscriber.sink.passed?.({ seq: last.seq, id: last.id });
   };
 
@@ -228,7 +233,8 @@ export function createEventFanout(deps: EventFanoutDeps) {
         // A page that is not full holds every matching event up to `head`.
         const passed = page.length < pageSize && head > subscriber.cursor;
         if (passed) subscriber.cursor = head;
-        if (fresh.length > 0) subscriber.sink.deliver(fresh);
+        // Paced: a backlog goes out as fast as the client takes it, never piled up in memory.
+        if (fresh.length > 0) await subscriber.sink.deliver(fresh, true);
         if (passed && headId !== null && !subscriber.closed) subscriber.sink.passed?.({ seq: head, id: headId });
       }
     } catch (error) {

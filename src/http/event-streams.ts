@@ -29,6 +29,11 @@ export interface EventStream {
   /** Queues bytes for the client; a client that reads too slowly is dropped instead (false). */
   write(chunk: Buffer): boolean;
   /**
+   * Resolves once what is queued for the client is down to a quarter of the bound (or the stream is
+   * over): a writer with much to send (a backlog) waits on it rather than be dropped for it.
+   */
+  drained(): Promise<void>;
+  /**
    * The position (an event id) the client should resume from, though no event frame names it (the
    * stream skipped events its client did not ask for): sent as a bare `id:` with the next
    * heartbeat, or before the stream ends. Null takes it back (an event frame sent since names a later one).
@@ -118,6 +123,22 @@ export function createEventStreams(config: EventStreamsConfig) {
           }
           body.push(chunk);
           return true;
+        },
+        drained() {
+          const low = config.maxBufferedBytes / 4;
+          const buffered = () => body.readableLength + reply.raw.writableLength;
+          if (ended || buffered() <= low) return Promise.resolve();
+          return new Promise<void>((resolve) => {
+            const check = () => {
+              if (!ended && buffered() > low) return;
+              clearInterval(poll);
+              reply.raw.off('drain', check);
+              resolve();
+            };
+            // 'drain' when the socket empties; the poll for what still sits in the body, and for the end.
+            const poll = setInterval(check, 20);
+            reply.raw.on('drain', check);
+          });
         },
         mark(id) {
           if (ended) return;

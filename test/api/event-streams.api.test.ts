@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendEvent, type EventRecord } from '../../src/events/event-log.js';
+import { toTask, type TaskRow } from '../../src/tasks/task-row.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { isEvent, openEventStream, type OpenEventStream } from '../helpers/event-stream-reader.js';
 import { createGatedProvider } from '../helpers/gated-provider.js';
@@ -127,6 +128,32 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
     await waitFor(() => stream.events().length === 1201, 5000, 'the live event');
     expect(ids(stream)).toEqual([...events, live].map((event) => event.id));
     stream.close();
+  });
+
+  it('sends a backlog far larger than a stream’s buffer bound as fast as the client reads it, without dropping it', async () => {
+    const { accountId, auth } = await service.newAccount(100);
+    const created = await fetch(`${base}/api/v1/tasks`, {
+      method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'sora-2', prompt: 'a long prompt '.repeat(140) }),
+    });
+    const { id } = (await created.json()) as { id: string };
+    const { rows } = await service.runtime.db.query<TaskRow>('SELECT * FROM tasks WHERE id = $1', [id]);
+    const task = toTask(rows[0]!);
+    // About 2.5 KB a frame: a page of the backlog alone is several times the 256 KiB a stream may hold unread.
+    const backlog: EventRecord[] = [];
+    await service.runtime.db.transaction(async (tx) => {
+      for (let i = 0; i < 600; i++) backlog.push(await appendEvent(tx, { accountId, type: 'task.progress', task }));
+    });
+    const stream = await open(`/api/v1/events?types=task.progress&after=${START_OF_LOG}`, auth);
+    expect(stream.status).toBe(200);
+    // (The task's own progress, from its run, may come too.)
+    const mine = new Set(backlog.map((event) => event.id));
+    const received = () => ids(stream).filter((received) => mine.has(received!));
+    await waitFor(() => received().length === 600 || stream.done, 20_000, 'the backlog');
+    expect(stream.done).toBe(false);
+    expect(received()).toEqual(backlog.map((event) => event.id));
+    stream.close();
+    await waitFor(() => gated.waiting.has(id), 10_000, 'the task to start');
+    gated.release(id);
   });
 
   it('sends only the types asked for, and refuses unknown ones', async () => {

@@ -69,8 +69,10 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
     let held: EventRecord[] | null = [];
     /** A position passed while `first` was writing: marked after what was held. */
     let heldMark: string | null = null;
-    const send = (events: readonly EventRecord[]) => {
+    const send = async (events: readonly EventRecord[], paced: boolean) => {
       for (const event of events) {
+        // A backlog waits for the client to read (it is dropped only when live events pile up).
+        if (paced) await stream.drained();
         if (!stream.open) return;
         const frame = deps.frames.frameOf(event);
         // An event that could not be presented (logged): the client resumes from the one before.
@@ -81,10 +83,13 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
         if (options.untilTerminal && TERMINAL_EVENT_TYPES.has(event.type)) return stream.end();
       }
     };
+    /** Sends in order: a paced page still going out when the next comes is finished first. */
+    let sending: Promise<void> = Promise.resolve();
+    const enqueue = (events: readonly EventRecord[], paced: boolean) => (sending = sending.then(() => send(events, paced)));
     const subscription = await deps.fanout.subscribe(accountId, options, {
-      deliver(events) {
-        if (held) held.push(...events);
-        else send(events);
+      deliver(events, paced = false) {
+        if (!held) return enqueue(events, paced);
+        held.push(...events);
       },
       fail(error) {
         request.log.error({ err: error }, 'event stream ended: its log could not be read');
@@ -94,7 +99,7 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
         // Past events of types not asked for: the client's position moves too (with the next
         // heartbeat), so it never resumes from an event old enough to have been swept meanwhile.
         if (held) heldMark = position.id;
-        else if (position.id !== null) stream.mark(position.id);
+        else if (position.id !== null) void sending.then(() => stream.mark(position.id));
       },
     });
     stream.onClose(() => subscription.close());
@@ -103,9 +108,11 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
     } finally {
       const waiting = held;
       held = null;
-      send(waiting);
-      // Later than every held event (positions only grow), unless one of them came after it.
-      if (heldMark !== null && !waiting.some((event) => event.id > heldMark!)) stream.mark(heldMark);
+      const mark = heldMark as string | null;
+      void enqueue(waiting, true).then(() => {
+        // Later than every held event (positions only grow), unless one of them came after it.
+        if (mark !== null && !waiting.some((event) => event.id > mark)) stream.mark(mark);
+      });
     }
   };
 
