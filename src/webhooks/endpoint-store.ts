@@ -157,12 +157,12 @@ export function createEndpointStore(db: Database, now: () => Date) {
 
     /** The account's default signing secret, made with `fresh` if it has none yet. */
     async accountSecrets(accountId: string, fresh: string, runner: Queryable = db): Promise<SigningSecrets> {
+      // Two statements, not one: a secret made by a concurrent first request commits after this
+      // statement's snapshot was taken, so a SELECT in the INSERT's statement would not see it.
+      await runner.query('INSERT INTO webhook_secrets (account_id, secret) VALUES ($1, $2) ON CONFLICT (account_id) DO NOTHING', [accountId, fresh]);
       const { rows } = await runner.query<{ secret: string; previous_secret: string | null; previous_secret_expires_at: Date | null }>(
-        `WITH made AS (
-           INSERT INTO webhook_secrets (account_id, secret) VALUES ($1, $2) ON CONFLICT (account_id) DO NOTHING RETURNING *)
-         SELECT secret, previous_secret, previous_secret_expires_at FROM made
-         UNION ALL SELECT secret, previous_secret, previous_secret_expires_at FROM webhook_secrets WHERE account_id = $1`,
-        [accountId, fresh],
+        'SELECT secret, previous_secret, previous_secret_expires_at FROM webhook_secrets WHERE account_id = $1',
+        [accountId],
       );
       const row = rows[0] as (typeof rows)[number];
       return { secret: row.secret, previousSecret: row.previous_secret, previousExpiresAt: date(row.previous_secret_expires_at) };

@@ -128,6 +128,17 @@ describe.each(BACKENDS)('webhook endpoints API on $name', (backend) => {
     expect((await call(other, 'GET', '/api/v1/webhook_secret')).json().secret).not.toBe(rotated.json().secret);
   });
 
+  it('answers concurrent first requests for the account signing secret with one secret, never a 500', async () => {
+    // On PostgreSQL the requests run on separate connections: a secret made by another first
+    // request commits while this one is inserting its own.
+    for (let round = 0; round < 10; round++) {
+      const { auth } = await service.newAccount(0);
+      const answers = await Promise.all([1, 2, 3, 4].map(() => call(auth, 'GET', '/api/v1/webhook_secret')));
+      expect(answers.map((answer) => answer.statusCode)).toEqual([200, 200, 200, 200]);
+      expect(new Set(answers.map((answer) => answer.json().secret)).size).toBe(1);
+    }
+  });
+
   it('queues a webhook.test delivery for that endpoint, outside the account\'s event log', async () => {
     const { auth, accountId } = await service.newAccount(0);
     const endpoint = (await call(auth, 'POST', '/api/v1/webhook_endpoints', { url: 'https://hooks.example.com/t' })).json();
