@@ -14,6 +14,7 @@ const LANDED: Record<string, string> = {
   '0006_task_status_totals': 'a06efb658abd3e59aa6d1dcc76d2b2bf3c1b260f0d7df03884c2d7b49dc9d4f6',
   '0007_event_log': 'e93054475c915dd51122563d48413735abb8a3a10ae3845a9330523a7bd5056e',
   '0008_webhooks': 'f999c251ffbb209297d50474d1f7d2d951cb005dc566f888e17de00a2b8a246e',
+  '0009_webhook_older_secrets': '031173ea9e8e8826a48d38c0436d6b81e1004a11156a6a1c05a4f2eb9ac1532d',
 };
 
 describe('landed migrations', () => {

@@ -297,6 +297,48 @@ describe.each(BACKENDS)('webhook deliveries on $name', (backend) => {
     expect(verifiedByHand(after, endpoint.secret)).toBe(false);
   });
 
+  it('a second rotation within the day keeps the first secret signing until its own 24 h end', async () => {
+    const hook = await receiver();
+    const { auth } = await ctx.service.newAccount(100);
+    const endpoint = await endpointAt(auth, hook.url);
+    const hour = 3600 * 1000;
+    const second = (await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/rotate_secret`)).json().secret as string;
+    ctx.clockOffsetMs = 12 * hour;
+    const third = (await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/rotate_secret`)).json().secret as string;
+    const testAt = async (offsetMs: number) => {
+      ctx.clockOffsetMs = offsetMs;
+      const count = hook.received.length;
+      await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/test`);
+      await waitFor(() => hook.received.length === count + 1);
+      return hook.received[count]!;
+    };
+    // 13 h after the first rotation: a receiver that has not yet moved off the first secret still verifies.
+    const early = await testAt(13 * hour);
+    expect((early.headers['webhook-signature'] as string).split(' ')).toHaveLength(3);
+    for (const secret of [endpoint.secret, second, third]) expect(verifiedByLibrary(early, secret)).not.toBeNull();
+    // 25 h after the first rotation the first secret's day is over; the second's is not.
+    const later = await testAt(25 * hour);
+    expect(verifiedByLibrary(later, endpoint.secret)).toBeNull();
+    expect(verifiedByLibrary(later, second)).not.toBeNull();
+    expect(verifiedByLibrary(later, third)).not.toBeNull();
+    const last = await testAt(37 * hour);
+    expect((last.headers['webhook-signature'] as string).split(' ')).toHaveLength(1);
+    expect(verifiedByLibrary(last, third)).not.toBeNull();
+  });
+
+  it('a second rotation of the account secret within the day keeps the first one signing tasks\' webhooks', async () => {
+    const hook = await receiver();
+    const { auth } = await ctx.service.newAccount(100);
+    const first = (await call(auth, 'GET', '/api/v1/webhook_secret')).json().secret as string;
+    await call(auth, 'POST', '/api/v1/webhook_secret/rotate');
+    ctx.clockOffsetMs = 12 * 3600 * 1000;
+    const third = (await call(auth, 'POST', '/api/v1/webhook_secret/rotate')).json().secret as string;
+    await call(auth, 'POST', '/api/v1/tasks', { model: 'sora-2', prompt: 'rotated twice', webhook_url: hook.url });
+    await waitFor(() => hook.received.length === 1);
+    expect(verifiedByLibrary(hook.received[0]!, first)).toMatchObject({ type: 'task.succeeded' });
+    expect(verifiedByLibrary(hook.received[0]!, third)).toMatchObject({ type: 'task.succeeded' });
+  });
+
   it('signs a task\'s own webhook with both account secrets for 24 h after the account\'s rotates', async () => {
     const hook = await receiver();
     const { auth } = await ctx.service.newAccount(100);
