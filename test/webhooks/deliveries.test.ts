@@ -404,6 +404,18 @@ describe.each(BACKENDS)('webhook deliveries on $name', (backend) => {
     await waitFor(() => hook.received.length === 1);
     expect(hook.received[0]!.headers.host).toBe(`hooks.rivya.test:${hook.port}`);
   });
+
+  it('reaches a receiver on the next address of its name when the first one does not answer', async () => {
+    const hook = await receiver();
+    // The receiver listens on 127.0.0.1 only: ::1 and 127.0.0.2 refuse (or cannot be reached).
+    ctx.dns['dual.rivya.test'] = ['::1', '127.0.0.2', '127.0.0.1'];
+    const { auth } = await ctx.service.newAccount(100);
+    const endpoint = await endpointAt(auth, `http://dual.rivya.test:${hook.port}/h`);
+    await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/test`);
+    await waitFor(() => hook.received.length === 1);
+    const [delivery] = await deliveries(auth, endpoint.id);
+    expect(delivery).toMatchObject({ status: 'succeeded', attempts: [{ attempt: 1, status_code: 204 }] });
+  });
 });
 
 describe.each(BACKENDS)('webhook deliveries without RIVYA_WEBHOOKS_ALLOW_INSECURE on $name', (backend) => {
