@@ -154,7 +154,7 @@ export function createEndpointStore(db: Database, now: () => Date) {
      * out earlier whose 24 h have not ended. Null when unknown.
      */
     async rotateSecret(tx: Queryable, accountId: string, id: string, secret: string): Promise<WebhookEndpoint | null> {
-      const { rows: current } = await tx.query<EndpointRow>('SELECT * FROM webhook_endpoints WHERE account_id = $1 AND id = $2 FOR UPDATE', [accountId, id]);
+      const { rows: current } = await tx.query<EndpointRow>('SELECT * FROM webhook_endpoints WHERE account_id = $1 AND id = $2 FOR NO KEY UPDATE', [accountId, id]);
       if (!current[0]) return null;
       const at = now();
       const { rows } = await tx.query<EndpointRow>(
@@ -191,10 +191,13 @@ export function createEndpointStore(db: Database, now: () => Date) {
   };
 }
 
-/** The account's default signing secrets as stored (locked until `runner`'s transaction ends with `forUpdate`); null when it has none. */
+/**
+ * The account's default signing secrets as stored, null when it has none; with `forUpdate` the row
+ * is locked as the UPDATE that follows would lock it (not against the KEY SHARE of deliveries).
+ */
 async function storedAccountSecrets(runner: Queryable, accountId: string, forUpdate: boolean): Promise<SigningSecrets | null> {
   const { rows } = await runner.query<{ secret: string; previous_secret: string | null; previous_secret_expires_at: Date | null; older_secrets: unknown }>(
-    `SELECT secret, previous_secret, previous_secret_expires_at, older_secrets FROM webhook_secrets WHERE account_id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
+    `SELECT secret, previous_secret, previous_secret_expires_at, older_secrets FROM webhook_secrets WHERE account_id = $1${forUpdate ? ' FOR NO KEY UPDATE' : ''}`,
     [accountId],
   );
   const row = rows[0];
