@@ -61,7 +61,10 @@ export function createWebhookSender(config: WebhookSenderConfig) {
    */
   async function connectToFirst(options: ConnectOptions, addresses: readonly string[]): Promise<NonNullable<Connected>> {
     let lastError: unknown = new Error('No address to connect to.');
+    // The attempt is over by then (its signal aborted it): no address is tried after that.
+    const deadline = performance.now() + config.timeoutMs;
     for (const [index, address] of addresses.entries()) {
+      if (performance.now() >= deadline) break;
       const connect = index === addresses.length - 1 ? connectLast : connectEarly;
       try {
         return await new Promise<NonNullable<Connected>>((resolve, reject) => {
