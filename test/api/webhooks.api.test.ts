@@ -296,6 +296,19 @@ describe.each(BACKENDS)('webhook endpoints API on $name', (backend) => {
     expect((await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/test`, { x: 1 })).statusCode).toBe(400);
   });
 
+  it('keeps an endpoint\'s URL as it is called: spaces, tabs and newlines dropped, scheme and host lower-cased', async () => {
+    const { auth } = await service.newAccount(0);
+    const created = await call(auth, 'POST', '/api/v1/webhook_endpoints', { url: ' HTTPS://Hooks.Example.COM/a\tb?x=1\n' });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json().url).toBe('https://hooks.example.com/ab?x=1');
+    const patched = await call(auth, 'PATCH', `/api/v1/webhook_endpoints/${created.json().id}`, { url: 'https://hooks.example.com:443/c ' });
+    expect(patched.json().url).toBe('https://hooks.example.com/c');
+    // A URL that percent-encoding makes longer than the limit is refused.
+    const long = await call(auth, 'POST', '/api/v1/webhook_endpoints', { url: `https://hooks.example.com/${' x'.repeat(700)}` });
+    expect(long.statusCode).toBe(400);
+    expect(long.json().error.details[0].path).toBe('url');
+  });
+
   it('allows 16 endpoints per account; the 17th is invalid_state until one is deleted', async () => {
     const { auth } = await service.newAccount(0);
     const ids = [];
