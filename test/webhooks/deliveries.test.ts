@@ -413,7 +413,11 @@ describe.each(BACKENDS)('webhook deliveries on $name', (backend) => {
     const endpoint = await endpointAt(auth, `http://dual.rivya.test:${hook.port}/h`);
     await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/test`);
     await waitFor(() => hook.received.length === 1);
-    const [delivery] = await deliveries(auth, endpoint.id);
+    // The attempt is recorded just after the receiver answered.
+    const [delivery] = await waitFor(async () => {
+      const list = await deliveries(auth, endpoint.id);
+      return list[0]?.status === 'pending' ? null : list;
+    });
     expect(delivery).toMatchObject({ status: 'succeeded', attempts: [{ attempt: 1, status_code: 204 }] });
   });
 });
