@@ -194,7 +194,7 @@ export const WEBHOOKS: Record<string, Schema> = {
         { name: 'webhook-timestamp', in: 'header', required: true, description: 'Unix seconds of this attempt.', schema: { type: 'string', pattern: '^[0-9]+$' } },
         {
           name: 'webhook-signature', in: 'header', required: true,
-          description: 'Space-separated `v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`, one per secret that signs (two for 24 h after a rotation).',
+          description: 'Space-separated `v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`, one per secret that signs (two for 24 h after a rotation; each rotated-out secret signs for its own 24 h).',
           schema: { type: 'string' },
         },
       ],

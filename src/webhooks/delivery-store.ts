@@ -1,7 +1,7 @@
 import type { Database, Queryable } from '../db/port.js';
 import { newId } from '../ids.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
-import type { SigningSecrets } from './signing-secret.js';
+import { parseOlderSecrets, type SigningSecrets } from './signing-secret.js';
 
 export type DeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'canceled';
 
@@ -61,6 +61,7 @@ interface ClaimRow {
   secret: string | null;
   previous_secret: string | null;
   previous_secret_expires_at: Date | null;
+  older_secrets: unknown;
   disabled_at: Date | null;
 }
 
@@ -149,7 +150,7 @@ export function createDeliveryStore(db: Database) {
               AND ((d.attempts = $2 - 1 AND d.lease_until IS NULL) OR (d.attempts = $2 AND d.lease_until < now()))
            RETURNING d.*)
          SELECT c.id, c.account_id, c.endpoint_id, c.url, c.event_id, c.event_type, c.event, c.attempts,
-                e.url AS endpoint_url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.disabled_at
+                e.url AS endpoint_url, e.secret, e.previous_secret, e.previous_secret_expires_at, e.older_secrets, e.disabled_at
            FROM claimed c LEFT JOIN webhook_endpoints e ON e.id = c.endpoint_id`,
         [id, attempt, leaseSeconds],
       );
@@ -166,6 +167,7 @@ export function createDeliveryStore(db: Database) {
         attempt: row.attempts,
         endpointSecrets: row.secret === null ? null : {
           secret: row.secret, previousSecret: row.previous_secret, previousExpiresAt: date(row.previous_secret_expires_at),
+          olderSecrets: parseOlderSecrets(row.older_secrets),
         },
         endpointDisabled: row.disabled_at !== null,
       };

@@ -13,6 +13,12 @@ import type { SendOutcome, WebhookSender } from './webhook-sender.js';
 
 /** An endpoint whose every attempt failed for this long is disabled. */
 export const FAILING_ENDPOINT_DISABLE_MS = 3 * 24 * 3600 * 1000;
+/**
+ * The longest quiet spell within one failing streak: the schedule's longest wait (24 h) with its
+ * jitter (+20 %), or a `Retry-After` (at most a day), and some slack. A failure after a longer
+ * spell with no attempt starts a new streak rather than continuing the old one.
+ */
+export const FAILING_STREAK_GAP_MS = 30 * 3600 * 1000;
 
 export interface DeliveryWorkerDeps {
   db: Database;
@@ -65,11 +71,19 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
       // Only what the receiver did counts towards its endpoint's streak (not an event swept from the log).
       if (delivery.endpointId !== null && given === undefined) {
         const succeeded = outcome.kind === 'succeeded';
-        // The endpoint's row is written only when its failing streak starts or ends, not on every delivery.
+        // The endpoint's row is written when an attempt fails and when a success ends a streak, not on every delivery.
         if (succeeded) {
           await tx.query('UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL', [delivery.endpointId]);
         } else {
-          await tx.query('UPDATE webhook_endpoints SET failing_since = $2 WHERE id = $1 AND failing_since IS NULL', [delivery.endpointId, now]);
+          // A failure long after the last one (a quiet spell, not a retry) starts a new streak.
+          await tx.query(
+            `UPDATE webhook_endpoints
+                SET failing_since = CASE WHEN failing_since IS NULL OR last_failed_at IS NULL OR last_failed_at < $2::timestamptz - make_interval(secs => $3)
+                                         THEN $2::timestamptz ELSE failing_since END,
+                    last_failed_at = $2
+              WHERE id = $1`,
+            [delivery.endpointId, now, FAILING_STREAK_GAP_MS / 1000],
+          );
         }
         const { rows } = await tx.query<{ failing_since: Date | null; disabled_at: Date | null }>(
           'SELECT failing_since, disabled_at FROM webhook_endpoints WHERE id = $1',

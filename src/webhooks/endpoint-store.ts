@@ -2,7 +2,7 @@ import type { Database, Queryable } from '../db/port.js';
 import { ApiError } from '../errors.js';
 import { newId } from '../ids.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
-import { ROTATION_OVERLAP_MS, type SigningSecrets } from './signing-secret.js';
+import { olderSecretsAfterRotation, parseOlderSecrets, ROTATION_OVERLAP_MS, type SigningSecrets } from './signing-secret.js';
 
 /** An account may have this many endpoints. */
 export const MAX_ENDPOINTS_PER_ACCOUNT = 16;
@@ -34,6 +34,7 @@ export interface EndpointRow {
   secret: string;
   previous_secret: string | null;
   previous_secret_expires_at: Date | null;
+  older_secrets: unknown;
   disabled_at: Date | null;
   disabled_reason: string | null;
   failing_since: Date | null;
@@ -51,7 +52,10 @@ export function toEndpoint(row: EndpointRow): WebhookEndpoint {
     url: row.url,
     description: row.description,
     events: row.events,
-    secrets: { secret: row.secret, previousSecret: row.previous_secret, previousExpiresAt: date(row.previous_secret_expires_at) },
+    secrets: {
+      secret: row.secret, previousSecret: row.previous_secret, previousExpiresAt: date(row.previous_secret_expires_at),
+      olderSecrets: parseOlderSecrets(row.older_secrets),
+    },
     disabledAt: date(row.disabled_at),
     disabledReason: row.disabled_reason,
     failingSince: date(row.failing_since),
@@ -145,38 +149,62 @@ export function createEndpointStore(db: Database, now: () => Date) {
       return rowCount === 1;
     },
 
-    /** Gives the endpoint `secret`; the one it had signs beside it for 24 h. Null when unknown. */
+    /**
+     * Gives the endpoint `secret`; the one it had signs beside it for 24 h, and so do those rotated
+     * out earlier whose 24 h have not ended. Null when unknown.
+     */
     async rotateSecret(tx: Queryable, accountId: string, id: string, secret: string): Promise<WebhookEndpoint | null> {
+      const { rows: current } = await tx.query<EndpointRow>('SELECT * FROM webhook_endpoints WHERE account_id = $1 AND id = $2 FOR NO KEY UPDATE', [accountId, id]);
+      if (!current[0]) return null;
+      const at = now();
       const { rows } = await tx.query<EndpointRow>(
-        `UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_expires_at = $4, secret = $3, updated_at = now()
+        `UPDATE webhook_endpoints SET previous_secret = secret, previous_secret_expires_at = $4, secret = $3, older_secrets = $5::jsonb, updated_at = now()
           WHERE account_id = $1 AND id = $2 RETURNING *`,
-        [accountId, id, secret, new Date(now().getTime() + ROTATION_OVERLAP_MS)],
+        [accountId, id, secret, new Date(at.getTime() + ROTATION_OVERLAP_MS), JSON.stringify(olderSecretsAfterRotation(toEndpoint(current[0]).secrets, at))],
       );
       return rows[0] ? toEndpoint(rows[0]) : null;
     },
 
     /** The account's default signing secret, made with `fresh` if it has none yet. */
     async accountSecrets(accountId: string, fresh: string, runner: Queryable = db): Promise<SigningSecrets> {
-      const { rows } = await runner.query<{ secret: string; previous_secret: string | null; previous_secret_expires_at: Date | null }>(
-        `WITH made AS (
-           INSERT INTO webhook_secrets (account_id, secret) VALUES ($1, $2) ON CONFLICT (account_id) DO NOTHING RETURNING *)
-         SELECT secret, previous_secret, previous_secret_expires_at FROM made
-         UNION ALL SELECT secret, previous_secret, previous_secret_expires_at FROM webhook_secrets WHERE account_id = $1`,
-        [accountId, fresh],
-      );
-      const row = rows[0] as (typeof rows)[number];
-      return { secret: row.secret, previousSecret: row.previous_secret, previousExpiresAt: date(row.previous_secret_expires_at) };
+      // Two statements, not one: a secret made by a concurrent first request commits after this
+      // statement's snapshot was taken, so a SELECT in the INSERT's statement would not see it.
+      await runner.query('INSERT INTO webhook_secrets (account_id, secret) VALUES ($1, $2) ON CONFLICT (account_id) DO NOTHING', [accountId, fresh]);
+      return (await storedAccountSecrets(runner, accountId, false)) as SigningSecrets;
     },
 
-    /** Gives the account the default signing secret `secret`; its previous one signs beside it for 24 h. */
+    /**
+     * Gives the account the default signing secret `secret`; its previous one signs beside it for
+     * 24 h, and so do those rotated out earlier whose 24 h have not ended.
+     */
     async rotateAccountSecret(tx: Queryable, accountId: string, secret: string): Promise<void> {
+      const at = now();
+      const older = olderSecretsAfterRotation(await storedAccountSecrets(tx, accountId, true), at);
       await tx.query(
         `INSERT INTO webhook_secrets (account_id, secret) VALUES ($1, $2)
          ON CONFLICT (account_id) DO UPDATE
-           SET previous_secret = webhook_secrets.secret, previous_secret_expires_at = $3, secret = EXCLUDED.secret, updated_at = now()`,
-        [accountId, secret, new Date(now().getTime() + ROTATION_OVERLAP_MS)],
+           SET previous_secret = webhook_secrets.secret, previous_secret_expires_at = $3, secret = EXCLUDED.secret,
+               older_secrets = $4::jsonb, updated_at = now()`,
+        [accountId, secret, new Date(at.getTime() + ROTATION_OVERLAP_MS), JSON.stringify(older)],
       );
     },
+  };
+}
+
+/**
+ * The account's default signing secrets as stored, null when it has none; with `forUpdate` the row
+ * is locked as the UPDATE that follows would lock it (not against the KEY SHARE of deliveries).
+ */
+async function storedAccountSecrets(runner: Queryable, accountId: string, forUpdate: boolean): Promise<SigningSecrets | null> {
+  const { rows } = await runner.query<{ secret: string; previous_secret: string | null; previous_secret_expires_at: Date | null; older_secrets: unknown }>(
+    `SELECT secret, previous_secret, previous_secret_expires_at, older_secrets FROM webhook_secrets WHERE account_id = $1${forUpdate ? ' FOR NO KEY UPDATE' : ''}`,
+    [accountId],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    secret: row.secret, previousSecret: row.previous_secret, previousExpiresAt: date(row.previous_secret_expires_at),
+    olderSecrets: parseOlderSecrets(row.older_secrets),
   };
 }
 

@@ -14,20 +14,58 @@ export function newSigningSecret(): string {
   return SECRET_PREFIX + randomBytes(SECRET_BYTES).toString('base64');
 }
 
-/** A secret and, for a day after a rotation, the one it replaced. */
+/** Secrets rotated out before the previous one, still in their overlap, that are kept signing. */
+export const MAX_OLDER_SECRETS = 4;
+
+/** A rotated-out secret and when it stops signing. */
+export interface RetiringSecret {
+  secret: string;
+  expiresAt: Date;
+}
+
+/**
+ * A secret and, for a day after each rotation, the ones it replaced: the previous one, and older
+ * ones whose day has not ended (several rotations within a day each keep their overlap).
+ */
 export interface SigningSecrets {
   secret: string;
   previousSecret: string | null;
   /** When `previousSecret` stops signing. */
   previousExpiresAt: Date | null;
+  /** Secrets rotated out before `previousSecret`, newest first (some may have expired). */
+  olderSecrets: RetiringSecret[];
 }
 
-/** The secrets that sign now: the current one, and the previous one while its overlap lasts. */
+/** Reads the stored `older_secrets` column (`[{secret, expires_at}]`). */
+export function parseOlderSecrets(value: unknown): RetiringSecret[] {
+  const list = typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
+  if (!Array.isArray(list)) return [];
+  return list.map((item: { secret: string; expires_at: string }) => ({ secret: item.secret, expiresAt: new Date(item.expires_at) }));
+}
+
+/**
+ * The `older_secrets` to store at a rotation: the outgoing previous secret (if it still signs)
+ * ahead of the older ones still signing at `now`, at most `MAX_OLDER_SECRETS`.
+ */
+export function olderSecretsAfterRotation(secrets: SigningSecrets | null, now: Date): { secret: string; expires_at: string }[] {
+  if (!secrets) return [];
+  const retiring: RetiringSecret[] = [
+    ...(secrets.previousSecret !== null && secrets.previousExpiresAt !== null ? [{ secret: secrets.previousSecret, expiresAt: secrets.previousExpiresAt }] : []),
+    ...secrets.olderSecrets,
+  ];
+  return retiring
+    .filter((older) => older.expiresAt > now)
+    .slice(0, MAX_OLDER_SECRETS)
+    .map((older) => ({ secret: older.secret, expires_at: older.expiresAt.toISOString() }));
+}
+
+/** The secrets that sign now: the current one, and each rotated-out one while its overlap lasts. */
 export function activeSecrets(secrets: SigningSecrets, now: Date): string[] {
   const previous = secrets.previousSecret !== null && secrets.previousExpiresAt !== null && secrets.previousExpiresAt > now
     ? [secrets.previousSecret]
     : [];
-  return [secrets.secret, ...previous];
+  const older = secrets.olderSecrets.filter((retiring) => retiring.expiresAt > now).map((retiring) => retiring.secret);
+  return [secrets.secret, ...previous, ...older];
 }
 
 /**

@@ -42,19 +42,49 @@ function describeFailure(error: unknown, timeoutMs: number, timedOut: boolean): 
 
 /**
  * Sends webhooks over HTTP(S) with one connection pool. Every new connection resolves its host
- * itself, checks every address against the URL policy and connects to the checked one (the URL's
+ * itself, checks every address against the URL policy and connects to a checked one (the URL's
  * name stays the Host header and the TLS server name), so a name that resolved to a public address
  * at registration and to a private one now is refused without a connection (DNS rebinding).
  * Redirects are never followed: a 3xx is the attempt's answer.
  */
 export function createWebhookSender(config: WebhookSenderConfig) {
-  const connect = buildConnector({ timeout: config.timeoutMs });
+  const connectLast = buildConnector({ timeout: config.timeoutMs });
+  // An address that is not the last one gets a part of the time, so a blackholed one leaves time for the next.
+  const connectEarly = buildConnector({ timeout: Math.max(1000, Math.floor(config.timeoutMs / 3)) });
+  type ConnectOptions = Parameters<typeof connectLast>[0];
+  type Connected = Parameters<Parameters<typeof connectLast>[1]>[1];
+
+  /**
+   * Connects to the first of the checked `addresses` that answers, in the resolver's order: a
+   * name with an IPv6 address this host cannot reach (or a receiver down on one of its addresses)
+   * is reached on the next, as any HTTP client would.
+   */
+  async function connectToFirst(options: ConnectOptions, addresses: readonly string[]): Promise<NonNullable<Connected>> {
+    let lastError: unknown = new Error('No address to connect to.');
+    // The attempt is over by then (its signal aborted it): no address is tried after that.
+    const deadline = performance.now() + config.timeoutMs;
+    for (const [index, address] of addresses.entries()) {
+      if (performance.now() >= deadline) break;
+      const connect = index === addresses.length - 1 ? connectLast : connectEarly;
+      try {
+        return await new Promise<NonNullable<Connected>>((resolve, reject) => {
+          connect({ ...options, hostname: address, host: options.host ?? options.hostname }, (error, socket) => {
+            if (error || !socket) reject(error ?? new Error('No socket.'));
+            else resolve(socket);
+          });
+        });
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw lastError;
+  }
+
   const agent = new Agent({
     connect(options, callback) {
-      config.policy.checkedAddresses(options.hostname.replace(/^\[|\]$/g, '')).then(
-        ([address]) => connect({ ...options, hostname: address as string, host: options.host ?? options.hostname }, callback),
-        (error: unknown) => callback(error as Error, null),
-      );
+      config.policy.checkedAddresses(options.hostname.replace(/^\[|\]$/g, ''))
+        .then((addresses) => connectToFirst(options, addresses))
+        .then((socket) => callback(null, socket), (error: unknown) => callback(error as Error, null));
     },
     headersTimeout: config.timeoutMs,
     bodyTimeout: config.timeoutMs,

@@ -39,6 +39,12 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     if (refused !== null) throw validationFailed([{ path: 'url', message: refused }]);
   }
 
+  /**
+   * A checked URL as it is sent to: what `new URL` makes of it (surrounding spaces, tabs and
+   * newlines dropped, scheme and host lower-cased), so the endpoint shows the URL it is called at.
+   */
+  const normalizedUrl = (url: string): string => new URL(url).href;
+
   async function endpointOr404(accountId: string, id: string) {
     const endpoint = await endpoints.get(accountId, id);
     if (!endpoint) throw new ApiError('not_found', `Webhook endpoint ${id} not found.`);
@@ -57,7 +63,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     ): Promise<IdempotencyOutcome> {
       return deps.idempotency.run(idempotency, async (tx) => {
         const endpoint = await endpoints.create(tx, {
-          accountId, url: input.url, description: input.description, events: input.events ?? [...DEFAULT_ENDPOINT_EVENTS], secret: newSigningSecret(),
+          accountId, url: normalizedUrl(input.url), description: input.description, events: input.events ?? [...DEFAULT_ENDPOINT_EVENTS], secret: newSigningSecret(),
         });
         const body = { ...presentEndpoint(endpoint), secret: endpoint.secrets.secret };
         return { status: 201, body, replayBody: { ...body, secret: null } };
@@ -76,7 +82,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     async updateEndpoint(accountId: string, id: string, changes: EndpointChanges) {
       await endpointOr404(accountId, id);
       if (changes.url !== undefined) await checkUrl(changes.url);
-      const updated = await endpoints.update(accountId, id, changes);
+      const updated = await endpoints.update(accountId, id, changes.url === undefined ? changes : { ...changes, url: normalizedUrl(changes.url) });
       if (!updated) throw new ApiError('not_found', `Webhook endpoint ${id} not found.`);
       return presentEndpoint(updated);
     },

@@ -85,6 +85,7 @@ export function createWebhookUrlPolicy(config: WebhookUrlPolicyConfig) {
       } catch {
         return 'Must be an absolute URL such as https://example.com/webhooks.';
       }
+      if (parsed.href.length > WEBHOOK_URL_MAX) return `Must be at most ${WEBHOOK_URL_MAX} characters once normalized, got ${parsed.href.length}.`;
       const schemes = config.allowInsecure ? ['https:', 'http:'] : ['https:'];
       if (!schemes.includes(parsed.protocol)) {
         return config.allowInsecure ? 'Must be an http or https URL.' : 'Must be an https URL (http is allowed only with RIVYA_WEBHOOKS_ALLOW_INSECURE=true on the server).';

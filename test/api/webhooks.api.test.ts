@@ -128,6 +128,17 @@ describe.each(BACKENDS)('webhook endpoints API on $name', (backend) => {
     expect((await call(other, 'GET', '/api/v1/webhook_secret')).json().secret).not.toBe(rotated.json().secret);
   });
 
+  it('answers concurrent first requests for the account signing secret with one secret, never a 500', async () => {
+    // On PostgreSQL the requests run on separate connections: a secret made by another first
+    // request commits while this one is inserting its own.
+    for (let round = 0; round < 10; round++) {
+      const { auth } = await service.newAccount(0);
+      const answers = await Promise.all([1, 2, 3, 4].map(() => call(auth, 'GET', '/api/v1/webhook_secret')));
+      expect(answers.map((answer) => answer.statusCode)).toEqual([200, 200, 200, 200]);
+      expect(new Set(answers.map((answer) => answer.json().secret)).size).toBe(1);
+    }
+  });
+
   it('queues a webhook.test delivery for that endpoint, outside the account\'s event log', async () => {
     const { auth, accountId } = await service.newAccount(0);
     const endpoint = (await call(auth, 'POST', '/api/v1/webhook_endpoints', { url: 'https://hooks.example.com/t' })).json();
@@ -283,6 +294,19 @@ describe.each(BACKENDS)('webhook endpoints API on $name', (backend) => {
     const patch = await call(auth, 'PATCH', `/api/v1/webhook_endpoints/${endpoint.id}`, { disabled: 'yes' });
     expect(patch.json().error.details).toEqual([{ path: 'disabled', message: 'Must be true or false.' }]);
     expect((await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/test`, { x: 1 })).statusCode).toBe(400);
+  });
+
+  it('keeps an endpoint\'s URL as it is called: spaces, tabs and newlines dropped, scheme and host lower-cased', async () => {
+    const { auth } = await service.newAccount(0);
+    const created = await call(auth, 'POST', '/api/v1/webhook_endpoints', { url: ' HTTPS://Hooks.Example.COM/a\tb?x=1\n' });
+    expect(created.statusCode, created.body).toBe(201);
+    expect(created.json().url).toBe('https://hooks.example.com/ab?x=1');
+    const patched = await call(auth, 'PATCH', `/api/v1/webhook_endpoints/${created.json().id}`, { url: 'https://hooks.example.com:443/c ' });
+    expect(patched.json().url).toBe('https://hooks.example.com/c');
+    // A URL that percent-encoding makes longer than the limit is refused.
+    const long = await call(auth, 'POST', '/api/v1/webhook_endpoints', { url: `https://hooks.example.com/${' x'.repeat(700)}` });
+    expect(long.statusCode).toBe(400);
+    expect(long.json().error.details[0].path).toBe('url');
   });
 
   it('allows 16 endpoints per account; the 17th is invalid_state until one is deleted', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { refusedAddressKind } from '../../src/webhooks/address-policy.js';
 import { nextRetryDelayMs, parseRetryAfter, RETRY_DELAYS_MS } from '../../src/webhooks/retry-schedule.js';
-import { activeSecrets, newSigningSecret, signatureHeader } from '../../src/webhooks/signing-secret.js';
+import { activeSecrets, MAX_OLDER_SECRETS, newSigningSecret, olderSecretsAfterRotation, signatureHeader } from '../../src/webhooks/signing-secret.js';
 import { createWebhookUrlPolicy } from '../../src/webhooks/webhook-url.js';
 
 describe('webhook signatures', () => {
@@ -11,11 +11,24 @@ describe('webhook signatures', () => {
   });
 
   it('sign with every active secret, space-separated; a previous secret only until its overlap ends', () => {
-    const secrets = { secret: newSigningSecret(), previousSecret: newSigningSecret(), previousExpiresAt: new Date('2026-01-02T00:00:00Z') };
+    const secrets = { secret: newSigningSecret(), previousSecret: newSigningSecret(), previousExpiresAt: new Date('2026-01-02T00:00:00Z'), olderSecrets: [] };
     expect(activeSecrets(secrets, new Date('2026-01-01T23:59:59Z'))).toEqual([secrets.secret, secrets.previousSecret]);
     expect(activeSecrets(secrets, new Date('2026-01-02T00:00:00Z'))).toEqual([secrets.secret]);
     const header = signatureHeader(activeSecrets(secrets, new Date('2026-01-01T00:00:00Z')), 'evt_1', 1, '{}');
     expect(header.split(' ')).toEqual([signatureHeader([secrets.secret], 'evt_1', 1, '{}'), signatureHeader([secrets.previousSecret], 'evt_1', 1, '{}')]);
+  });
+
+  it('a rotation keeps every rotated-out secret still in its overlap, newest first and at most a few', () => {
+    const at = (hour: number) => new Date(Date.UTC(2026, 0, 1, hour));
+    const older = Array.from({ length: MAX_OLDER_SECRETS + 2 }, (_, index) => ({ secret: newSigningSecret(), expiresAt: at(20 - index) }));
+    const secrets = { secret: newSigningSecret(), previousSecret: newSigningSecret(), previousExpiresAt: at(23), olderSecrets: older };
+    // At 16:00 the two oldest (expiring at 16:00 and 15:00) have ended.
+    expect(olderSecretsAfterRotation(secrets, at(16))).toEqual([
+      { secret: secrets.previousSecret, expires_at: at(23).toISOString() },
+      ...older.slice(0, MAX_OLDER_SECRETS - 1).map((o) => ({ secret: o.secret, expires_at: o.expiresAt.toISOString() })),
+    ]);
+    expect(activeSecrets(secrets, at(19))).toEqual([secrets.secret, secrets.previousSecret, older[0]!.secret]);
+    expect(olderSecretsAfterRotation(null, at(0))).toEqual([]);
   });
 
   it('new secrets are whsec_ and the base64 of 32 random bytes', () => {

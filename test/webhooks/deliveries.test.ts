@@ -297,6 +297,48 @@ describe.each(BACKENDS)('webhook deliveries on $name', (backend) => {
     expect(verifiedByHand(after, endpoint.secret)).toBe(false);
   });
 
+  it('a second rotation within the day keeps the first secret signing until its own 24 h end', async () => {
+    const hook = await receiver();
+    const { auth } = await ctx.service.newAccount(100);
+    const endpoint = await endpointAt(auth, hook.url);
+    const hour = 3600 * 1000;
+    const second = (await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/rotate_secret`)).json().secret as string;
+    ctx.clockOffsetMs = 12 * hour;
+    const third = (await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/rotate_secret`)).json().secret as string;
+    const testAt = async (offsetMs: number) => {
+      ctx.clockOffsetMs = offsetMs;
+      const count = hook.received.length;
+      await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/test`);
+      await waitFor(() => hook.received.length === count + 1);
+      return hook.received[count]!;
+    };
+    // 13 h after the first rotation: a receiver that has not yet moved off the first secret still verifies.
+    const early = await testAt(13 * hour);
+    expect((early.headers['webhook-signature'] as string).split(' ')).toHaveLength(3);
+    for (const secret of [endpoint.secret, second, third]) expect(verifiedByLibrary(early, secret)).not.toBeNull();
+    // 25 h after the first rotation the first secret's day is over; the second's is not.
+    const later = await testAt(25 * hour);
+    expect(verifiedByLibrary(later, endpoint.secret)).toBeNull();
+    expect(verifiedByLibrary(later, second)).not.toBeNull();
+    expect(verifiedByLibrary(later, third)).not.toBeNull();
+    const last = await testAt(37 * hour);
+    expect((last.headers['webhook-signature'] as string).split(' ')).toHaveLength(1);
+    expect(verifiedByLibrary(last, third)).not.toBeNull();
+  });
+
+  it('a second rotation of the account secret within the day keeps the first one signing tasks\' webhooks', async () => {
+    const hook = await receiver();
+    const { auth } = await ctx.service.newAccount(100);
+    const first = (await call(auth, 'GET', '/api/v1/webhook_secret')).json().secret as string;
+    await call(auth, 'POST', '/api/v1/webhook_secret/rotate');
+    ctx.clockOffsetMs = 12 * 3600 * 1000;
+    const third = (await call(auth, 'POST', '/api/v1/webhook_secret/rotate')).json().secret as string;
+    await call(auth, 'POST', '/api/v1/tasks', { model: 'sora-2', prompt: 'rotated twice', webhook_url: hook.url });
+    await waitFor(() => hook.received.length === 1);
+    expect(verifiedByLibrary(hook.received[0]!, first)).toMatchObject({ type: 'task.succeeded' });
+    expect(verifiedByLibrary(hook.received[0]!, third)).toMatchObject({ type: 'task.succeeded' });
+  });
+
   it('signs a task\'s own webhook with both account secrets for 24 h after the account\'s rotates', async () => {
     const hook = await receiver();
     const { auth } = await ctx.service.newAccount(100);
@@ -315,13 +357,14 @@ describe.each(BACKENDS)('webhook deliveries on $name', (backend) => {
   });
 
   it('disables an endpoint whose every attempt failed for 3 days', async () => {
-    const hook = await receiver(() => ({ status: 500 }));
+    // Each attempt fails a day and an hour after the one before (the clock moves while the receiver answers).
+    const hook = await receiver(() => {
+      ctx.clockOffsetMs += 25 * 3600 * 1000;
+      return { status: 500 };
+    });
     const { auth } = await ctx.service.newAccount(100);
     const endpoint = await endpointAt(auth, hook.url);
     await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/test`);
-    await waitFor(() => hook.received.length >= 1);
-    expect((await call(auth, 'GET', `/api/v1/webhook_endpoints/${endpoint.id}`)).json().disabled).toBe(false);
-    ctx.clockOffsetMs = 3 * 24 * 3600 * 1000;
     const disabled = await waitFor(async () => {
       const read = (await call(auth, 'GET', `/api/v1/webhook_endpoints/${endpoint.id}`)).json();
       return read.disabled ? read : null;
@@ -331,9 +374,28 @@ describe.each(BACKENDS)('webhook deliveries on $name', (backend) => {
       const list = await deliveries(auth, endpoint.id);
       return list[0]?.status === 'failed' ? list : null;
     });
+    // Recorded at +25 h, +50 h, +75 h, +100 h: the streak began at the first and reached 3 days at the fourth.
     const made = delivery!.attempts.length;
+    expect(made).toBe(4);
     await new Promise((resolve) => setTimeout(resolve, 700));
     expect((await deliveries(auth, endpoint.id))[0]!.attempts).toHaveLength(made);
+  });
+
+  it('does not disable an endpoint for one failure after a quiet week: the old streak ended with its last attempt', async () => {
+    const hook = await receiver(() => ({ status: 500 }));
+    const { auth } = await ctx.service.newAccount(100);
+    const endpoint = await endpointAt(auth, hook.url);
+    await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/test`);
+    await waitFor(async () => (await deliveries(auth, endpoint.id))[0]?.status === 'failed');
+    ctx.clockOffsetMs = 7 * 24 * 3600 * 1000;
+    await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/test`);
+    const [latest] = await waitFor(async () => {
+      const list = await deliveries(auth, endpoint.id);
+      return list.length === 2 && list[0]!.status === 'failed' ? list : null;
+    });
+    // Its whole schedule was tried (the first attempt did not disable the endpoint), and it stays enabled.
+    expect(latest!.attempts).toHaveLength(FAST_SCHEDULE.length);
+    expect((await call(auth, 'GET', `/api/v1/webhook_endpoints/${endpoint.id}`)).json()).toMatchObject({ disabled: false });
   });
 
   it('stops an endpoint\'s pending deliveries when it is disabled', async () => {
@@ -361,6 +423,22 @@ describe.each(BACKENDS)('webhook deliveries on $name', (backend) => {
     await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/test`);
     await waitFor(() => hook.received.length === 1);
     expect(hook.received[0]!.headers.host).toBe(`hooks.rivya.test:${hook.port}`);
+  });
+
+  it('reaches a receiver on the next address of its name when the first one does not answer', async () => {
+    const hook = await receiver();
+    // The receiver listens on 127.0.0.1 only: ::1 and 127.0.0.2 refuse (or cannot be reached).
+    ctx.dns['dual.rivya.test'] = ['::1', '127.0.0.2', '127.0.0.1'];
+    const { auth } = await ctx.service.newAccount(100);
+    const endpoint = await endpointAt(auth, `http://dual.rivya.test:${hook.port}/h`);
+    await call(auth, 'POST', `/api/v1/webhook_endpoints/${endpoint.id}/test`);
+    await waitFor(() => hook.received.length === 1);
+    // The attempt is recorded just after the receiver answered.
+    const [delivery] = await waitFor(async () => {
+      const list = await deliveries(auth, endpoint.id);
+      return list[0]?.status === 'pending' ? null : list;
+    });
+    expect(delivery).toMatchObject({ status: 'succeeded', attempts: [{ attempt: 1, status_code: 204 }] });
   });
 });
 
