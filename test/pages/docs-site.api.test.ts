@@ -4,6 +4,7 @@ import { parse, type HTMLElement } from 'node-html-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MODELS, type ModelRecord } from '../../src/catalog/models.js';
 import { ERROR_CODES } from '../../src/errors.js';
+import { FILE_KINDS } from '../../src/files/media-types.js';
 import { DICTIONARIES, LANGS, SAME_IN_EVERY_LANGUAGE, type Lang } from '../../src/pages/i18n.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
@@ -50,7 +51,7 @@ describe('the docs site', () => {
   const fragments: { from: string; path: string; id: string }[] = [];
 
   beforeAll(async () => {
-    service = await startTestService(BACKENDS[0]!, { worker: false, captureLogs: 'info' });
+    service = await startTestService(BACKENDS[0]!, { worker: false, captureLogs: 'info', env: { RIVYA_MAX_VIDEO_BYTES: '50000000' } });
     app = service.runtime.app as FastifyInstance;
     const queue = ['/docs', '/bn/docs'];
     while (queue.length > 0) {
@@ -147,6 +148,14 @@ describe('the docs site', () => {
       const table = rows(root.querySelector('main table'));
       expect(table.map((row) => [row[0], Number(row[1])])).toEqual(Object.entries(ERROR_CODES).map(([code, entry]) => [code, entry.status]));
       for (const row of table) expect(row.slice(2, 4).every((cell) => cell.length > 0)).toBe(true);
+    }
+  });
+
+  it('shows the Files API\'s kinds with the limits this service is configured with', () => {
+    for (const path of ['/docs/files', '/bn/docs/files']) {
+      expect(rows(pages.get(path)!.querySelector('main table'))).toEqual([
+        ['image', '10 MB', FILE_KINDS.image.join(', ')], ['video', '50 MB', FILE_KINDS.video.join(', ')], ['audio', '20 MB', FILE_KINDS.audio.join(', ')],
+      ]);
     }
   });
 
