@@ -82,7 +82,7 @@ export function buildDocs(deps: DocsDeps): { pages: ReadonlyMap<string, { type: 
 
 function sendAsset(reply: FastifyReply, asset: Asset | undefined, notFound: string): FastifyReply {
   if (!asset) return reply.code(404).type(HTML).send(notFound);
-  return reply.type(asset.type).header('cache-control', 'public, max-age=3600').send(asset.body);
+  return reply.type(asset.type).header('cache-control', 'public, max-age=300').send(asset.body);
 }
 
 /**

@@ -54,7 +54,7 @@ function errorsTable({ t }: GuideContext): string {
   const rows = (Object.keys(ERROR_CODES) as ErrorCode[]).map((code) => {
     const entry = ERROR_CODES[code];
     return `<tr id="error-${code}"><td><code>${code}</code></td><td>${entry.status}</td>`
-      + `<td>${prose(t[`error_${code}_when`])}</td><td>${prose(t[`error_${code}_action`])}</td>`
+      + `<td class="text">${prose(t[`error_${code}_when`])}</td><td class="text">${prose(t[`error_${code}_action`])}</td>`
       + `<td>${escapeHtml(entry.retryable ? t.retry_yes : t.retry_no)}</td></tr>`;
   }).join('\n');
   return `<div class="table-scroll" role="region" aria-label="${escapeHtml(t.page_errors)}" tabindex="0"><table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${rows}\n</tbody>\n</table></div>`;
