@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { admin } from './cli/admin-commands.js';
 import { account, files, generate, models, tasks, type CliContext, type CliIo } from './cli/client-commands.js';
 import { createOutput, describeFailure } from './cli/output.js';
+import { keys } from './cli/key-commands.js';
 import { webhooks } from './cli/webhook-commands.js';
 
 const HELP = `rivya — Rivya Public API v1: the service, and a client for it
@@ -17,6 +18,7 @@ Usage:
   rivya files upload|list|delete        Reference files
   rivya models                          Models, prices, parameters
   rivya account [--ledger]              Credits and limits
+  rivya keys list|create|revoke         This account's API keys
   rivya webhooks listen|list|create|... Webhook endpoints; forward live events to a local URL
   rivya admin ...                       Accounts, keys, credits (RIVYA_ADMIN_TOKEN)
 
@@ -46,7 +48,7 @@ Examples:
 
 
 const CLIENT_COMMANDS: Record<string, (args: string[], context: CliContext) => Promise<number>> = {
-  generate, tasks, files, models, account, webhooks, admin,
+  generate, tasks, files, models, account, keys, webhooks, admin,
 };
 
 async function runClientCommand(command: string, args: string[], io: CliIo): Promise<number> {

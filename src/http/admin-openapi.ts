@@ -1,5 +1,7 @@
 import { DEFAULT_LIMITS } from '../domain.js';
-import { errors, fullObject, idempotencyHeader, idParam, json, ref, SHARED_SCHEMAS, TIMESTAMP, type Schema } from './openapi-parts.js';
+import {
+  API_KEY_CREATE_BODY, API_KEY_REVOKED, errors, fullObject, idempotencyHeader, idParam, json, ref, SHARED_SCHEMAS, type Schema,
+} from './openapi-parts.js';
 
 const limitsInput: Schema = {
   type: 'object',
@@ -15,13 +17,6 @@ const body = (schema: Schema): Schema => ({ required: true, content: { 'applicat
 
 const schemas: Record<string, Schema> = {
   ...SHARED_SCHEMAS,
-  ApiKeyCreated: fullObject({
-    id: { type: 'string' },
-    key: { type: ['string', 'null'], description: 'The secret, shown once; null in an idempotent replay.' },
-    prefix: { type: 'string', description: 'The start of the key, to recognise it by.' },
-    name: { type: ['string', 'null'] },
-    created_at: TIMESTAMP,
-  }),
   CreditChange: fullObject({
     entry: ref('LedgerEntry'),
     account: { oneOf: [ref('Account'), { type: 'null' }] },
@@ -94,7 +89,7 @@ export function buildAdminOpenApiDocument(serverUrl: string): Schema {
         post: {
           operationId: 'createApiKey', summary: 'Make an API key for an account (the key is shown once)', tags: ['Keys'],
           parameters: [ACCOUNT_ID, idempotencyHeader],
-          requestBody: { ...body({ type: 'object', additionalProperties: false, properties: { name: { type: 'string', minLength: 1, maxLength: 200 } } }), required: false },
+          requestBody: API_KEY_CREATE_BODY,
           responses: { 201: json(ref('ApiKeyCreated'), 'Created'), ...errors('validation_failed', 'unauthorized', 'not_found', 'idempotency_conflict') },
         },
       },
@@ -102,7 +97,7 @@ export function buildAdminOpenApiDocument(serverUrl: string): Schema {
         delete: {
           operationId: 'revokeApiKey', summary: 'Revoke an API key (revoking twice is fine)', tags: ['Keys'], parameters: [idParam('A key id.')],
           responses: {
-            200: json(fullObject({ id: { type: 'string' }, revoked: { type: 'boolean', const: true } })),
+            200: json(API_KEY_REVOKED),
             ...errors('unauthorized', 'not_found'),
           },
         },

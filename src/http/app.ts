@@ -29,6 +29,7 @@ import { registerProviderCallbackRoutes } from './routes/provider-callbacks.js';
 import { registerServiceIndexRoute } from './routes/service-index.js';
 import { registerTaskRoutes } from './routes/tasks.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
+import { registerKeyRoutes } from './routes/keys.js';
 import { registerEventRoutes } from './routes/events.js';
 import { registerEventStreamRoutes } from './routes/event-streams.js';
 import type { EventFanout } from '../events/event-fanout.js';
@@ -178,6 +179,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   registerEventRoutes(app, { events: deps.events, authenticate, stream: streams.streamAccountEvents });
   registerFileRoutes(app, { files: deps.files, idempotency: deps.idempotency, maxUploadBytes: deps.maxUploadBytes, authenticate });
   registerAccountRoutes(app, { ledger: deps.ledger, accounts: deps.accounts, authenticate });
+  registerKeyRoutes(app, { accounts: deps.accounts, idempotency: deps.idempotency, authenticate });
   registerWebhookRoutes(app, { webhooks: deps.webhooks, authenticate });
   registerObjectRoutes(app, { stores: deps.stores, signer: deps.signer });
   registerProviderCallbackRoutes(app, { signer: deps.signer, wake: deps.wakeTask });

@@ -79,7 +79,27 @@ export const SHARED_SCHEMAS: Record<string, Schema> = {
     reason: { type: ['string', 'null'], description: 'Given with a grant or adjust.' },
     created_at: timestamp,
   }),
+  ApiKeyCreated: fullObject({
+    id: { type: 'string' },
+    key: { type: ['string', 'null'], description: 'The secret, shown once; null in an idempotent replay.' },
+    prefix: { type: 'string', description: 'The start of the key, to recognise it by.' },
+    name: { type: ['string', 'null'] },
+    created_at: timestamp,
+  }),
 };
+
+/** A key create's body (the admin's and the self-service one): `{name?}`. */
+export const API_KEY_CREATE_BODY: Schema = {
+  required: false,
+  content: {
+    'application/json': {
+      schema: { type: 'object', additionalProperties: false, properties: { name: { type: 'string', minLength: 1, maxLength: 200 } } },
+    },
+  },
+};
+
+/** A revoke's answer, the same whether this call or an earlier one revoked the key. */
+export const API_KEY_REVOKED: Schema = fullObject({ id: { type: 'string' }, revoked: { type: 'boolean', const: true } });
 
 export const TIMESTAMP = timestamp;
 

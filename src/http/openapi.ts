@@ -4,9 +4,10 @@ import { EVENT_TYPES } from '../events/event-log.js';
 import { TASK_ERROR_CODES, TASK_STATUSES } from '../domain.js';
 import { FILE_KINDS, SUPPORTED_TYPES } from '../files/media-types.js';
 import {
-  errors, fullObject, idempotencyHeader, idParam, json, pageOf, pageParams, ref, SHARED_SCHEMAS, TIMESTAMP, type Schema,
+  API_KEY_CREATE_BODY, API_KEY_REVOKED, errors, fullObject, idempotencyHeader, idParam, json, pageOf, pageParams, ref, SHARED_SCHEMAS, TIMESTAMP, type Schema,
 } from './openapi-parts.js';
 import { WEBHOOK_PATHS, WEBHOOK_SCHEMAS, WEBHOOKS } from './openapi-webhooks.js';
+import { MAX_ACTIVE_KEYS_PER_ACCOUNT } from './routes/keys.js';
 import { SERVICE_LINKS } from './routes/service-index.js';
 
 /** The create-task body of one model, as JSON Schema, from its catalog record. */
@@ -120,6 +121,13 @@ function taskParamsSchema(): Schema {
 
 const schemas: Record<string, Schema> = {
   ...SHARED_SCHEMAS,
+  ApiKey: fullObject({
+    id: { type: 'string' },
+    prefix: { type: 'string', description: 'The start of the key, to recognise it by; the key itself is never shown again.' },
+    name: { type: ['string', 'null'] },
+    created_at: TIMESTAMP,
+    last_used_at: { type: ['string', 'null'], format: 'date-time', description: 'When the key last authenticated a request, to the minute; null if never.' },
+  }),
   ServiceIndex: fullObject({
     name: { type: 'string' },
     description: { type: 'string' },
@@ -240,6 +248,7 @@ const TAGS = [
   { name: 'Events', description: 'Your account\'s event log: every task transition and throttled progress, kept at least 7 days.' },
   { name: 'Files', description: 'Reference files for image-to-video, uploaded and named in referenceMediaItems.' },
   { name: 'Account', description: 'Credits, limits and the credit ledger of the key\'s account.' },
+  { name: 'Keys', description: 'The account\'s own API keys: list, make (the key is shown once) and revoke.' },
   { name: 'Webhooks', description: 'Endpoints that receive signed events (Standard Webhooks), their deliveries, and the account\'s signing secret.' },
   { name: 'Service', description: 'What this service is, and this document.' },
 ];
@@ -459,6 +468,33 @@ export function buildOpenApiDocument(serverUrl: string): Schema {
         get: {
           operationId: 'listLedgerEntries', summary: 'Credit ledger, newest first', tags: ['Account'], parameters: pageParams,
           responses: { 200: json(pageOf('LedgerEntry')), ...errors('validation_failed', 'unauthorized', 'rate_limited') },
+        },
+      },
+      '/api/v1/keys': {
+        get: {
+          operationId: 'listApiKeys', summary: 'Your account\'s live API keys, newest first (revoked keys are not listed)', tags: ['Keys'], parameters: pageParams,
+          responses: { 200: json(pageOf('ApiKey')), ...errors('validation_failed', 'unauthorized', 'rate_limited') },
+        },
+        post: {
+          operationId: 'createApiKey',
+          summary: 'Make an API key for your account (the key is shown once)',
+          description: `An account holds at most ${MAX_ACTIVE_KEYS_PER_ACCOUNT} live keys: one more is \`409 invalid_state\`; revoke one first.`,
+          tags: ['Keys'],
+          parameters: [idempotencyHeader],
+          requestBody: API_KEY_CREATE_BODY,
+          responses: {
+            201: json(ref('ApiKeyCreated'), 'Created'),
+            ...errors('validation_failed', 'unauthorized', 'invalid_state', 'idempotency_conflict', 'rate_limited'),
+          },
+        },
+      },
+      '/api/v1/keys/{id}': {
+        delete: {
+          operationId: 'revokeApiKey',
+          summary: 'Revoke one of your API keys (revoking twice is fine); requests signed with it are refused from then on',
+          tags: ['Keys'],
+          parameters: [idParam('A key id.')],
+          responses: { 200: json(API_KEY_REVOKED), ...errors('unauthorized', 'not_found', 'rate_limited') },
         },
       },
       ...WEBHOOK_PATHS,

@@ -49,6 +49,10 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
   'DELETE /api/v1/files/:id': { caller: 'key', params: { id: 'file' }, query: [], body: 'none' },
   'GET /api/v1/account': { caller: 'key', params: {}, query: [], body: 'none' },
   'GET /api/v1/account/ledger': { caller: 'key', params: {}, query: ['limit', 'cursor'], body: 'none' },
+  'GET /api/v1/keys': { caller: 'key', params: {}, query: ['limit', 'cursor'], body: 'none' },
+  // Creates stop at the account's cap of live keys (409); the fixture key is the target account's (404 here).
+  'POST /api/v1/keys': { caller: 'key', params: {}, query: [], body: ['name'], example: { name: 'ci' } },
+  'DELETE /api/v1/keys/:id': { caller: 'key', params: { id: 'key' }, query: [], body: 'none' },
   'POST /api/v1/webhook_endpoints': {
     caller: 'key', params: {}, query: [], body: ['url', 'events', 'description'],
     example: { url: 'https://93.184.215.14/hook', events: ['task.succeeded', 'task.failed'], description: 'orders' },

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type {
-  CreateTaskParams, EventType, FileObject, ModelId, ModelParams, RivyaEvent, Task, TaskEvent, WebhookDelivery, WebhookDeliveryAttempt,
+  ApiKey, ApiKeyCreated, CreateTaskParams, EventType, FileObject, ModelId, ModelParams, RivyaEvent, Task, TaskEvent, WebhookDelivery, WebhookDeliveryAttempt,
   WebhookEndpoint,
 } from '../../packages/sdk/src/index.js';
 import type { EventView } from '../../src/events/present-event.js';
 import type { FileView } from '../../src/files/file-service.js';
+import type { ApiKeyCreated as ServerApiKeyCreated, ApiKeyListed } from '../../src/accounts/account-store.js';
 import type { presentDelivery, presentEndpoint } from '../../src/webhooks/webhook-views.js';
 import type { TaskView } from '../../src/tasks/present-task.js';
 import { ApiError, ERROR_STATUSES, Rivya } from '../../packages/sdk/src/index.js';
@@ -105,6 +106,8 @@ describe('SDK types', () => {
     expectTypeOf<keyof WebhookDelivery>().toEqualTypeOf<keyof DeliveryView>();
     expectTypeOf<keyof WebhookDeliveryAttempt>().toEqualTypeOf<keyof DeliveryView['attempts'][number]>();
     expectTypeOf<DeliveryView['status']>().toEqualTypeOf<WebhookDelivery['status']>();
+    expectTypeOf<keyof ApiKey>().toEqualTypeOf<keyof ApiKeyListed>();
+    expectTypeOf<keyof ApiKeyCreated>().toEqualTypeOf<keyof ServerApiKeyCreated>();
   });
 
   it('have one error per contract code, with the server\'s statuses', () => {

@@ -345,6 +345,30 @@ describe('TypeScript SDK', () => {
     }
   });
 
+  it('lists, creates and revokes the account\'s own keys', async () => {
+    const { key: ownKey } = await service.newAccount(0);
+    const own = new Rivya({ apiKey: ownKey, baseUrl: base });
+    const created = await own.keys.create({ name: 'sdk' });
+    expect(created).toMatchObject({ id: expect.stringMatching(/^key_/), key: expect.stringMatching(/^rv_/), name: 'sdk' });
+    const fresh = new Rivya({ apiKey: created.key!, baseUrl: base, maxRetries: 0 });
+    await fresh.account.get();
+    const page = await own.keys.list({ limit: 1 });
+    expect(page.data).toHaveLength(1);
+    expect(page.data[0]).toMatchObject({ id: created.id, prefix: created.prefix, name: 'sdk' });
+    expect(page.data[0]?.last_used_at).not.toBeNull();
+    expect(page.data[0]).not.toHaveProperty('key');
+    const all: string[] = [];
+    for await (const listed of own.keys.list({ limit: 1 })) all.push(listed.name ?? '');
+    expect(all).toEqual(['sdk', 'test']);
+    // An explicit idempotency key: the replay names the key without its secret.
+    const again = await own.keys.create({ name: 'once' }, { idempotencyKey: 'sdk-once' });
+    expect((await own.keys.create({ name: 'once' }, { idempotencyKey: 'sdk-once' })).key).toBeNull();
+    await own.keys.revoke(again.id);
+    expect(await own.keys.revoke(created.id)).toEqual({ id: created.id, revoked: true });
+    await expect(fresh.account.get()).rejects.toBeInstanceOf(AuthenticationError);
+    await expect(own.keys.revoke('key_missing')).rejects.toBeInstanceOf(NotFoundError);
+  });
+
   it('drives the admin API with the admin token', async () => {
     const admin = new RivyaAdmin({ adminToken: ADMIN_TOKEN, baseUrl: base });
     const account = await admin.accounts.create({ name: 'sdk-admin', credits: 10 });

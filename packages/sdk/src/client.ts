@@ -6,7 +6,7 @@ import {
   attemptTimeout, environment, linkSignals, retryCount, Transport, type ClientOptions, type RequestOptions,
 } from './transport.js';
 import type {
-  Account, AccountLimits, AdminAccount, ApiKeyCreated, CreateTaskParams, EventListParams, EventType, FileObject, LedgerEntry,
+  Account, AccountLimits, AdminAccount, ApiKey, ApiKeyCreated, ApiKeyCreateParams, CreateTaskParams, EventListParams, EventType, FileObject, LedgerEntry,
   ListParams, Model, Page, RivyaEvent, Task, TaskEvent, TaskListParams, WebhookDelivery, WebhookEndpoint, WebhookEndpointCreateParams,
   WebhookEndpointUpdateParams, WebhookEndpointWithSecret, WebhookSecret,
 } from './types.js';
@@ -256,6 +256,22 @@ export class Rivya {
      * event; throws `WebhookVerificationError`. Also exported as `verifyWebhook`, which needs no client.
      */
     verify: verifyWebhook,
+  };
+
+  /** The account's own API keys. */
+  readonly keys = {
+    /** Live keys, newest first (prefix, name, created, last used; never the key); await for a page, or `for await` over all. */
+    list: (params: ListParams = {}, options: RequestOptions = {}): PagePromise<ApiKey> =>
+      this.#transport.list<ApiKey>('/api/v1/keys', params, options),
+    /**
+     * Makes a key; the answer holds the key, shown only here (a retried create that the server had
+     * already made answers `key: null`). An account holds at most 50 live keys (`InvalidStateError`).
+     */
+    create: (params: ApiKeyCreateParams = {}, options: RequestOptions = {}): Promise<ApiKeyCreated> =>
+      this.#transport.request('POST', '/api/v1/keys', { ...options, body: params }),
+    /** Revokes a key (revoking twice is fine): requests signed with it are refused from then on. */
+    revoke: (id: string, options: RequestOptions = {}): Promise<{ id: string; revoked: boolean }> =>
+      this.#transport.request('DELETE', `/api/v1/keys/${encodeURIComponent(id)}`, options),
   };
 
   readonly account = {

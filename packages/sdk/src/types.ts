@@ -288,5 +288,22 @@ export interface ApiKeyCreated {
   /** The secret, shown once; null on an idempotent replay (the first answer held it). */
   key: string | null;
   prefix: string;
+  name: string | null;
   created_at: string;
+}
+
+/** One of the account's live API keys, as `keys.list` gives it: never the key itself. */
+export interface ApiKey {
+  id: string;
+  /** The start of the key, to recognise it by. */
+  prefix: string;
+  name: string | null;
+  created_at: string;
+  /** When the key last authenticated a request, to the minute; null if never. */
+  last_used_at: string | null;
+}
+
+/** `keys.create`: an optional name (1–200 characters). */
+export interface ApiKeyCreateParams {
+  name?: string;
 }

@@ -6,6 +6,7 @@ import type { IdempotencyStore } from '../../idempotency/idempotency-store.js';
 import { postCreditChange } from '../../ledger/credit-ledger.js';
 import { getAccount } from '../../accounts/account-store.js';
 import { buildAdminOpenApiDocument } from '../admin-openapi.js';
+import { createKeyOnce, readKeyCreate } from '../api-keys.js';
 import { bearerTokenCheck } from '../bearer-token.js';
 import { bodyReader } from '../body-reader.js';
 import { idempotencyOf, sendOutcome } from '../idempotency-header.js';
@@ -81,16 +82,9 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
   });
 
   app.post<{ Params: { id: string } }>('/admin/v1/accounts/:id/keys', { preHandler: authorize }, async (request, reply) => {
-    const body = bodyReader(request.body, ['name']);
-    const name = body.string('name') ?? null;
-    body.done();
+    const { name } = readKeyCreate(request.body);
     await accountOr404(request.params.id);
-    const outcome = await deps.idempotency.run(idempotencyOf(request, 'admin'), async (tx) => {
-      const created = await deps.accounts.createApiKey(request.params.id, name, tx);
-      const body = { ...created, created_at: created.created_at.toISOString() };
-      // The secret is shown once: a replay names the key it made, but never stores or repeats the secret.
-      return { status: 201, body, replayBody: { ...body, key: null } };
-    });
+    const outcome = await createKeyOnce(deps, idempotencyOf(request, 'admin'), request.params.id, name);
     if (!outcome.replayed) {
       // The key's id, never the key.
       request.log.info({ admin_action: 'key_created', account_id: request.params.id, key_id: (outcome.body as { id: string }).id }, 'admin action');
