@@ -50,6 +50,7 @@ export const bn: Dictionary = {
   authentication_p1: 'key পাঠান `Authorization: Bearer <api key>` হিসেবে। key তৈরি করার সময় একবারই দেখানো হয় এবং শুধু hash হিসেবে সংরক্ষিত থাকে।',
   authentication_p2: 'key না থাকলে, অজানা বা বাতিল key হলে উত্তর `401 unauthorized`। অন্য account-এর task বা file হলে উত্তর `404 not_found`, কখনো 403 নয়, যাতে তার অস্তিত্বের কথা ফাঁস না হয়।',
   authentication_p3: 'model catalog (`GET /api/v1/models`), OpenAPI document এবং এই পাতাগুলোর জন্য কোনো key লাগে না।',
+  authentication_p4: 'account-এর key দিয়েই তার keys পরিচালনা করুন: `GET /api/v1/keys` তালিকা দেয় (key নিজে কখনো নয়), `POST /api/v1/keys` একটি নতুন key তৈরি করে এবং একবারই দেখায়, `DELETE /api/v1/keys/{id}` একটি key বাতিল করে। CLI-তে আছে `rivya keys list|create|revoke`।',
 
   errors_summary: 'প্রতিটি error-এর একই গঠন এবং একটি স্থির code: message-এর লেখা নয়, code দেখে সিদ্ধান্ত নিন।',
   errors_p1: '2xx নয় এমন প্রতিটি উত্তরের body `{"error": {"code", "message", "details", "request_id"}}`। কোনো সমস্যা জানানোর সময় `request_id` উল্লেখ করুন।',

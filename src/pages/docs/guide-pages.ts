@@ -126,7 +126,7 @@ export const GUIDE_PAGES: readonly GuidePage[] = [
   },
   {
     slug: 'authentication', titleKey: 'page_authentication', summaryKey: 'authentication_summary',
-    body: ({ t }) => paragraphs(t, ['authentication_p1', 'authentication_p2', 'authentication_p3']),
+    body: ({ t }) => paragraphs(t, ['authentication_p1', 'authentication_p2', 'authentication_p3', 'authentication_p4']),
   },
   {
     slug: 'errors', titleKey: 'page_errors', summaryKey: 'errors_summary',
