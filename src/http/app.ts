@@ -11,6 +11,7 @@ import type { ObjectStore } from '../storage/port.js';
 import type { UrlSigner } from '../storage/url-signer.js';
 import type { EventService } from '../events/event-service.js';
 import type { FileService } from '../files/file-service.js';
+import type { FileLimits } from '../files/media-types.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { WebhookService } from '../webhooks/webhook-service.js';
 import { registerFileRoutes } from './routes/files.js';
@@ -37,6 +38,7 @@ import type { EventStreams } from './event-streams.js';
 import type { EventFrames } from './event-frames.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { recordAnswer, registerRequestLog } from './request-log.js';
+import { registerDocsRoutes } from '../pages/docs/docs-routes.js';
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
 
@@ -56,6 +58,8 @@ export interface AppDeps {
   /** The account's event log, as the API reads it. */
   events: EventService;
   maxUploadBytes: number;
+  /** Each kind's upload limit (the docs show them). */
+  fileLimits: FileLimits;
   rateLimiter: RateLimiter;
   metrics: Metrics;
   /** Serve `/metrics` here, behind `token` when set; null when it has a listener of its own. */
@@ -182,6 +186,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   registerOperationsRoutes(app, { readiness: deps.readiness, isShuttingDown: () => deps.shutdown.aborted });
   if (deps.metricsEndpoint) registerMetricsRoute(app, { metrics: deps.metrics, token: deps.metricsEndpoint.token });
   registerServiceIndexRoute(app);
+  registerDocsRoutes(app, { publicUrl: deps.publicUrl, fileLimits: deps.fileLimits });
   if (deps.adminToken) {
     registerAdminRoutes(app, { adminToken: deps.adminToken, publicUrl: deps.publicUrl, accounts: deps.accounts, idempotency: deps.idempotency });
   }
