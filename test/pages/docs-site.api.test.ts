@@ -9,7 +9,8 @@ import { DICTIONARIES, LANGS, SAME_IN_EVERY_LANGUAGE, type Lang } from '../../sr
 import { BACKENDS } from '../helpers/backends.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 
-const SEEDS = new URL('../../../shared/seeds/', import.meta.url);
+// The two original model pages the docs' model pages must hold, as they were given.
+const SEEDS = new URL('../fixtures/seeds/', import.meta.url);
 const PUBLIC_URL = 'http://localhost:8080';
 
 /** A page's DOM (`pre` parsed as elements: the parser keeps its content as raw text by default). */
