@@ -112,7 +112,11 @@ try {
   const main = await newAccount('bench');
   const endpoint = await post<{ secret: string }>(`${serve.url}/api/v1/webhook_endpoints`, main, { url: `${receiver.url}/hook`, events: ['task.succeeded'] });
   const streamLatencies: number[] = [];
-  open.push(await openStream(serve.url, main.authorization!.slice(7), (completedAt, at) => streamLatencies.push(at - completedAt)));
+  const streamArrivals: number[] = [];
+  open.push(await openStream(serve.url, main.authorization!.slice(7), (completedAt, at) => {
+    streamLatencies.push(at - completedAt);
+    streamArrivals.push(at);
+  }));
   const started = Date.now();
   for (let i = 0; i < TASKS; i++) {
     const due = started + (i * SECONDS * 1000) / TASKS;
@@ -131,6 +135,10 @@ try {
   console.log(`${TASKS} tasks over ${SECONDS} s on the embedded default (instant provider):`);
   console.log(`  task end → webhook received (one endpoint on loopback): ${summary(webhookLatencies)}`);
   console.log(`  task end → SSE frame (one account stream):              ${summary(streamLatencies)}`);
+  // When the slowest arrived: together in time, they point at a stall of the server rather than at the path.
+  const slowest = streamLatencies.map((latency, index) => ({ latency, second: (streamArrivals[index]! - started) / 1000 }))
+    .sort((a, b) => b.latency - a.latency).slice(0, 6);
+  console.log(`  slowest SSE frames (ms at s since the first create): ${slowest.map(({ latency, second }) => `${latency} at ${second.toFixed(1)}`).join(', ')}`);
   for (const request of open.splice(0)) request.destroy();
 
   // 2. Many streams on one API process.
