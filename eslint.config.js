@@ -18,6 +18,8 @@ export default tseslint.config(
   },
   // Plain JavaScript run by npm before anything is built (packages/sdk/scripts): linted without types.
   { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  // Browser scripts served as they are by the pages (src/pages/assets): linted without types.
+  { files: ['src/pages/assets/**/*.js'], ...tseslint.configs.disableTypeChecked },
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: {

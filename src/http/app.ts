@@ -37,6 +37,7 @@ import type { EventStreams } from './event-streams.js';
 import type { EventFrames } from './event-frames.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { recordAnswer, registerRequestLog } from './request-log.js';
+import { registerDocsRoutes } from '../pages/docs/docs-routes.js';
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
 
@@ -182,6 +183,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   registerOperationsRoutes(app, { readiness: deps.readiness, isShuttingDown: () => deps.shutdown.aborted });
   if (deps.metricsEndpoint) registerMetricsRoute(app, { metrics: deps.metrics, token: deps.metricsEndpoint.token });
   registerServiceIndexRoute(app);
+  registerDocsRoutes(app, { publicUrl: deps.publicUrl });
   if (deps.adminToken) {
     registerAdminRoutes(app, { adminToken: deps.adminToken, publicUrl: deps.publicUrl, accounts: deps.accounts, idempotency: deps.idempotency });
   }

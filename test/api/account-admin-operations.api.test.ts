@@ -77,7 +77,7 @@ describe.each(BACKENDS)('models, account, admin and operations on $name', (backe
       expect(response.headers['vary']).toMatch(/Accept/i);
       expect(response.json()).toEqual({
         name: 'Rivya', description: expect.any(String), version, api: { version: 'v1', base: '/api/v1' },
-        links: { openapi: '/api/v1/openapi.json', models: '/api/v1/models', health: '/healthz', readiness: '/readyz' },
+        links: { docs: '/docs', openapi: '/api/v1/openapi.json', models: '/api/v1/models', health: '/healthz', readiness: '/readyz' },
       });
     }
     const { links } = (await app.inject({ url: '/' })).json<{ links: Record<string, string> }>();

@@ -2,8 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import Negotiator from 'negotiator';
 import { SERVICE_VERSION } from '../../version.js';
 
-/** Where things are, relative to the service's root: what exists today (the docs site comes later). */
+/** Where things are, relative to the service's root. */
 export const SERVICE_LINKS = {
+  docs: '/docs',
   openapi: '/api/v1/openapi.json',
   models: '/api/v1/models',
   health: '/healthz',
@@ -22,6 +23,7 @@ export function serviceIndex() {
 }
 
 const LINK_TEXT: Readonly<Record<keyof typeof SERVICE_LINKS, string>> = {
+  docs: 'Documentation',
   openapi: 'OpenAPI document (the whole contract)',
   models: 'Model catalog',
   health: 'Health',
