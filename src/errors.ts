@@ -6,6 +6,7 @@
 export const ERROR_CODES = {
   validation_failed: { status: 400, retryable: false, exitCode: 2 },
   unauthorized: { status: 401, retryable: false, exitCode: 3 },
+  forbidden: { status: 403, retryable: false, exitCode: 3 },
   insufficient_credits: { status: 402, retryable: false, exitCode: 4 },
   not_found: { status: 404, retryable: false, exitCode: 5 },
   idempotency_conflict: { status: 409, retryable: false, exitCode: 6 },

@@ -15,6 +15,7 @@ const LANDED: Record<string, string> = {
   '0007_event_log': 'e93054475c915dd51122563d48413735abb8a3a10ae3845a9330523a7bd5056e',
   '0008_webhooks': 'f999c251ffbb209297d50474d1f7d2d951cb005dc566f888e17de00a2b8a246e',
   '0009_api_key_listing': 'c8535b295288cb0891eb69b44c4c40e206e0ea5410c604649a99f8277fa938a2',
+  '0010_console_sessions': '6d7ccbdb75c9ec32dc79ba055ca8c54a241d2ca0859bf2a369e2106a89e33795',
 };
 
 describe('landed migrations', () => {

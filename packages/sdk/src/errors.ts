@@ -7,6 +7,7 @@
 export const ERROR_STATUSES = {
   validation_failed: 400,
   unauthorized: 401,
+  forbidden: 403,
   insufficient_credits: 402,
   not_found: 404,
   idempotency_conflict: 409,
@@ -72,6 +73,10 @@ export class ValidationError extends ApiError {
 export class AuthenticationError extends ApiError {
   override name = 'AuthenticationError';
 }
+/** A request the caller may not make this way: a console session's state-changing request without its CSRF token, or from another site. */
+export class ForbiddenError extends ApiError {
+  override name = 'ForbiddenError';
+}
 export class InsufficientCreditsError extends ApiError {
   override name = 'InsufficientCreditsError';
 }
@@ -136,6 +141,7 @@ export class TaskFailedError extends RivyaError {
 const CLASSES: Record<ErrorCode, typeof ApiError> = {
   validation_failed: ValidationError,
   unauthorized: AuthenticationError,
+  forbidden: ForbiddenError,
   insufficient_credits: InsufficientCreditsError,
   not_found: NotFoundError,
   idempotency_conflict: IdempotencyConflictError,

@@ -1,0 +1,1 @@
+// The console's client script: see the page modules.
