@@ -1,7 +1,7 @@
 import type { ConsoleSession } from '../../accounts/session-store.js';
 import { MODELS } from '../../catalog/models.js';
 import { TASK_STATUSES } from '../../domain.js';
-import { codeBlock, escapeHtml, fill } from '../html.js';
+import { codeBlock as sharedCodeBlock, escapeHtml, fill } from '../html.js';
 import { DICTIONARIES, localePath, type Lang, type StringKey } from '../i18n.js';
 import { renderPage, type NavLink } from '../layout.js';
 
@@ -29,6 +29,9 @@ function nav(lang: Lang): NavLink[] {
 }
 
 const attr = (value: string) => escapeHtml(value);
+
+/** The shared code block, its `<pre>` focusable: a block wider than a 360 px screen scrolls, and a keyboard must reach it. */
+const codeBlock = (...args: Parameters<typeof sharedCodeBlock>) => sharedCodeBlock(...args).replace('<pre>', '<pre tabindex="0">');
 
 function th(lang: Lang, keys: readonly StringKey[]): string {
   const t = DICTIONARIES[lang];
@@ -164,7 +167,7 @@ function keys(lang: Lang): string {
 </form>
 <div id="key-created" class="notice" role="status" hidden>
 <p>${escapeHtml(t.console_key_created)}</p>
-${codeBlock('', { label: t.console_api_key, copyLabel: t.copy, copiedLabel: t.copied }).replace('<pre><code>', '<pre><code id="key-secret">')}
+${codeBlock('', { label: t.console_api_key, copyLabel: t.copy, copiedLabel: t.copied }).replace('<code>', '<code id="key-secret">')}
 </div>
 <p class="form-error" id="form-error" role="alert" hidden></p>
 ${table(lang, 'key-rows', t.console_keys, ['console_col_prefix', 'console_col_name', 'console_col_created', 'console_col_last_used', 'console_col_actions'])}`;
@@ -178,7 +181,7 @@ function webhooks(lang: Lang): string {
 </form>
 <div id="webhook-secret-box" class="notice" role="status" hidden>
 <p>${escapeHtml(t.console_webhook_secret)}</p>
-${codeBlock('', { label: 'whsec', copyLabel: t.copy, copiedLabel: t.copied }).replace('<pre><code>', '<pre><code id="webhook-secret">')}
+${codeBlock('', { label: 'whsec', copyLabel: t.copy, copiedLabel: t.copied }).replace('<code>', '<code id="webhook-secret">')}
 </div>
 <p class="form-error" id="form-error" role="alert" hidden></p>
 ${table(lang, 'webhook-rows', t.console_webhooks, ['console_col_url', 'console_col_events', 'console_col_created', 'console_col_actions'])}
