@@ -250,6 +250,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
           accounts, sessions, ledger, idempotency, tasks: taskService, files: fileService, webhooks: webhooks.service,
           events: eventService,
           maxUploadBytes: Math.max(...Object.values(config.fileLimits)),
+          fileLimits: config.fileLimits,
           rateLimiter, metrics, stores, signer, readiness,
           eventStreams: { fanout: eventFanout, positions: logPositions, streams: eventStreams, frames: eventFrames },
           metricsEndpoint: config.metricsPort === null ? { token: config.metricsToken } : null,

@@ -20,10 +20,19 @@ export interface Subscription {
 }
 
 export interface EventSink {
-  /** Events in log order, each once, never one at or before the position already delivered. */
-  deliver(events: readonly EventRecord[]): void;
+  /**
+   * Events in log order, each once, never one at or before the position already delivered.
+   * `paced`: read from the log for this subscriber alone (catching up), and the next page is read
+   * only once the returned promise settles, so the sink may wait for its client to take them.
+   */
+  deliver(events: readonly EventRecord[], paced?: boolean): void | Promise<void>;
   /** The subscription cannot go on (its log could not be read); it is closed. */
   fail(error: unknown): void;
+  /**
+   * The subscription moved past events it does not match, up to `position` (after what `deliver`
+   * last gave): a client that resumes from there misses nothing, and needs no older event kept.
+   */
+  passed?(position: LogPosition): void;
 }
 
 interface Subscriber {
@@ -109,8 +118,11 @@ export function createEventFanout(deps: EventFanoutDeps) {
   const deliver = (subscriber: Subscriber, events: readonly EventRecord[]) => {
     const fresh = events.filter((event) => event.seq > subscriber.cursor && subscriber.matches(event));
     const last = events.at(-1);
-    if (last && last.seq > subscriber.cursor) subscriber.cursor = last.seq;
-    if (fresh.length > 0) subscriber.sink.deliver(fresh);
+    if (!last || last.seq <= subscriber.cursor) return;
+    subscriber.cursor = last.seq;
+    // Live: shared by every subscriber of the account, so not paced (a client that falls behind is dropped and resumes).
+    if (fresh.length > 0) void subscriber.sink.deliver(fresh);
+    if (fresh.at(-1) !== last && !subscriber.closed) subscriber.sink.passed?.({ seq: last.seq, id: last.id });
   };
 
   const groupOf = (accountId: string): AccountGroup => {
@@ -207,6 +219,7 @@ export function createEventFanout(deps: EventFanoutDeps) {
       while (!subscriber.closed) {
         // Every event up to the head has committed: a read that starts now sees all of them.
         const head = group.head.seq;
+        const headId = group.head.id;
         if (subscriber.cursor >= head) {
           subscriber.live = true;
           return;
@@ -218,8 +231,11 @@ export function createEventFanout(deps: EventFanoutDeps) {
         const last = fresh.at(-1);
         if (last) subscriber.cursor = last.seq;
         // A page that is not full holds every matching event up to `head`.
-        if (page.length < pageSize) subscriber.cursor = Math.max(subscriber.cursor, head);
-        if (fresh.length > 0) subscriber.sink.deliver(fresh);
+        const passed = page.length < pageSize && head > subscriber.cursor;
+        if (passed) subscriber.cursor = head;
+        // Paced: a backlog goes out as fast as the client takes it, never piled up in memory.
+        if (fresh.length > 0) await subscriber.sink.deliver(fresh, true);
+        if (passed && headId !== null && !subscriber.closed) subscriber.sink.passed?.({ seq: head, id: headId });
       }
     } catch (error) {
       if (subscriber.closed) return;

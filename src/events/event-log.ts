@@ -116,6 +116,22 @@ export function createEventLog(db: Database) {
       return rows[0] ? toEvent(rows[0]) : null;
     },
 
+    /**
+     * The seq that follows the events swept from the front of the account's log: its oldest kept
+     * event's, or, once every event is swept, the one its next event will have (1 for a log that
+     * never had one). Seqs have no gaps but those sweeps make.
+     */
+    async firstKeptSeq(accountId: string): Promise<number> {
+      const { rows } = await db.query<{ oldest: number | string | null; last: number | string | null }>(
+        `SELECT (SELECT min(seq) FROM events WHERE account_id = $1) AS oldest,
+                (SELECT last_seq FROM event_counters WHERE account_id = $1) AS last`,
+        [accountId],
+      );
+      const row = rows[0];
+      if (row?.oldest !== null && row?.oldest !== undefined) return Number(row.oldest);
+      return Number(row?.last ?? 0) + 1;
+    },
+
     /** Deletes events older than `retentionSeconds` (at most `limit` at a time); returns how many. */
     async purgeOlderThan(retentionSeconds: number, limit = 10_000): Promise<number> {
       const { rowCount } = await db.query(

@@ -37,8 +37,8 @@ export function createEventService(deps: EventServiceDeps) {
 
     /**
      * The position (seq) of the account's event `after` (0 without one, or for the position 0 id),
-     * for reading on from it. An id that is not one of the account's kept events is a
-     * `validation_failed` on `after`:
+     * for reading on from it. An id that is not one of the account's kept events (nor the last one
+     * swept, after which nothing is missing) is a `validation_failed` on `after`:
      * reading from the start instead would hand a client that believes it is resuming either
      * events it has seen or, past a sweep, a silent gap.
      */
@@ -49,8 +49,12 @@ export function createEventService(deps: EventServiceDeps) {
         throw validationFailed([{ path: 'after', message: AFTER_FORMAT }]);
       }
       // Position 0 (`evt_` and zeros, what a stream names the start of an empty log) is before every event.
-      if (seq > 0 && !(await deps.log.get(accountId, after))) throw notInLog(after);
-      return seq;
+      if (seq === 0 || (await deps.log.get(accountId, after))) return seq;
+      // Swept: the last event swept is still a good position, since every event after it is kept
+      // (a quiet account's stream resuming from its last event, gone meanwhile). Its random part
+      // can no longer be checked, but a wrong one only names a position in the account's own log.
+      if (seq + 1 === (await deps.log.firstKeptSeq(accountId))) return seq;
+      throw notInLog(after);
     },
 
     /** A page of the account's events, oldest first; `next_cursor` is the id of its last event when more follow. */

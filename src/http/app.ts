@@ -11,6 +11,7 @@ import type { ObjectStore } from '../storage/port.js';
 import type { UrlSigner } from '../storage/url-signer.js';
 import type { EventService } from '../events/event-service.js';
 import type { FileService } from '../files/file-service.js';
+import type { FileLimits } from '../files/media-types.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { WebhookService } from '../webhooks/webhook-service.js';
 import { registerFileRoutes } from './routes/files.js';
@@ -61,6 +62,8 @@ export interface AppDeps {
   /** The account's event log, as the API reads it. */
   events: EventService;
   maxUploadBytes: number;
+  /** Each kind's upload limit (the docs show them). */
+  fileLimits: FileLimits;
   rateLimiter: RateLimiter;
   metrics: Metrics;
   /** Serve `/metrics` here, behind `token` when set; null when it has a listener of its own. */
@@ -187,7 +190,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   registerOperationsRoutes(app, { readiness: deps.readiness, isShuttingDown: () => deps.shutdown.aborted });
   if (deps.metricsEndpoint) registerMetricsRoute(app, { metrics: deps.metrics, token: deps.metricsEndpoint.token });
   registerServiceIndexRoute(app);
-  registerDocsRoutes(app, { publicUrl: deps.publicUrl });
+  registerDocsRoutes(app, { publicUrl: deps.publicUrl, fileLimits: deps.fileLimits });
   registerConsoleRoutes(app, deps);
   if (deps.adminToken) {
     registerAdminRoutes(app, { adminToken: deps.adminToken, publicUrl: deps.publicUrl, accounts: deps.accounts, idempotency: deps.idempotency });

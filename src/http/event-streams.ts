@@ -28,7 +28,18 @@ export interface EventStream {
   readonly open: boolean;
   /** Queues bytes for the client; a client that reads too slowly is dropped instead (false). */
   write(chunk: Buffer): boolean;
-  /** Ends the response cleanly once what was written has been sent. */
+  /**
+   * Resolves once what is queued for the client is down to a quarter of the bound (or the stream is
+   * over): a writer with much to send (a backlog) waits on it rather than be dropped for it.
+   */
+  drained(): Promise<void>;
+  /**
+   * The position (an event id) the client should resume from, though no event frame names it (the
+   * stream skipped events its client did not ask for): sent as a bare `id:` with the next
+   * heartbeat, or before the stream ends. Null takes it back (an event frame sent since names a later one).
+   */
+  mark(id: string | null): void;
+  /** Ends the response cleanly once what was written has been sent (after the marked position, if any). */
   end(): void;
   /** Runs `listener` once when the stream is over, however it ended. */
   onClose(listener: () => void): void;
@@ -45,13 +56,16 @@ export function createEventStreams(config: EventStreamsConfig) {
   /** The open streams, and when each ends for its age. */
   const streams = new Map<EventStream, number>();
   const perKey = new Map<string, number>();
+  /** Positions to send with the next heartbeat (`mark`). */
+  const marks = new Map<EventStream, string>();
   let heartbeat: NodeJS.Timeout | null = null;
 
   const beat = () => {
     const now = Date.now();
     for (const [stream, endsAt] of streams) {
       if (now >= endsAt) stream.end();
-      else stream.write(HEARTBEAT);
+      else stream.write(marks.has(stream) ? Buffer.from(`id: ${marks.get(stream)}\n${HEARTBEAT.toString()}`) : HEARTBEAT);
+      marks.delete(stream);
     }
   };
   config.shutdown.addEventListener('abort', () => {
@@ -82,6 +96,7 @@ export function createEventStreams(config: EventStreamsConfig) {
         closed = true;
         ended = true;
         streams.delete(stream);
+        marks.delete(stream);
         const left = (perKey.get(keyId) ?? 1) - 1;
         if (left > 0) perKey.set(keyId, left);
         else perKey.delete(keyId);
@@ -109,8 +124,32 @@ export function createEventStreams(config: EventStreamsConfig) {
           body.push(chunk);
           return true;
         },
+        drained() {
+          const low = config.maxBufferedBytes / 4;
+          const buffered = () => body.readableLength + reply.raw.writableLength;
+          if (ended || buffered() <= low) return Promise.resolve();
+          return new Promise<void>((resolve) => {
+            const check = () => {
+              if (!ended && buffered() > low) return;
+              clearInterval(poll);
+              reply.raw.off('drain', check);
+              resolve();
+            };
+            // 'drain' when the socket empties; the poll for what still sits in the body, and for the end.
+            const poll = setInterval(check, 20);
+            reply.raw.on('drain', check);
+          });
+        },
+        mark(id) {
+          if (ended) return;
+          if (id === null) marks.delete(stream);
+          else marks.set(stream, id);
+        },
         end() {
           if (ended) return;
+          const mark = marks.get(stream);
+          marks.delete(stream);
+          if (mark !== undefined) stream.write(Buffer.from(`id: ${mark}\n\n`));
           ended = true;
           body.push(null);
         },

@@ -23,7 +23,7 @@ export function htmlTable(label: string, columns: readonly string[], rows: reado
   const codeColumns = new Set(options.code ?? []);
   const head = columns.map((column) => `<th scope="col">${escapeHtml(column)}</th>`).join('');
   const body = rows
-    .map((row) => `<tr>${row.map((cell, i) => `<td>${codeColumns.has(i) ? `<code>${escapeHtml(cell)}</code>` : prose(cell)}</td>`).join('')}</tr>`)
+    .map((row) => `<tr>${row.map((cell, i) => (codeColumns.has(i) ? `<td><code>${escapeHtml(cell)}</code></td>` : `<td class="text">${prose(cell)}</td>`)).join('')}</tr>`)
     .join('\n');
   return `<div class="table-scroll" role="region" aria-label="${escapeHtml(label)}" tabindex="0"><table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table></div>`;
 }

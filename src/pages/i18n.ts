@@ -22,6 +22,9 @@ export function localePath(lang: Lang, path: string): string {
 export const SAME_IN_EVERY_LANGUAGE: readonly StringKey[] = [
   'site_name', 'models_col_id', 'errors_col_code', 'errors_col_status', 'files_col_kind', 'files_col_types',
   'model_fact_id', 'snippet_curl', 'snippet_sdk', 'snippet_cli',
+  // Kept in English on the Bengali seed page (seeds/sora-2.bn.txt): its section headings and table columns.
+  'prompt_limit_value', 'model_request_contract', 'col_key', 'col_type', 'col_required', 'col_default', 'col_range', 'col_options',
+  'model_parameters', 'model_upload_policy', 'files_col_max', 'model_minimal_request', 'model_create_response', 'model_common_errors',
 ];
 
 export type { Dictionary, StringKey };

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendEvent, type EventRecord } from '../../src/events/event-log.js';
+import { toTask, type TaskRow } from '../../src/tasks/task-row.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { isEvent, openEventStream, type OpenEventStream } from '../helpers/event-stream-reader.js';
 import { createGatedProvider } from '../helpers/gated-provider.js';
@@ -129,6 +130,32 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
     stream.close();
   });
 
+  it('sends a backlog far larger than a stream’s buffer bound as fast as the client reads it, without dropping it', async () => {
+    const { accountId, auth } = await service.newAccount(100);
+    const created = await fetch(`${base}/api/v1/tasks`, {
+      method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'sora-2', prompt: 'a long prompt '.repeat(140) }),
+    });
+    const { id } = (await created.json()) as { id: string };
+    const { rows } = await service.runtime.db.query<TaskRow>('SELECT * FROM tasks WHERE id = $1', [id]);
+    const task = toTask(rows[0]!);
+    // About 2.5 KB a frame: a page of the backlog alone is several times the 256 KiB a stream may hold unread.
+    const backlog: EventRecord[] = [];
+    await service.runtime.db.transaction(async (tx) => {
+      for (let i = 0; i < 600; i++) backlog.push(await appendEvent(tx, { accountId, type: 'task.progress', task }));
+    });
+    const stream = await open(`/api/v1/events?types=task.progress&after=${START_OF_LOG}`, auth);
+    expect(stream.status).toBe(200);
+    // (The task's own progress, from its run, may come too.)
+    const mine = new Set(backlog.map((event) => event.id));
+    const received = () => ids(stream).filter((received) => mine.has(received!));
+    await waitFor(() => received().length === 600 || stream.done, 20_000, 'the backlog');
+    expect(stream.done).toBe(false);
+    expect(received()).toEqual(backlog.map((event) => event.id));
+    stream.close();
+    await waitFor(() => gated.waiting.has(id), 10_000, 'the task to start');
+    gated.release(id);
+  });
+
   it('sends only the types asked for, and refuses unknown ones', async () => {
     const { accountId, auth } = await service.newAccount(100);
     const stream = await open('/api/v1/events?types=task.queued,webhook.test', auth);
@@ -174,6 +201,74 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
       const error = ((await response.json()) as { error: { code: string; details: { path: string }[] } }).error;
       expect(error).toMatchObject({ code: 'validation_failed', details: [{ path: name }] });
     }
+  });
+
+  it('resumes a quiet stream whose last event was swept meanwhile, but refuses a resume that would skip swept events', async () => {
+    const { accountId, auth } = await service.newAccount(100);
+    const sweep = (...events: EventRecord[]) => service.runtime.db.query('DELETE FROM events WHERE id = ANY ($1)', [events.map((event) => event.id)]);
+    const e1 = await append(accountId);
+    const first = await open('/api/v1/events', auth);
+    expect(await first.next((f) => f.id !== undefined)).toEqual({ id: e1.id });
+    first.close();
+    // Nothing happened on the account for the retention period: its last event is swept, and the
+    // stream (ended at its max duration) reconnects from it. Nothing came after it: nothing is missed.
+    await sweep(e1);
+    const resumed = await open('/api/v1/events', auth, { 'last-event-id': e1.id });
+    expect(resumed.status).toBe(200);
+    const e2 = await append(accountId);
+    expect((await resumed.next(isEvent)).id).toBe(e2.id);
+    resumed.close();
+
+    // The swept event was followed by others, swept too: resuming from it would skip them.
+    const [e3, e4] = [await append(accountId), await append(accountId)];
+    await sweep(e2, e3);
+    const gap = await fetch(`${base}/api/v1/events`, { headers: { ...auth, accept: 'text/event-stream', 'last-event-id': e2.id } });
+    expect(gap.status).toBe(400);
+    expect(((await gap.json()) as { error: { details: unknown } }).error.details).toEqual([{ path: 'Last-Event-ID', message: expect.stringContaining('older than') }]);
+    // From the last one swept, the log is whole.
+    const whole = await open(`/api/v1/events?after=${e3.id}`, auth);
+    expect((await whole.next(isEvent)).id).toBe(e4.id);
+    whole.close();
+  });
+
+  it('moves a filtered stream’s position past the events it skips, so its client never resumes from a swept one', async () => {
+    const { accountId, auth } = await service.newAccount(100);
+    const wanted = await append(accountId);
+    // Only task.failed: every event of this account is skipped, live or read from the log.
+    const live = await open('/api/v1/events?types=task.failed', auth);
+    expect(await live.next((f) => f.id !== undefined)).toEqual({ id: wanted.id });
+    const skipped = [await append(accountId), await append(accountId)];
+    // The next heartbeat carries the position reached, as a bare id (no event).
+    expect(await live.next((f) => f.id !== undefined, 3000)).toEqual({ id: skipped[1]!.id, comment: 'heartbeat' });
+    // Once given, not repeated.
+    await live.next((f) => f.comment !== undefined, 3000);
+    expect(await live.next((f) => f.comment !== undefined, 3000)).toEqual({ comment: 'heartbeat' });
+    live.close();
+
+    const caughtUp = await open(`/api/v1/events?types=task.failed&after=${wanted.id}`, auth);
+    expect(await caughtUp.next((f) => f.id !== undefined, 3000)).toEqual({ id: skipped[1]!.id, comment: 'heartbeat' });
+    caughtUp.close();
+    // Resuming from it works once everything up to it is swept; from the client's older id it could not.
+    await service.runtime.db.query('DELETE FROM events WHERE account_id = $1', [accountId]);
+    const resumed = await open('/api/v1/events?types=task.failed', auth, { 'last-event-id': skipped[1]!.id });
+    expect(resumed.status).toBe(200);
+    resumed.close();
+  });
+
+  it('answers 204 to a resumed stream of an ended task whose events were swept (no stream left open for ever)', async () => {
+    const { auth } = await service.newAccount(100);
+    const task = await createTask(auth);
+    await waitFor(() => gated.waiting.has(task.id), 10_000, 'the task to start');
+    gated.release(task.id);
+    await waitFor(async () => ((await (await fetch(`${base}/api/v1/tasks/${task.id}`, { headers: auth })).json()) as { status: string }).status === 'succeeded', 10_000, 'the task to end');
+    await service.runtime.db.query('DELETE FROM events WHERE task_id = $1', [task.id]);
+    const stream = await open(`/api/v1/tasks/${task.id}/events`, auth);
+    await stream.ended;
+    const [state] = stream.events();
+    expect(state?.event).toBe('task.succeeded');
+    // What an EventSource does next: reconnect with the id it was given.
+    const resumed = await fetch(`${base}/api/v1/tasks/${task.id}/events`, { headers: { ...auth, 'last-event-id': state!.id! }, signal: AbortSignal.timeout(5000) });
+    expect(resumed.status).toBe(204);
   });
 
   it('sends heartbeat comments while nothing happens', async () => {

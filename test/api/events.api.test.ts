@@ -105,10 +105,18 @@ describe.each(BACKENDS)('events API on $name', (backend) => {
     // The same id with another random part names no event either.
     const forged = `${firstId!.slice(0, 16)}${'A'.repeat(10)}`;
     expect((await events(mine.auth, `?after=${forged}`)).statusCode).toBe(400);
-    await ctx.service.runtime.db.query('DELETE FROM events WHERE id = $1', [firstId]);
+    // Swept: the events after the first two are kept, so resuming after the second misses nothing;
+    // after the first, the swept second would be skipped without a word.
+    const [, secondId, ...rest] = (await events(mine.auth)).json<{ data: EventJson[] }>().data.map((event) => event.id);
+    await ctx.service.runtime.db.query('DELETE FROM events WHERE id = ANY ($1)', [[firstId, secondId]]);
     const swept = await events(mine.auth, `?after=${firstId}`);
     expect(swept.statusCode).toBe(400);
     expect(swept.json().error.details[0]).toMatchObject({ path: 'after', message: expect.stringContaining('older than the 7 days') });
+    const fromLastSwept = await events(mine.auth, `?after=${secondId}`);
+    expect(fromLastSwept.statusCode).toBe(200);
+    expect(fromLastSwept.json<{ data: EventJson[] }>().data.map((event) => event.id)).toEqual(rest);
+    // Its seq with another random part is no event of this account, and was never swept from it.
+    expect((await events(other.auth, `?after=${secondId}`)).statusCode).toBe(400);
   });
 
   it('counts against the key’s request budget and needs a key', async () => {

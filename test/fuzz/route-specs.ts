@@ -20,6 +20,10 @@ export interface RouteSpec {
   signed?: 'object' | 'callback';
   /** A valid body, which the generators break in one or two places (`$FILE_URL`: a real file's URL). */
   example?: Readonly<Record<string, unknown>>;
+  /** A page of the site (HTML, Markdown, text or an asset): its errors are pages too, never the JSON envelope. */
+  page?: true;
+  /** A console page: unauthenticated it redirects (303) to sign-in; a refused request (a malformed body, a bad key, a cross-site form) is the sign-in page again, with its 4xx status. */
+  console?: true;
 }
 
 const TASK_FIELDS = ['model', 'prompt', 'params', 'client_request_id', 'webhook_url', 'webhook_events'] as const;
@@ -80,6 +84,37 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
   'GET /metrics': { caller: 'public', params: {}, query: [], body: 'none' },
   'GET /api/v1/openapi.json': { caller: 'public', params: {}, query: [], body: 'none' },
   'GET /': { caller: 'public', params: {}, query: [], body: 'none' },
+  'GET /docs': { caller: 'public', params: {}, query: [], body: 'none', page: true },
+  'GET /docs/:page': { caller: 'public', params: { page: 'unknown' }, query: [], body: 'none', page: true },
+  'GET /docs/models/:id': { caller: 'public', params: { id: 'model' }, query: [], body: 'none', page: true },
+  'GET /bn/docs': { caller: 'public', params: {}, query: [], body: 'none', page: true },
+  'GET /bn/docs/:page': { caller: 'public', params: { page: 'unknown' }, query: [], body: 'none', page: true },
+  'GET /bn/docs/models/:id': { caller: 'public', params: { id: 'model' }, query: [], body: 'none', page: true },
+  'GET /llms.txt': { caller: 'public', params: {}, query: [], body: 'none', page: true },
+  'GET /assets/:file': { caller: 'public', params: { file: 'unknown' }, query: [], body: 'none', page: true },
+  'GET /assets/swagger-ui/:file': { caller: 'public', params: { file: 'unknown' }, query: [], body: 'none', page: true },
+  'GET /console': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /console/tasks': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /console/credits': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /console/files': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /console/keys': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /console/webhooks': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /console/sign-in': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /console/tasks/:id': { caller: 'public', params: { id: 'task' }, query: [], body: 'none', page: true, console: true },
+  'POST /console/sign-in': { caller: 'public', params: {}, query: [], body: ['key'], example: { key: 'rv_x' }, page: true, console: true },
+  'POST /console/sign-out': { caller: 'public', params: {}, query: [], body: ['csrf_token'], example: { csrf_token: 'x' }, page: true, console: true },
+  'GET /bn/console': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /bn/console/tasks': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /bn/console/credits': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /bn/console/files': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /bn/console/keys': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /bn/console/webhooks': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /bn/console/sign-in': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /bn/console/tasks/:id': { caller: 'public', params: { id: 'task' }, query: [], body: 'none', page: true, console: true },
+  'POST /bn/console/sign-in': { caller: 'public', params: {}, query: [], body: ['key'], example: { key: 'rv_x' }, page: true, console: true },
+  'POST /bn/console/sign-out': { caller: 'public', params: {}, query: [], body: ['csrf_token'], example: { csrf_token: 'x' }, page: true, console: true },
+  'GET /assets/console.js': { caller: 'public', params: {}, query: [], body: 'none', page: true },
+  'GET /assets/console.css': { caller: 'public', params: {}, query: [], body: 'none', page: true },
   'GET /admin/v1/openapi.json': { caller: 'admin', params: {}, query: [], body: 'none' },
   'POST /admin/v1/accounts': { caller: 'admin', params: {}, query: [], body: ['name', 'credits', 'limits'], example: { name: 'n', credits: 5, limits: { active_tasks: 3 } } },
   'GET /admin/v1/accounts/:id': { caller: 'admin', params: { id: 'account' }, query: [], body: 'none' },

@@ -87,6 +87,8 @@ describe('verifyWebhook', () => {
     const then = new Date('2026-01-01T00:00:00Z');
     expect((await verifyWebhook(body, at(then.getTime() / 1000), secret, { now: then })).id).toBe(event.id);
     expect((await failure(verifyWebhook(body, { ...at(now()), 'webhook-timestamp': '1e9' }, secret))).reason).toBe('invalid_timestamp');
+    // A `now` that is no time (a date parsed from bad input) must not switch the replay check off.
+    await expect(verifyWebhook(body, at(now() - 86_400 * 365), secret, { now: new Date('not a date') })).rejects.toThrow(RangeError);
   });
 
   it('says what is missing or malformed, without trusting anything', async () => {

@@ -109,7 +109,9 @@ export async function verifyWebhook(
   if (!/^\d{1,15}$/.test(timestamp.trim())) throw new WebhookVerificationError('invalid_timestamp', `webhook-timestamp is not Unix seconds: "${timestamp}".`);
   const tolerance = options.toleranceSeconds ?? 300;
   if (!(tolerance >= 0)) throw new RangeError(`toleranceSeconds must be a number of seconds from 0, not ${tolerance}.`);
-  const now = Math.floor((options.now ?? new Date()).getTime() / 1000);
+  const nowMs = (options.now ?? new Date()).getTime();
+  if (!Number.isFinite(nowMs)) throw new RangeError('now must be a valid Date: the timestamp cannot be checked against an invalid one.');
+  const now = Math.floor(nowMs / 1000);
   const sentAt = Number(timestamp.trim());
   if (sentAt < now - tolerance) throw new WebhookVerificationError('timestamp_too_old', `The delivery was signed ${now - sentAt} s ago, more than the ${tolerance} s allowed.`);
   if (sentAt > now + tolerance) throw new WebhookVerificationError('timestamp_too_new', `The delivery is timestamped ${sentAt - now} s in the future, more than the ${tolerance} s allowed.`);

@@ -67,24 +67,39 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
   ): Promise<void> => {
     /** What came while `first` was writing: sent after it. */
     let held: EventRecord[] | null = [];
-    const send = (events: readonly EventRecord[]) => {
+    /** A position passed while `first` was writing: marked after what was held. */
+    let heldMark: string | null = null;
+    const send = async (events: readonly EventRecord[], paced: boolean) => {
       for (const event of events) {
+        // A backlog waits for the client to read (it is dropped only when live events pile up).
+        if (paced) await stream.drained();
         if (!stream.open) return;
         const frame = deps.frames.frameOf(event);
         // An event that could not be presented (logged): the client resumes from the one before.
         if (!frame) return stream.end();
         if (!stream.write(frame)) return;
+        // The frame's id is the position now.
+        stream.mark(null);
         if (options.untilTerminal && TERMINAL_EVENT_TYPES.has(event.type)) return stream.end();
       }
     };
+    /** Sends in order: a paced page still going out when the next comes is finished first. */
+    let sending: Promise<void> = Promise.resolve();
+    const enqueue = (events: readonly EventRecord[], paced: boolean) => (sending = sending.then(() => send(events, paced)));
     const subscription = await deps.fanout.subscribe(accountId, options, {
-      deliver(events) {
-        if (held) held.push(...events);
-        else send(events);
+      deliver(events, paced = false) {
+        if (!held) return enqueue(events, paced);
+        held.push(...events);
       },
       fail(error) {
         request.log.error({ err: error }, 'event stream ended: its log could not be read');
         stream.end();
+      },
+      passed(position) {
+        // Past events of types not asked for: the client's position moves too (with the next
+        // heartbeat), so it never resumes from an event old enough to have been swept meanwhile.
+        if (held) heldMark = position.id;
+        else if (position.id !== null) void sending.then(() => stream.mark(position.id));
       },
     });
     stream.onClose(() => subscription.close());
@@ -93,7 +108,11 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
     } finally {
       const waiting = held;
       held = null;
-      send(waiting);
+      const mark = heldMark as string | null;
+      void enqueue(waiting, true).then(() => {
+        // Later than every held event (positions only grow), unless one of them came after it.
+        if (mark !== null && !waiting.some((event) => event.id > mark)) stream.mark(mark);
+      });
     }
   };
 
@@ -116,13 +135,16 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
     const after = query.string('after');
     query.done();
     const taskId = request.params.id;
-    await deps.tasks.get(caller.account, taskId, 0);
+    const task = await deps.tasks.get(caller.account, taskId, 0);
     const resume = await resumePosition(request, accountId, after);
     const latest = await deps.positions.latestOfTask(accountId, taskId);
     const options = { taskId, untilTerminal: true };
     if (resume !== null) {
-      // The client has seen the task's end: nothing is left to send, and 204 tells an EventSource not to reconnect.
-      if (latest && TERMINAL_EVENT_TYPES.has(latest.type) && latest.seq <= resume) return reply.code(204).send();
+      // The client has seen the task's end (or, for an ended task with no event left in the log, its
+      // state, which the stream sent first): nothing is left to send, and 204 tells an EventSource
+      // not to reconnect. Following the log instead would wait for an end it will never write.
+      const endSeen = latest ? TERMINAL_EVENT_TYPES.has(latest.type) && latest.seq <= resume : isTerminal(task.status);
+      if (endSeen) return reply.code(204).send();
       return openStream(reply, caller.keyId, (stream) => follow(request, stream, accountId, { ...options, afterSeq: resume }));
     }
     const snapshot = latest?.task ? { event: latest, status: latest.task.status } : null;

@@ -52,6 +52,7 @@ export const en = {
   authentication_p1: 'Send the key as `Authorization: Bearer <api key>`. Keys are shown once when they are created and stored only as a hash.',
   authentication_p2: 'A missing, unknown or revoked key is answered with `401 unauthorized`. Another account\'s task or file is `404 not_found`, never 403, so nothing about its existence leaks.',
   authentication_p3: 'The model catalog (`GET /api/v1/models`), the OpenAPI document and these pages need no key.',
+  authentication_p4: 'Manage the account\'s keys with its key: `GET /api/v1/keys` lists them (never the key itself), `POST /api/v1/keys` creates one and shows it once, `DELETE /api/v1/keys/{id}` revokes one. The CLI has `rivya keys list|create|revoke`.',
 
   errors_summary: 'Every error has one shape and a stable code: branch on the code, never on the message.',
   errors_p1: 'Every answer that is not 2xx has the body `{"error": {"code", "message", "details", "request_id"}}`. Quote the `request_id` when you report a problem.',

@@ -1,16 +1,19 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { findModel, MODELS } from '../../catalog/models.js';
+import { MODELS } from '../../catalog/models.js';
+import type { FileLimits } from '../../files/media-types.js';
 import { toApiError } from '../../http/error-envelope.js';
 import { SITE_ASSETS, SWAGGER_UI_ASSETS, type Asset } from '../assets.js';
 import { escapeHtml, prose } from '../html.js';
 import { DICTIONARIES, LANGS, localePath, type Lang } from '../i18n.js';
 import { PAGE_SECURITY_HEADERS, renderPage, type NavLink } from '../layout.js';
-import { findGuidePage, GUIDE_PAGES, guidePath, modelPath, type GuidePage } from './guide-pages.js';
+import { GUIDE_PAGES, guidePath, modelPath, type GuidePage } from './guide-pages.js';
 import { modelPageHtml, modelPageMarkdown } from './model-page.js';
 
 export interface DocsDeps {
   /** The service's public URL, used in the copyable requests. */
   publicUrl: string;
+  /** The Files API's limits as configured, shown on the Files page. */
+  fileLimits: FileLimits;
 }
 
 const HTML = 'text/html; charset=utf-8';
@@ -24,9 +27,9 @@ function nav(lang: Lang): NavLink[] {
   ];
 }
 
-function guideHtml(page: GuidePage, lang: Lang, publicUrl: string): string {
+function guideHtml(page: GuidePage, lang: Lang, deps: DocsDeps): string {
   const t = DICTIONARIES[lang];
-  const main = `<h1>${escapeHtml(t[page.titleKey])}</h1>\n<p class="summary">${prose(t[page.summaryKey])}</p>\n${page.body({ lang, t, publicUrl })}`;
+  const main = `<h1>${escapeHtml(t[page.titleKey])}</h1>\n<p class="summary">${prose(t[page.summaryKey])}</p>\n${page.body({ lang, t, ...deps })}`;
   return renderPage({
     lang, title: t[page.titleKey], description: t[page.summaryKey], path: guidePath(page.slug), nav: nav(lang), navLabel: t.docs_nav_label, main,
     ...(page.scripts ? { scripts: page.scripts } : {}),
@@ -41,11 +44,12 @@ function notFoundHtml(lang: Lang): string {
 }
 
 /** Every docs document of the site, rendered once: `path → body` (HTML pages and the models' Markdown). */
-export function buildDocs(publicUrl: string): { pages: ReadonlyMap<string, { type: string; body: string }>; notFound: Readonly<Record<Lang, string>>; llms: string } {
+export function buildDocs(deps: DocsDeps): { pages: ReadonlyMap<string, { type: string; body: string }>; notFound: Readonly<Record<Lang, string>>; llms: string } {
+  const { publicUrl } = deps;
   const pages = new Map<string, { type: string; body: string }>();
   for (const lang of LANGS) {
     const t = DICTIONARIES[lang];
-    for (const page of GUIDE_PAGES) pages.set(localePath(lang, guidePath(page.slug)), { type: HTML, body: guideHtml(page, lang, publicUrl) });
+    for (const page of GUIDE_PAGES) pages.set(localePath(lang, guidePath(page.slug)), { type: HTML, body: guideHtml(page, lang, deps) });
     for (const model of MODELS) {
       const { title, summary, main } = modelPageHtml(model, lang, publicUrl);
       pages.set(localePath(lang, modelPath(model)), {
@@ -78,7 +82,7 @@ export function buildDocs(publicUrl: string): { pages: ReadonlyMap<string, { typ
 
 function sendAsset(reply: FastifyReply, asset: Asset | undefined, notFound: string): FastifyReply {
   if (!asset) return reply.code(404).type(HTML).send(notFound);
-  return reply.type(asset.type).header('cache-control', 'public, max-age=3600').send(asset.body);
+  return reply.type(asset.type).header('cache-control', 'public, max-age=300').send(asset.body);
 }
 
 /**
@@ -87,7 +91,7 @@ function sendAsset(reply: FastifyReply, asset: Asset | undefined, notFound: stri
  * is a page (never the API's JSON envelope) with the strict security headers.
  */
 export function registerDocsRoutes(app: FastifyInstance, deps: DocsDeps): void {
-  const docs = buildDocs(deps.publicUrl);
+  const docs = buildDocs(deps);
   const langOf = (url: string): Lang => LANGS.find((lang) => lang !== 'en' && url.startsWith(`/${lang}/`)) ?? 'en';
   void app.register(async (scope) => {
     scope.addHook('onSend', async (_request, reply, payload) => {
@@ -116,12 +120,10 @@ export function registerDocsRoutes(app: FastifyInstance, deps: DocsDeps): void {
     for (const lang of LANGS) {
       const prefix = localePath(lang, '/docs');
       scope.get(prefix, async (_request, reply) => answer(reply, prefix, lang));
-      scope.get<{ Params: { page: string } }>(`${prefix}/:page`, async (request, reply) =>
-        answer(reply, findGuidePage(request.params.page) && request.params.page !== '' ? `${prefix}/${request.params.page}` : '\0', lang));
-      scope.get<{ Params: { id: string } }>(`${prefix}/models/:id`, async (request, reply) => {
-        const id = request.params.id.endsWith('.md') ? request.params.id.slice(0, -3) : request.params.id;
-        return answer(reply, findModel(id) ? `${prefix}/models/${request.params.id}` : '\0', lang);
-      });
+      // Every page was rendered up front: a path that is not one of them is unknown.
+      scope.get<{ Params: { page: string } }>(`${prefix}/:page`, async (request, reply) => answer(reply, `${prefix}/${request.params.page}`, lang));
+      // `sora-2` is the page, `sora-2.md` the same as Markdown.
+      scope.get<{ Params: { id: string } }>(`${prefix}/models/:id`, async (request, reply) => answer(reply, `${prefix}/models/${request.params.id}`, lang));
     }
     scope.get('/llms.txt', async (_request, reply) => reply.type('text/plain; charset=utf-8').send(docs.llms));
     scope.get<{ Params: { file: string } }>('/assets/:file', async (request, reply) =>

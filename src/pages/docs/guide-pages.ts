@@ -1,5 +1,6 @@
 import { MODELS, type ModelRecord } from '../../catalog/models.js';
 import { ERROR_CODES, type ErrorCode } from '../../errors.js';
+import { FILE_KINDS, type FileKind, type FileLimits } from '../../files/media-types.js';
 import { codeBlock, escapeHtml, htmlTable, prose } from '../html.js';
 import { localePath, type Dictionary, type Lang, type StringKey } from '../i18n.js';
 import { formatBytes } from './model-page.js';
@@ -19,6 +20,7 @@ export interface GuideContext {
   lang: Lang;
   t: Dictionary;
   publicUrl: string;
+  fileLimits: FileLimits;
 }
 
 function paragraphs(t: Dictionary, keys: readonly StringKey[]): string {
@@ -52,7 +54,7 @@ function errorsTable({ t }: GuideContext): string {
   const rows = (Object.keys(ERROR_CODES) as ErrorCode[]).map((code) => {
     const entry = ERROR_CODES[code];
     return `<tr id="error-${code}"><td><code>${code}</code></td><td>${entry.status}</td>`
-      + `<td>${prose(t[`error_${code}_when`])}</td><td>${prose(t[`error_${code}_action`])}</td>`
+      + `<td class="text">${prose(t[`error_${code}_when`])}</td><td class="text">${prose(t[`error_${code}_action`])}</td>`
       + `<td>${escapeHtml(entry.retryable ? t.retry_yes : t.retry_no)}</td></tr>`;
   }).join('\n');
   return `<div class="table-scroll" role="region" aria-label="${escapeHtml(t.page_errors)}" tabindex="0"><table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${rows}\n</tbody>\n</table></div>`;
@@ -124,7 +126,7 @@ export const GUIDE_PAGES: readonly GuidePage[] = [
   },
   {
     slug: 'authentication', titleKey: 'page_authentication', summaryKey: 'authentication_summary',
-    body: ({ t }) => paragraphs(t, ['authentication_p1', 'authentication_p2', 'authentication_p3']),
+    body: ({ t }) => paragraphs(t, ['authentication_p1', 'authentication_p2', 'authentication_p3', 'authentication_p4']),
   },
   {
     slug: 'errors', titleKey: 'page_errors', summaryKey: 'errors_summary',
@@ -144,11 +146,9 @@ export const GUIDE_PAGES: readonly GuidePage[] = [
   },
   {
     slug: 'files', titleKey: 'page_files', summaryKey: 'files_summary',
-    body: ({ t }) => {
-      const kinds = [...new Map(MODELS.flatMap((model) => model.upload_policy.kinds).map((kind) => [kind.kind, kind])).values()];
-      return `${paragraphs(t, ['files_p1', 'files_p2', 'files_p3'])}\n${htmlTable(t.page_files, [t.files_col_kind, t.files_col_max, t.files_col_types],
-        kinds.map((kind) => [kind.kind, formatBytes(kind.max_bytes), kind.mime_types.join(', ')]), { code: [0, 2] })}`;
-    },
+    // The kinds the Files API takes, with this service's configured limits (a model's upload policy may take fewer).
+    body: ({ t, fileLimits }) => `${paragraphs(t, ['files_p1', 'files_p2', 'files_p3'])}\n${htmlTable(t.page_files, [t.files_col_kind, t.files_col_max, t.files_col_types],
+      (Object.keys(FILE_KINDS) as FileKind[]).map((kind) => [kind, formatBytes(fileLimits[kind]), FILE_KINDS[kind].join(', ')]), { code: [0, 2] })}`,
   },
   {
     slug: 'webhooks', titleKey: 'page_webhooks', summaryKey: 'webhooks_summary',
@@ -171,6 +171,3 @@ export const GUIDE_PAGES: readonly GuidePage[] = [
   },
 ];
 
-export function findGuidePage(slug: string): GuidePage | undefined {
-  return GUIDE_PAGES.find((page) => page.slug === slug);
-}
