@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_BUNDLE } from '../../src/pages/console/bundle.js';
 import { makeMedia } from '../helpers/media.js';
 import { apiClient, devKey, startServe, type ServeProcess } from '../helpers/serve-process.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 /**
  * The web console in a real browser: Debian's chromium driven by playwright-core, against
@@ -32,6 +33,7 @@ describe.skipIf(!HAVE_CHROMIUM && !CI)('the web console in chromium', () => {
   let serve: ServeProcess;
   let browser: Browser;
   let key: string;
+  let receiver: WebhookReceiver;
   const problems: string[] = [];
   const loadTimes: Record<string, number> = {};
 
@@ -40,8 +42,10 @@ describe.skipIf(!HAVE_CHROMIUM && !CI)('the web console in chromium', () => {
     const { chromium } = await import('playwright-core');
     dataDir = await mkdtemp(join(tmpdir(), 'rivya-console-e2e-'));
     await mkdir(ARTIFACTS, { recursive: true });
+    receiver = await startWebhookReceiver();
     [serve, browser] = await Promise.all([
-      startServe({ RIVYA_DATA_DIR: dataDir }),
+      // Webhooks to the loopback receiver: insecure URLs allowed for this test's service only.
+      startServe({ RIVYA_DATA_DIR: dataDir, RIVYA_WEBHOOKS_ALLOW_INSECURE: 'true' }),
       chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] }),
     ]);
     key = await devKey(dataDir);
@@ -49,6 +53,7 @@ describe.skipIf(!HAVE_CHROMIUM && !CI)('the web console in chromium', () => {
   afterAll(async () => {
     await browser?.close();
     serve?.process.kill('SIGKILL');
+    await receiver?.close();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
     console.log(`[console e2e] page loads (ms): ${JSON.stringify(loadTimes)}`);
   });
@@ -239,6 +244,44 @@ describe.skipIf(!HAVE_CHROMIUM && !CI)('the web console in chromium', () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(`${serve.url}/console/sign-in`);
     expect((await fetch(`${serve.url}/api/v1/account`, { headers: { cookie } })).status).toBe(401);
+    noProblems();
+    await context.close();
+  }, 60_000);
+
+  it('manages webhooks: adds an endpoint (secret shown once), sends a test that is delivered, rotates the secret', async () => {
+    const context = await browser.newContext();
+    const page = await signIn(context);
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByLabel('Endpoint URL').fill(`${receiver.url}/hooks/console`);
+    await page.getByRole('button', { name: 'Add an endpoint' }).click();
+    await expect.poll(() => page.locator('#webhook-secret').textContent()).toMatch(/^whsec_/);
+    const first = await page.locator('#webhook-secret').textContent();
+    const row = page.locator('#webhook-rows tr', { hasText: '/hooks/console' });
+    await row.getByRole('button', { name: 'Send a test' }).click();
+    await expect.poll(async () => {
+      await row.getByRole('button', { name: 'Deliveries' }).click();
+      return page.locator('#delivery-rows tr[data-status="succeeded"]').count();
+    }, { timeout: 20_000, interval: 500 }).toBe(1);
+    expect(receiver.received.some((hook) => hook.path === '/hooks/console' && hook.body.includes('webhook.test'))).toBe(true);
+    await row.getByRole('button', { name: 'Rotate the secret' }).click();
+    await expect.poll(() => page.locator('#webhook-secret').textContent()).not.toBe(first);
+    await page.screenshot({ path: join(ARTIFACTS, 'console-webhooks.png'), fullPage: true });
+    noProblems();
+    await context.close();
+  }, 60_000);
+
+  it('revokes the key the session signed in with after a confirmation, which ends the session', async () => {
+    const api = apiClient(serve.url, key);
+    const spare = (await api<{ key: string }>('/api/v1/keys', { method: 'POST', body: { name: 'spare' } })).body.key;
+    const context = await browser.newContext();
+    const page = await signIn(context, spare);
+    const cookie = await cookieOf(context);
+    await page.goto(`${serve.url}/console/keys`);
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.locator('#key-rows tr', { hasText: 'this session' }).getByRole('button').click();
+    await page.waitForURL(`${serve.url}/console/sign-in`);
+    expect((await fetch(`${serve.url}/api/v1/account`, { headers: { cookie } })).status).toBe(401);
+    expect((await apiClient(serve.url, spare)('/api/v1/account')).status).toBe(401);
     noProblems();
     await context.close();
   }, 60_000);

@@ -1,7 +1,8 @@
 import { $, api, ApiFailure, el, showError, when, type Page, type Root } from './api.js';
 
 interface Endpoint { id: string; url: string; events: string[]; created_at: string; disabled?: boolean }
-interface Delivery { id: string; event_id: string; event_type: string; attempt: number; status_code: number | null; error: string | null; created_at: string }
+interface Attempt { attempt: number; status_code: number | null; error: string | null }
+interface Delivery { id: string; event_id: string; event_type: string; status: string; created_at: string; attempts: Attempt[] }
 
 /** Webhooks: endpoints, their deliveries, send a test, rotate the secret. */
 export function startWebhooks(root: Root): void {
@@ -11,8 +12,11 @@ export function startWebhooks(root: Root): void {
   const showSecret = (secret: string) => { $('webhook-secret').textContent = secret; $('webhook-secret-box').hidden = false; };
   const deliveries = async (endpoint: Endpoint) => {
     const page = await api<Page<Delivery>>('GET', `/api/v1/webhook_endpoints/${encodeURIComponent(endpoint.id)}/deliveries?limit=50`);
-    $('delivery-rows').replaceChildren(...page.data.map((d) => el('tr', {}, el('td', {}, when(d.created_at, root.lang)), el('td', {}, d.event_type),
-      el('td', {}, String(d.attempt)), el('td', {}, d.status_code === null ? '—' : String(d.status_code)), el('td', {}, d.error ?? ''))));
+    $('delivery-rows').replaceChildren(...page.data.map((d) => {
+      const last = d.attempts[d.attempts.length - 1];
+      return el('tr', { 'data-delivery': d.id, 'data-status': d.status }, el('td', {}, when(d.created_at, root.lang)), el('td', {}, d.event_type),
+        el('td', {}, String(d.attempts.length)), el('td', {}, last?.status_code == null ? '—' : String(last.status_code)), el('td', {}, last?.error ?? d.status));
+    }));
   };
   const button = (label: string, action: () => Promise<void>) => {
     const node = el('button', { type: 'button' }, label);
