@@ -158,6 +158,15 @@ describe.each(BACKENDS)('console sessions on $name', (backend) => {
     expect((await app.inject({ method: 'GET', url: '/api/v1/account', headers })).statusCode).toBe(401);
   });
 
+  it('documents the cookie in OpenAPI: a second security scheme, and 403 forbidden on state-changing operations', async () => {
+    const document = (await app.inject({ method: 'GET', url: '/api/v1/openapi.json' })).json();
+    expect(document.components.securitySchemes.consoleSession).toMatchObject({ type: 'apiKey', in: 'cookie', name: 'rivya_session' });
+    expect(document.security).toEqual([{ bearerAuth: [] }, { consoleSession: [] }]);
+    expect(document.paths['/api/v1/tasks'].post.responses['403']).toBeDefined();
+    expect(document.paths['/api/v1/keys/{id}'].delete.responses['403']).toBeDefined();
+    expect(document.paths['/api/v1/tasks'].get.responses['403']).toBeUndefined();
+  });
+
   it('serves every console page in both languages to a session, under the strict CSP, and redirects others to sign-in', async () => {
     const { key } = await service.newAccount(0);
     const { headers } = await session(key);
