@@ -209,6 +209,13 @@ describe.skipIf(!HAVE_CHROMIUM && !CI)('the web console in chromium', () => {
     await page.goto(`${serve.url}/console/files`);
     await expect.poll(() => page.locator('#file-rows img.thumb').count()).toBeGreaterThanOrEqual(1);
     await page.screenshot({ path: join(ARTIFACTS, 'console-files.png'), fullPage: true });
+    // Delete: asks first, then the file is gone from the list and from the API.
+    const files = async () => ((await (await fetch(`${serve.url}/api/v1/files`, { headers: { cookie } })).json()) as { data: unknown[] }).data.length;
+    const count = await files();
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.locator('#file-rows tr').first().getByRole('button', { name: /^Delete / }).click();
+    await expect.poll(files).toBe(count - 1);
+    await expect.poll(() => page.locator('#file-rows img.thumb').count()).toBe(count - 1);
 
     // Cancel: a 15 s video takes long enough to catch running.
     await page.goto(`${serve.url}/console`);
