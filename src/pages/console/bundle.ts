@@ -11,23 +11,28 @@ const ENTRY = fileURLToPath(new URL('./client/main.ts', import.meta.url));
  * file for browsers, no source maps shipped. esbuild comes with tsx, so an installed service can
  * build it too.
  */
-export async function buildConsoleBundle(): Promise<void> {
+export async function buildConsoleBundle({ write = true }: { write?: boolean } = {}): Promise<Buffer> {
   const { build } = await import('esbuild');
-  await build({
+  const result = await build({
     entryPoints: [ENTRY], outfile: CONSOLE_BUNDLE, bundle: true, minify: true, format: 'iife', target: ['es2020'],
-    platform: 'browser', legalComments: 'none', logLevel: 'warning',
+    platform: 'browser', legalComments: 'none', logLevel: 'warning', write,
   });
+  return write ? readFile(CONSOLE_BUNDLE) : Buffer.from((result.outputFiles ?? [])[0]?.contents ?? new Uint8Array());
 }
 
-/** Builds the bundle if it is missing (`rivya serve` from a checkout that never ran `npm ci`'s build). */
-export async function ensureConsoleBundle(): Promise<void> {
-  if (!existsSync(CONSOLE_BUNDLE)) await buildConsoleBundle();
+/**
+ * Builds the bundle if it is missing (`rivya serve` from a checkout that never ran `npm ci`'s
+ * build). Where the package's folder is read-only, the bundle is built in memory instead.
+ */
+export async function ensureConsoleBundle(): Promise<Buffer> {
+  if (existsSync(CONSOLE_BUNDLE)) return readFile(CONSOLE_BUNDLE);
+  return buildConsoleBundle().catch(() => buildConsoleBundle({ write: false }));
 }
 
 let cached: Promise<Buffer> | null = null;
 /** The bundle's bytes, read once (built first if missing). */
 export function consoleBundle(): Promise<Buffer> {
-  cached ??= ensureConsoleBundle().then(() => readFile(CONSOLE_BUNDLE));
+  cached ??= ensureConsoleBundle();
   cached.catch(() => (cached = null));
   return cached;
 }
