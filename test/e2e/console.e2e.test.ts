@@ -103,6 +103,13 @@ describe.skipIf(!HAVE_CHROMIUM && !CI)('the web console in chromium', () => {
     // Price and available credits shown before submitting.
     await expect.poll(() => page.locator('#available').textContent()).toBe('1000 credits');
     expect(await page.locator('#price').textContent()).toBe('6 credits');
+    // Each model shows its own params: sora-2 has no size, sora-2-pro has (and its price).
+    expect(await page.locator('#param-size').isVisible()).toBe(false);
+    await page.getByLabel('Model').selectOption('sora-2-pro');
+    expect(await page.locator('#param-size').isVisible()).toBe(true);
+    expect(await page.locator('#price').textContent()).toBe('75 credits');
+    await page.getByLabel('Model').selectOption('sora-2');
+    expect(await page.locator('#param-size').isVisible()).toBe(false);
     await page.getByLabel('Prompt').fill('A paper boat drifting down a rainy street');
     expect(await page.locator('#prompt-count').textContent()).toBe('41 of 10000 characters');
     // The code panel follows the form.
