@@ -146,8 +146,22 @@ describe.skipIf(!HAVE_CHROMIUM && !CI)('the web console in chromium', () => {
     await expect.poll(() => page.locator('#ledger-rows tr').count()).toBe(2); // hold, capture
     await page.screenshot({ path: join(ARTIFACTS, 'console-task.png'), fullPage: true });
 
+    // Cursor paging: one task a page, the next one on "Load more".
+    await page.goto(`${serve.url}/console/tasks?limit=1`);
+    await expect.poll(() => page.locator('#task-rows tr[data-task]').count()).toBe(1);
+    const api = apiClient(serve.url, key);
+    const created = await api<{ id: string }>('/api/v1/tasks', { method: 'POST', body: { model: 'sora-2', prompt: 'One more, canceled at once' } });
+    expect((await api(`/api/v1/tasks/${created.body.id}/cancel`, { method: 'POST' })).status).toBe(200);
+    await page.reload();
+    await expect.poll(() => page.locator('#task-rows tr[data-task]').count()).toBe(1);
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await expect.poll(() => page.locator('#task-rows tr[data-task]').count()).toBe(2);
+    expect(await page.locator('#more').isVisible()).toBe(false);
+    expect(await page.locator(`tr[data-task="${taskId}"] .status`).textContent()).toBe('succeeded');
+
     await page.getByRole('link', { name: 'Credits', exact: true }).click();
     await expect.poll(() => page.locator('#credits-balance').textContent()).toBe('994');
+    await expect.poll(() => page.locator('#credits-held').textContent()).toBe('0');
     await expect.poll(() => page.locator('#ledger-rows tr[data-type="capture"]').count()).toBe(1);
     await expect.poll(() => page.locator('#chart rect[data-spent="6"]').count()).toBe(1);
     noProblems();

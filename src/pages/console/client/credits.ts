@@ -29,7 +29,7 @@ function drawChart(root: Root, entries: LedgerEntry[]): void {
   const height = 160;
   const barWidth = width / days.length;
   const summary = fill(root.t['console_chart_summary'] ?? '', { total });
-  const chart = svg('svg', { viewBox: `0 0 ${width} ${height + 20}`, role: 'img', 'aria-label': `${root.t['console_chart_title'] ?? ''}: ${summary}` });
+  const chart = svg('svg', { viewBox: `-16 0 ${width + 32} ${height + 20}`, role: 'img', 'aria-label': `${root.t['console_chart_title'] ?? ''}: ${summary}` });
   chart.append(svg('line', { x1: 0, y1: height, x2: width, y2: height, class: 'axis' }));
   days.forEach((d, i) => {
     const h = (d.spent / max) * (height - 10);
@@ -55,7 +55,8 @@ export function startCredits(root: Root): void {
     $('credits-available').textContent = String(account.credits.available);
   });
   const rows = $('ledger-rows');
-  const load = pager<LedgerEntry>((cursor) => api<Page<LedgerEntry>>('GET', `/api/v1/account/ledger?limit=25${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`), (entries) => {
+  const limit = new URLSearchParams(window.location.search).get('limit') ?? '25';
+  const load = pager<LedgerEntry>((cursor) => api<Page<LedgerEntry>>('GET', `/api/v1/account/ledger?limit=${encodeURIComponent(limit)}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`), (entries) => {
     rows.append(...entries.map((entry) => el('tr', { 'data-type': entry.type },
       el('td', {}, when(entry.created_at, root.lang)), el('td', {}, entry.type), el('td', {}, String(entry.amount)), el('td', {}, String(entry.balance_after)),
       el('td', {}, entry.task_id ? el('a', { href: `${root.base}/tasks/${entry.task_id}` }, entry.task_id) : ''))));

@@ -53,7 +53,8 @@ export function startTasks(root: Root): void {
     return tr;
   };
   const load = pager<Task>((cursor) => {
-    const query = new URLSearchParams({ limit: '20' });
+    // `?limit=` on the page's own URL sets the page size (default 20).
+    const query = new URLSearchParams({ limit: new URLSearchParams(window.location.search).get('limit') ?? '20' });
     const data = new FormData(filters);
     for (const name of ['status', 'model']) { const raw = data.get(name); const value = typeof raw === 'string' ? raw : ''; if (value) query.set(name, value); }
     if (cursor) query.set('cursor', cursor);
