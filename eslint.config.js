@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   // test/fixtures/openapi-client is type-checked by its test, against types generated while it runs.
-  { ignores: ['node_modules/**', '**/dist/**', 'coverage/**', 'bin/**', 'eslint.config.js', 'test/fixtures/openapi-client/**'] },
+  { ignores: ['node_modules/**', '**/dist/**', 'build/**', 'test-artifacts/**', 'coverage/**', 'bin/**', 'eslint.config.js', 'test/fixtures/openapi-client/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

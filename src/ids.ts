@@ -1,7 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 
 /** The prefixes of Rivya's opaque ids. */
-export type IdPrefix = 'task' | 'file' | 'acct' | 'key' | 'led' | 'req' | 'we' | 'dlv';
+export type IdPrefix = 'task' | 'file' | 'acct' | 'key' | 'led' | 'req' | 'we' | 'dlv' | 'sess';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 

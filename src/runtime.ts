@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { createAccountStore } from './accounts/account-store.js';
+import { createSessionStore } from './accounts/session-store.js';
 import type { Config } from './config.js';
 import { prepareDataDir } from './data-dir.js';
 import { lockDataDir, type DataDirLock } from './db/data-dir-lock.js';
@@ -147,6 +148,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   // Every running task and long-poll listens for shutdown.
   setMaxListeners(0, shutdown.signal);
   const accounts = createAccountStore(db);
+  const sessions = createSessionStore(db);
   const ledger = createCreditLedger(db);
   const tasks = createTaskStore(db);
   const idempotency = createIdempotencyStore(db, { retentionSeconds: 86_400, inFlightTimeoutSeconds: 60 });
@@ -245,7 +247,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       : createApp({
           publicUrl: config.publicUrl, adminToken: config.adminToken, authFailuresPerMinute: config.authFailuresPerMinute,
           logger, trustProxy: false,
-          accounts, ledger, idempotency, tasks: taskService, files: fileService, webhooks: webhooks.service,
+          accounts, sessions, ledger, idempotency, tasks: taskService, files: fileService, webhooks: webhooks.service,
           events: eventService,
           maxUploadBytes: Math.max(...Object.values(config.fileLimits)),
           fileLimits: config.fileLimits,

@@ -7,7 +7,7 @@ import { LruCache } from '../lru-cache.js';
 import { ApiError } from '../errors.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
 
-interface AccountRow {
+export interface AccountRow {
   id: string;
   name: string;
   balance: number;

@@ -1,3 +1,4 @@
+import { consoleBundle } from '../pages/console/bundle.js';
 import { access } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import pino from 'pino';
@@ -63,6 +64,8 @@ const REPEATED_SIGNAL_MS = 1000;
 
 async function serve(role: string | undefined): Promise<number> {
   const config = loadConfig(process.env, { role });
+  // The console's script is built by `npm ci`; a checkout or install without it gets it built now.
+  if (config.role !== 'worker') await consoleBundle();
   const runtime = await createRuntime(config);
   const url = await runtime.start().catch(async (error: unknown) => {
     await runtime.stop();

@@ -39,6 +39,8 @@ import type { EventFrames } from './event-frames.js';
 import { registerMetricsRoute } from './routes/metrics.js';
 import { recordAnswer, registerRequestLog } from './request-log.js';
 import { registerDocsRoutes } from '../pages/docs/docs-routes.js';
+import { registerConsoleRoutes } from '../pages/console/console-routes.js';
+import type { SessionStore } from '../accounts/session-store.js';
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
 
@@ -50,6 +52,8 @@ export interface AppDeps {
   logger: FastifyBaseLogger;
   trustProxy: boolean;
   accounts: AccountStore;
+  /** Console sessions (a cookie exchanged for an API key), accepted by `/api/v1` in place of `Authorization`. */
+  sessions: SessionStore;
   ledger: CreditLedger;
   idempotency: IdempotencyStore;
   tasks: TaskService;
@@ -187,6 +191,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   if (deps.metricsEndpoint) registerMetricsRoute(app, { metrics: deps.metrics, token: deps.metricsEndpoint.token });
   registerServiceIndexRoute(app);
   registerDocsRoutes(app, { publicUrl: deps.publicUrl, fileLimits: deps.fileLimits });
+  registerConsoleRoutes(app, deps);
   if (deps.adminToken) {
     registerAdminRoutes(app, { adminToken: deps.adminToken, publicUrl: deps.publicUrl, accounts: deps.accounts, idempotency: deps.idempotency });
   }

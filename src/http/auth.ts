@@ -2,6 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AccountStore, AuthenticatedKey } from '../accounts/account-store.js';
 import { ApiError } from '../errors.js';
 import type { RateLimitDecision, RateLimiter } from '../rate-limit/port.js';
+import { csrfMatches, type SessionStore } from '../accounts/session-store.js';
+import { sessionTokenOf, sameSiteRefusal } from './session-cookie.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -15,7 +17,13 @@ export interface AuthDeps {
   rateLimiter: RateLimiter;
   /** Failed authentications allowed per client address per minute. */
   authFailuresPerMinute: number;
+  /** Console sessions: a request without `Authorization` may authenticate by the session cookie. */
+  sessions?: SessionStore;
+  /** The service's public URL: a request's `Origin` must be it (or the request's own origin). */
+  publicUrl?: string;
 }
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 const WINDOW_SECONDS = 60;
 
@@ -64,7 +72,21 @@ export function createAuthenticator(
 ) {
   return async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const token = bearerToken(request);
-    const auth = token ? await deps.accounts.authenticate(token) : null;
+    // `Authorization` wins over a cookie: a client that sends a key is authenticated by it.
+    const sessionToken = token || !deps.sessions ? null : sessionTokenOf(request);
+    const session = sessionToken && deps.sessions ? await deps.sessions.find(sessionToken) : null;
+    const auth = token ? await deps.accounts.authenticate(token) : session;
+    if (session && !SAFE_METHODS.has(request.method)) {
+      // A cookie is sent by the browser whoever made the page: a state-changing request by cookie
+      // must come from this site and carry the session's CSRF token, which only its pages know.
+      // Without them the cookie does not authenticate it: 401, as the contract's table has no other code for it.
+      const refusal = sameSiteRefusal(request, deps.publicUrl);
+      if (refusal) throw new ApiError('unauthorized', refusal);
+      const sent = request.headers['x-csrf-token'];
+      if (!csrfMatches(typeof sent === 'string' ? sent : undefined, session.csrfToken)) {
+        throw new ApiError('unauthorized', 'A request authenticated by the console session cookie must send the session\'s CSRF token in "X-CSRF-Token".');
+      }
+    }
     if (!auth) {
       // Past the limit, an address's failures get 429; its good keys still work (one client with a
       // wrong key does not lock out the others behind the same address; keys are not guessable).
@@ -74,7 +96,11 @@ export function createAuthenticator(
       await deps.rateLimiter.consume(failuresKey, deps.authFailuresPerMinute, WINDOW_SECONDS);
       throw new ApiError(
         'unauthorized',
-        token ? 'The API key is unknown or revoked.' : 'Send your API key as "Authorization: Bearer <key>".',
+        token
+          ? 'The API key is unknown or revoked.'
+          : sessionToken
+            ? 'The console session has ended (signed out, expired, or its key revoked); sign in again.'
+            : 'Send your API key as "Authorization: Bearer <key>".',
       );
     }
     if (countRequest) {

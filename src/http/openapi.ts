@@ -278,7 +278,7 @@ const LAST_EVENT_ID: Schema = {
 
 /** The OpenAPI 3.1 document of the public API, derived from the catalog and the error table. */
 export function buildOpenApiDocument(serverUrl: string): Schema {
-  return {
+  return withConsoleSessions({
     openapi: '3.1.0',
     info: {
       title: 'Rivya Public API',
@@ -500,5 +500,31 @@ export function buildOpenApiDocument(serverUrl: string): Schema {
       ...WEBHOOK_PATHS,
     },
     webhooks: WEBHOOKS,
-  };
+  });
+}
+
+const CONSOLE_SESSION = {
+  type: 'apiKey', in: 'cookie', name: 'rivya_session',
+  description: 'The web console\'s session (signing in at /console exchanges an API key for it). State-changing requests '
+    + 'authenticated by it must send the session\'s CSRF token in `X-CSRF-Token` and come from this site, or are 401 unauthorized.',
+};
+
+/**
+ * The console's session cookie as a second way to authenticate: every operation that takes a key
+ * takes the cookie too (a state-changing one answers 401 unauthorized without the session's CSRF token).
+ */
+function withConsoleSessions(document: Schema): Schema {
+  const components = document['components'] as { securitySchemes: Record<string, Schema> };
+  components.securitySchemes['consoleSession'] = CONSOLE_SESSION;
+  document['security'] = [{ bearerAuth: [] }, { consoleSession: [] }];
+  for (const item of Object.values(document['paths'] as Record<string, Record<string, Schema>>)) {
+    for (const [method, operation] of Object.entries(item)) {
+      if (!['post', 'patch', 'put', 'delete'].includes(method)) continue;
+      const security = operation['security'] as unknown[] | undefined;
+      if (security && security.length === 0) continue;
+      const responses = operation['responses'] as Record<string, Schema>;
+      responses['401'] ??= json(ref('Error'), 'unauthorized: no valid key, or a console session\'s request without its CSRF token or from another site');
+    }
+  }
+  return document;
 }

@@ -44,12 +44,14 @@ async function answerOf(app: FastifyInstance, request: FuzzRequest): Promise<Lig
  * a request to it that the router answers itself (`/docs/%2e%2e` resolved to `/`, a segment longer
  * than any id) has the API's promises instead.
  */
-export function checkAnswer(method: string, status: number, headers: Record<string, unknown>, body: string, options: { page?: boolean } = {}): void {
+export function checkAnswer(method: string, status: number, headers: Record<string, unknown>, body: string, options: { page?: boolean; console?: boolean } = {}): void {
   expect(status, body).toBeLessThan(500);
   const requestId = headers['x-request-id'];
   expect(requestId, 'X-Request-Id').toMatch(/^req_\w+$/);
   if (options.page && String(headers['content-security-policy']).startsWith("default-src 'self'")) {
-    if (status >= 300) expect({ status, type: headers['content-type'] }).toEqual({ status: 404, type: 'text/html; charset=utf-8' });
+    if (options.console && status === 303) expect(String(headers['location'])).toMatch(/^(\/bn)?\/console(\/sign-in)?$/);
+    else if (options.console && status >= 400 && status < 500) expect(headers['content-type']).toBe('text/html; charset=utf-8');
+    else if (status >= 300) expect({ status, type: headers['content-type'] }).toEqual({ status: 404, type: 'text/html; charset=utf-8' });
     return;
   }
   if (status < 300 || method === 'HEAD') return;
@@ -185,7 +187,7 @@ describe.each(BACKENDS)('fuzzing every route on $name', (backend) => {
         figure.requests++;
         const response = await answerOf(app, request);
         figure.statuses[response.statusCode] = (figure.statuses[response.statusCode] ?? 0) + 1;
-        checkAnswer(request.method, response.statusCode, response.headers, response.body, { page: spec.page === true });
+        checkAnswer(request.method, response.statusCode, response.headers, response.body, { page: spec.page === true, console: spec.console === true });
         if (response.statusCode !== 201 || response.headers['idempotent-replayed'] === 'true') return;
         if (name === 'POST /api/v1/tasks') {
           const token = bearer(request.headers) ?? '';

@@ -22,6 +22,8 @@ export interface RouteSpec {
   example?: Readonly<Record<string, unknown>>;
   /** A page of the site (HTML, Markdown, text or an asset): its errors are pages too, never the JSON envelope. */
   page?: true;
+  /** A console page: unauthenticated it redirects (303) to sign-in; a refused request (a malformed body, a bad key, a cross-site form) is the sign-in page again, with its 4xx status. */
+  console?: true;
 }
 
 const TASK_FIELDS = ['model', 'prompt', 'params', 'client_request_id', 'webhook_url', 'webhook_events'] as const;
@@ -91,6 +93,28 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
   'GET /llms.txt': { caller: 'public', params: {}, query: [], body: 'none', page: true },
   'GET /assets/:file': { caller: 'public', params: { file: 'unknown' }, query: [], body: 'none', page: true },
   'GET /assets/swagger-ui/:file': { caller: 'public', params: { file: 'unknown' }, query: [], body: 'none', page: true },
+  'GET /console': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /console/tasks': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /console/credits': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /console/files': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /console/keys': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /console/webhooks': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /console/sign-in': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /console/tasks/:id': { caller: 'public', params: { id: 'task' }, query: [], body: 'none', page: true, console: true },
+  'POST /console/sign-in': { caller: 'public', params: {}, query: [], body: ['key'], example: { key: 'rv_x' }, page: true, console: true },
+  'POST /console/sign-out': { caller: 'public', params: {}, query: [], body: ['csrf_token'], example: { csrf_token: 'x' }, page: true, console: true },
+  'GET /bn/console': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /bn/console/tasks': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /bn/console/credits': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /bn/console/files': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /bn/console/keys': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /bn/console/webhooks': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /bn/console/sign-in': { caller: 'public', params: {}, query: [], body: 'none', page: true, console: true },
+  'GET /bn/console/tasks/:id': { caller: 'public', params: { id: 'task' }, query: [], body: 'none', page: true, console: true },
+  'POST /bn/console/sign-in': { caller: 'public', params: {}, query: [], body: ['key'], example: { key: 'rv_x' }, page: true, console: true },
+  'POST /bn/console/sign-out': { caller: 'public', params: {}, query: [], body: ['csrf_token'], example: { csrf_token: 'x' }, page: true, console: true },
+  'GET /assets/console.js': { caller: 'public', params: {}, query: [], body: 'none', page: true },
+  'GET /assets/console.css': { caller: 'public', params: {}, query: [], body: 'none', page: true },
   'GET /admin/v1/openapi.json': { caller: 'admin', params: {}, query: [], body: 'none' },
   'POST /admin/v1/accounts': { caller: 'admin', params: {}, query: [], body: ['name', 'credits', 'limits'], example: { name: 'n', credits: 5, limits: { active_tasks: 3 } } },
   'GET /admin/v1/accounts/:id': { caller: 'admin', params: { id: 'account' }, query: [], body: 'none' },
