@@ -25,7 +25,15 @@ export function htmlTable(label: string, columns: readonly string[], rows: reado
   const body = rows
     .map((row) => `<tr>${row.map((cell, i) => (codeColumns.has(i) ? `<td><code>${escapeHtml(cell)}</code></td>` : `<td class="text">${prose(cell)}</td>`)).join('')}</tr>`)
     .join('\n');
-  return `<div class="table-scroll" role="region" aria-label="${escapeHtml(label)}" tabindex="0"><table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table></div>`;
+  return scrollRegion(label, `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table>`);
+}
+
+/**
+ * A wide table in a region that scrolls sideways on a narrow screen: labelled, and focusable so
+ * a keyboard can scroll it (axe's `scrollable-region-focusable`). `table` is the `<table>` HTML.
+ */
+export function scrollRegion(label: string, table: string): string {
+  return `<div class="table-scroll" role="region" aria-label="${escapeHtml(label)}" tabindex="0">${table}</div>`;
 }
 
 /** A table as Markdown (pipes in cells escaped). */
@@ -34,11 +42,15 @@ export function markdownTable(columns: readonly string[], rows: readonly (readon
   return [line(columns), `|${columns.map(() => '---').join('|')}|`, ...rows.map(line)].join('\n');
 }
 
-/** A code block with a copy button (the button works through /assets/docs.js; the code stays selectable without it). */
+/**
+ * A code block with a copy button (the button works through /assets/site.js; the code stays
+ * selectable without it). Its `<pre>` scrolls sideways when a line is wider than the screen (a
+ * 360 px phone), so it is a labelled, focusable region a keyboard can reach and scroll.
+ */
 export function codeBlock(code: string, options: { label: string; copyLabel: string; copiedLabel: string; language?: string }): string {
   return `<figure class="code">
 <figcaption>${escapeHtml(options.label)}</figcaption>
 <button type="button" class="copy" data-copy data-copied="${escapeHtml(options.copiedLabel)}">${escapeHtml(options.copyLabel)}</button>
-<pre><code${options.language ? ` class="language-${options.language}"` : ''}>${escapeHtml(code)}</code></pre>
+<pre tabindex="0" role="region" aria-label="${escapeHtml(options.label)}"><code${options.language ? ` class="language-${options.language}"` : ''}>${escapeHtml(code)}</code></pre>
 </figure>`;
 }

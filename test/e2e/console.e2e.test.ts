@@ -1,12 +1,11 @@
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_BUNDLE } from '../../src/pages/console/bundle.js';
+import { ARTIFACTS, launchChromium, seriousAxeViolations, skipWithoutChromium, watchPage } from '../helpers/browser.js';
 import { makeMedia } from '../helpers/media.js';
 import { apiClient, devKey, startServe, type ServeProcess } from '../helpers/serve-process.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
@@ -16,19 +15,14 @@ import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-r
  * `rivya serve` as a user runs it. Without a chromium the file skips, saying so, unless CI=true:
  * then it fails (.ci/run installs chromium).
  */
-const CHROMIUM = process.env['RIVYA_CHROMIUM'] ?? '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const CI = process.env['CI'] === 'true';
-if (!HAVE_CHROMIUM && !CI) console.warn(`[console e2e] skipped: no chromium at ${CHROMIUM} (apt-get install chromium, or set RIVYA_CHROMIUM)`);
+const SKIP = skipWithoutChromium('console e2e');
 
-const ARTIFACTS = join(import.meta.dirname, '../../test-artifacts');
-const AXE_SOURCE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 /** What the tests read of a `<video>` (the tests are typed without the DOM library). */
 interface VideoElement { readyState: number; duration: number; videoWidth: number }
 
 const PAGES = ['/console', '/console/tasks', '/console/credits', '/console/files', '/console/keys', '/console/webhooks'];
 
-describe.skipIf(!HAVE_CHROMIUM && !CI)('the web console in chromium', () => {
+describe.skipIf(SKIP)('the web console in chromium', () => {
   let dataDir: string;
   let serve: ServeProcess;
   let browser: Browser;
@@ -38,15 +32,13 @@ describe.skipIf(!HAVE_CHROMIUM && !CI)('the web console in chromium', () => {
   const loadTimes: Record<string, number> = {};
 
   beforeAll(async () => {
-    if (!HAVE_CHROMIUM) throw new Error(`CI=true and no chromium at ${CHROMIUM}: the browser tests cannot run.`);
-    const { chromium } = await import('playwright-core');
     dataDir = await mkdtemp(join(tmpdir(), 'rivya-console-e2e-'));
     await mkdir(ARTIFACTS, { recursive: true });
     receiver = await startWebhookReceiver();
     [serve, browser] = await Promise.all([
       // Webhooks to the loopback receiver: insecure URLs allowed for this test's service only.
       startServe({ RIVYA_DATA_DIR: dataDir, RIVYA_WEBHOOKS_ALLOW_INSECURE: 'true' }),
-      chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'] }),
+      launchChromium(['--autoplay-policy=no-user-gesture-required']),
     ]);
     key = await devKey(dataDir);
   }, 120_000);
@@ -59,13 +51,7 @@ describe.skipIf(!HAVE_CHROMIUM && !CI)('the web console in chromium', () => {
   });
 
   /** A page that records console errors, failed requests of the page's own and CSP violations as problems. */
-  const watch = (page: Page, allow: RegExp[] = []): Page => {
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !allow.some((pattern) => pattern.test(message.text()))) problems.push(`${page.url()}: ${message.text()}`);
-    });
-    page.on('pageerror', (error) => problems.push(`${page.url()}: ${error.message}`));
-    return page;
-  };
+  const watch = (page: Page, allow: RegExp[] = []): Page => watchPage(page, problems, allow);
   const signIn = async (context: BrowserContext, withKey = key): Promise<Page> => {
     const page = watch(await context.newPage());
     await page.goto(`${serve.url}/console/sign-in`);
@@ -79,15 +65,7 @@ describe.skipIf(!HAVE_CHROMIUM && !CI)('the web console in chromium', () => {
     expect(cookie).toBeDefined();
     return `rivya_session=${cookie!.value}`;
   };
-  const axe = async (page: Page, name: string) => {
-    await page.evaluate(await readFile(AXE_SOURCE, 'utf8'));
-    const result = await page.evaluate(async () => {
-      const run = (globalThis as unknown as { axe: { run: (options: object) => Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
-      return run.run({ resultTypes: ['violations'] });
-    });
-    const serious = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-    expect(serious.map((v) => `${name}: ${v.id} (${v.impact}) at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
-  };
+  const axe = async (page: Page, name: string) => expect(await seriousAxeViolations(page, name)).toEqual([]);
   const noProblems = () => expect(problems.splice(0)).toEqual([]);
 
   it('keeps the client script within its budget', async () => {

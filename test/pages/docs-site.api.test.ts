@@ -86,6 +86,16 @@ describe('the docs site', () => {
     }
   });
 
+  it('makes every code block and wide table a labelled region a keyboard can reach and scroll (360 px screens)', () => {
+    for (const [path, root] of pages) {
+      for (const region of [...root.querySelectorAll('pre'), ...root.querySelectorAll('.table-scroll')]) {
+        expect(region.getAttribute('tabindex'), `${path}: ${region.tagName} tabindex`).toBe('0');
+        expect(region.getAttribute('role'), `${path}: ${region.tagName} role`).toBe('region');
+        expect(region.getAttribute('aria-label') ?? '', `${path}: ${region.tagName} label`).not.toBe('');
+      }
+    }
+  });
+
   it('has every page in both languages, with lang, hreflang alternates and a working language switch', async () => {
     for (const [path, root] of pages) {
       const lang = langOfPath(path);

@@ -5,8 +5,15 @@ window.addEventListener('DOMContentLoaded', () => {
   window.SwaggerUIBundle({
     url: root.getAttribute('data-spec'),
     domNode: root,
-    deepLinking: true,
+    // Deep links put a link inside each operation's toggle button (a control nested in a control:
+    // axe's nested-interactive); the page stays one screen reader stop per operation without them.
+    deepLinking: false,
     // No calls to a third-party validator.
     validatorUrl: null,
+    // The renderer's server picker has no label of its own.
+    onComplete: () => {
+      const servers = root.querySelector('select#servers');
+      if (servers && !servers.hasAttribute('aria-label')) servers.setAttribute('aria-label', 'Servers');
+    },
   });
 });

@@ -1,7 +1,7 @@
 import type { ConsoleSession } from '../../accounts/session-store.js';
 import { MODELS } from '../../catalog/models.js';
 import { TASK_STATUSES } from '../../domain.js';
-import { codeBlock as sharedCodeBlock, escapeHtml, fill } from '../html.js';
+import { codeBlock, escapeHtml, fill, scrollRegion } from '../html.js';
 import { DICTIONARIES, localePath, type Lang, type StringKey } from '../i18n.js';
 import { renderPage, type NavLink } from '../layout.js';
 
@@ -30,19 +30,16 @@ function nav(lang: Lang): NavLink[] {
 
 const attr = (value: string) => escapeHtml(value);
 
-/** The shared code block, its `<pre>` focusable: a block wider than a 360 px screen scrolls, and a keyboard must reach it. */
-const codeBlock = (...args: Parameters<typeof sharedCodeBlock>) => sharedCodeBlock(...args).replace('<pre>', '<pre tabindex="0">');
-
 function th(lang: Lang, keys: readonly StringKey[]): string {
   const t = DICTIONARIES[lang];
   return keys.map((key) => `<th scope="col">${escapeHtml(t[key])}</th>`).join('');
 }
 
 function table(lang: Lang, id: string, label: string, columns: readonly StringKey[]): string {
-  return `<div class="table-scroll" role="region" aria-label="${attr(label)}" tabindex="0"><table>
+  return scrollRegion(label, `<table>
 <thead><tr>${th(lang, columns)}</tr></thead>
 <tbody id="${id}"></tbody>
-</table></div>`;
+</table>`);
 }
 
 /** An error shown next to a field: the API's `details[].path` names the field. */
@@ -133,7 +130,7 @@ function task(lang: Lang): string {
 <p class="form-error" id="task-error" role="alert" hidden></p>
 <p><button type="button" id="task-cancel" hidden>${escapeHtml(t.console_cancel)}</button></p>
 <section><h2>${escapeHtml(t.console_video)}</h2><video id="task-video" controls hidden></video><p><a id="task-download" download hidden>${escapeHtml(t.console_download)}</a></p></section>
-<section><h2>${escapeHtml(t.console_params)}</h2><pre><code id="task-params"></code></pre></section>
+<section><h2>${escapeHtml(t.console_params)}</h2><pre tabindex="0" role="region" aria-label="${attr(t.console_params)}"><code id="task-params"></code></pre></section>
 <section><h2>${escapeHtml(t.console_ledger)}</h2>
 ${table(lang, 'ledger-rows', t.console_ledger, ['console_col_created', 'console_col_type', 'console_col_amount', 'console_col_balance_after'])}
 </section>`;

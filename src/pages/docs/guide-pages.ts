@@ -1,7 +1,7 @@
 import { MODELS, type ModelRecord } from '../../catalog/models.js';
 import { ERROR_CODES, type ErrorCode } from '../../errors.js';
 import { FILE_KINDS, type FileKind, type FileLimits } from '../../files/media-types.js';
-import { codeBlock, escapeHtml, htmlTable, prose } from '../html.js';
+import { codeBlock, escapeHtml, htmlTable, prose, scrollRegion } from '../html.js';
 import { localePath, type Dictionary, type Lang, type StringKey } from '../i18n.js';
 import { formatBytes } from './model-page.js';
 
@@ -44,7 +44,7 @@ function modelsTable({ lang, t }: GuideContext): string {
   const rows = MODELS.map((model) => `<tr><td><a href="${localePath(lang, modelPath(model))}">${escapeHtml(model.name)}</a></td>`
     + `<td><code>${model.id}</code></td><td>${model.credits}</td>`
     + `<td>${model.params.map((param) => `<code>${param.key}</code>`).join(', ')}</td></tr>`).join('\n');
-  return `<div class="table-scroll" role="region" aria-label="${escapeHtml(t.page_models)}" tabindex="0"><table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${rows}\n</tbody>\n</table></div>`;
+  return scrollRegion(t.page_models, `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${rows}\n</tbody>\n</table>`);
 }
 
 /** The errors table, generated from the error model itself (`ERROR_CODES`): a new code cannot be left out. */
@@ -57,7 +57,7 @@ function errorsTable({ t }: GuideContext): string {
       + `<td class="text">${prose(t[`error_${code}_when`])}</td><td class="text">${prose(t[`error_${code}_action`])}</td>`
       + `<td>${escapeHtml(entry.retryable ? t.retry_yes : t.retry_no)}</td></tr>`;
   }).join('\n');
-  return `<div class="table-scroll" role="region" aria-label="${escapeHtml(t.page_errors)}" tabindex="0"><table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${rows}\n</tbody>\n</table></div>`;
+  return scrollRegion(t.page_errors, `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${rows}\n</tbody>\n</table>`);
 }
 
 function walkthrough(publicUrl: string): string {
