@@ -37,7 +37,7 @@ export function csrfMatches(sent: string | undefined, expected: string): boolean
   return timingSafeEqual(a, b);
 }
 
-/** Console sessions, kept in the database so that every API process sees them (see migration 0010). */
+/** Console sessions, kept in the database so that every API process sees them (see migration 0011). */
 export function createSessionStore(db: Database, options: { ttlSeconds?: number } = {}) {
   const ttlSeconds = options.ttlSeconds ?? SESSION_TTL_SECONDS;
   return {
