@@ -79,11 +79,17 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
     expect(body.data.task).not.toHaveProperty('accountId');
     expect(Object.keys(body.data.task).sort()).toEqual(Object.keys(task).sort());
 
-    // A second stream starts after the latest event.
+    // A second stream starts after the latest event: its first frame names it — or, while the
+    // account's shared read has not yet read the newest commit, the one before it, which the stream
+    // then delivers (nothing missed either way).
     await waitFor(() => gated.waiting.has(task.id), 10_000, 'the task to start');
     const latest = await latestEventId(accountId);
     const later = await open('/api/v1/events', auth);
-    expect(await later.next((f) => f.id !== undefined)).toEqual({ id: latest });
+    const start = await later.next((f) => f.id !== undefined);
+    if (start.id !== latest) {
+      expect(start.id! < latest!).toBe(true);
+      expect((await later.next(isEvent)).id).toBe(latest);
+    }
     gated.release(task.id);
   });
 
