@@ -188,6 +188,18 @@ describe.each(BACKENDS)('console sessions on $name', (backend) => {
         expect(anonymous.headers.location).toBe(`${prefix}/console/sign-in`);
       }
     }
+    // Addresses and methods the console has no page for are pages too, under the same headers.
+    for (const [method, url] of [['GET', '/console/nope'], ['GET', '/console/'], ['GET', '/bn/console/tasks/a/b'], ['POST', '/console'], ['DELETE', '/console/keys'], ['OPTIONS', '/console/sign-in']] as const) {
+      for (const extra of [{}, headers]) {
+        const missing = await app.inject({ method, url, headers: extra });
+        expect(missing.statusCode, `${method} ${url}`).toBe(404);
+        expect(missing.headers['content-type'], `${method} ${url}`).toMatch(/^text\/html/);
+        expect(missing.headers['content-security-policy'], `${method} ${url}`).toMatch(/default-src 'self'/);
+        expect(missing.headers['x-frame-options']).toBe('DENY');
+        expect(missing.headers['cache-control']).toBe('no-store');
+      }
+    }
+    expect((await app.inject({ method: 'GET', url: '/bn/console/nope' })).body).toContain('lang="bn"');
     const signInPage = await app.inject({ method: 'GET', url: '/bn/console/sign-in' });
     expect(signInPage.statusCode).toBe(200);
     expect(signInPage.body).toContain('lang="bn"');

@@ -10,7 +10,7 @@ import type { RateLimiter } from '../../rate-limit/port.js';
 import { DICTIONARIES, LANGS, localePath, type Lang } from '../i18n.js';
 import { PAGE_SECURITY_HEADERS } from '../layout.js';
 import { consoleBundle } from './bundle.js';
-import { CONSOLE_PAGES, consolePage, signInPage, type ConsolePageName } from './console-pages.js';
+import { CONSOLE_PAGES, consoleNotFoundPage, consolePage, signInPage, type ConsolePageName } from './console-pages.js';
 
 export interface ConsoleDeps {
   publicUrl: string;
@@ -101,6 +101,11 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
         });
       for (const entry of CONSOLE_PAGES) page(`${base}${entry.path}`, entry.name);
       page(`${base}/tasks/:id`, 'task');
+      // Any other address or method under the console is a page too, with the same security
+      // headers: not the API's JSON envelope, which the app's not-found handler would send.
+      const notFound = async (_request: FastifyRequest, reply: FastifyReply) => reply.code(404).type(HTML).send(consoleNotFoundPage(lang));
+      scope.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url: `${base}/*`, handler: notFound });
+      scope.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url: base, handler: notFound });
     }
     scope.get('/assets/console.css', async (_request, reply) =>
       reply.type('text/css; charset=utf-8').header('cache-control', 'no-cache').send(CONSOLE_CSS));
