@@ -133,6 +133,24 @@ describe.each(BACKENDS)('console sessions on $name', (backend) => {
     expect(page.statusCode).toBe(303);
   });
 
+  it('ends the session a browser already had when it signs in again, and compares the sign-out token exactly', async () => {
+    const first = await service.newAccount(0);
+    const second = await service.newAccount(0);
+    const old = await session(first.key);
+    // Signing in (as another account here) from a browser that holds a live session ends that session.
+    const again = await signIn(second.key, old.headers);
+    expect(again.statusCode).toBe(303);
+    expect(String(again.headers['set-cookie'])).not.toContain(old.token);
+    expect((await app.inject({ method: 'GET', url: '/api/v1/account', headers: old.headers })).statusCode).toBe(401);
+    // A sign-out form whose token is sent twice (an array) is refused, the session kept.
+    const current = await session(second.key);
+    const twice = await app.inject({
+      method: 'POST', url: '/console/sign-out', headers: { ...current.headers, origin: ORIGIN }, payload: { csrf_token: [current.csrf, current.csrf] },
+    });
+    expect(twice.statusCode).toBe(403);
+    expect((await app.inject({ method: 'GET', url: '/api/v1/account', headers: current.headers })).statusCode).toBe(200);
+  });
+
   it('ends the session when its key is revoked, even by another process (the store is shared)', async () => {
     const { key } = await service.newAccount(0);
     const { headers, csrf } = await session(key);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AccountStore } from '../../accounts/account-store.js';
-import type { ConsoleSession, SessionStore } from '../../accounts/session-store.js';
+import { csrfMatches, type ConsoleSession, type SessionStore } from '../../accounts/session-store.js';
 import { rateLimited } from '../../http/auth.js';
 import { toApiError } from '../../http/error-envelope.js';
 import { clearSessionCookie, sameSiteRefusal, sessionTokenOf, setSessionCookie } from '../../http/session-cookie.js';
@@ -75,6 +75,10 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
           await deps.rateLimiter.consume(failuresKey, deps.authFailuresPerMinute, 60);
           return reply.code(401).type(HTML).send(signInPage(lang, { error: t.console_sign_in_failed }));
         }
+        // A session this browser already had (another account's, or one planted in it) ends:
+        // the new cookie replaces it, and nothing should be left able to use it.
+        const previous = sessionTokenOf(request);
+        if (previous) await deps.sessions.end(previous);
         const { token } = await deps.sessions.create(auth);
         setSessionCookie(reply, request, token, deps.sessions.ttlSeconds, deps.publicUrl);
         request.log.info({ account_action: 'console_signed_in', account_id: auth.account.id, key_id: auth.keyId }, 'account action');
@@ -85,7 +89,8 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
         const current = token ? await deps.sessions.find(token) : null;
         if (token && current) {
           const refusal = sameSiteRefusal(request, deps.publicUrl);
-          if (refusal || request.body?.csrf_token !== current.csrfToken) {
+          const sent = request.body?.csrf_token;
+          if (refusal || !csrfMatches(typeof sent === 'string' ? sent : undefined, current.csrfToken)) {
             return reply.code(403).type(HTML).send(signInPage(lang, { error: refusal ?? t.console_csrf_refused }));
           }
           await deps.sessions.end(token);
