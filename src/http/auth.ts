@@ -89,6 +89,8 @@ export function createAuthenticator(
     const sessionToken = token || !deps.sessions ? null : sessionTokenOf(request);
     const session = sessionToken && deps.sessions ? await deps.sessions.find(sessionToken) : null;
     const auth = token ? await deps.accounts.authenticate(token) : session;
+    // A session acts as its key: the key's "last used" says so, as for a request sending the key.
+    if (!token && session) await deps.accounts.recordUse(session.keyId);
     if (session && !SAFE_METHODS.has(request.method)) {
       // A cookie is sent by the browser whoever made the page: a state-changing request by cookie
       // must come from this site and carry the session's CSRF token, which only its pages know.

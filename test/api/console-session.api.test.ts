@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSessionStore } from '../../src/accounts/session-store.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 
@@ -149,6 +150,20 @@ describe.each(BACKENDS)('console sessions on $name', (backend) => {
     });
     expect(twice.statusCode).toBe(403);
     expect((await app.inject({ method: 'GET', url: '/api/v1/account', headers: current.headers })).statusCode).toBe(200);
+  });
+
+  it('counts the session\'s requests as uses of its key (last_used_at)', async () => {
+    const { accountId } = await service.newAccount(0);
+    const account = await service.runtime.accounts.getAccount(accountId);
+    const keyId = (await service.runtime.db.query<{ id: string }>('SELECT id FROM api_keys WHERE account_id = $1', [accountId])).rows[0]?.id as string;
+    // A session started in another process (its sign-in recorded the key's use there, an hour ago).
+    const { token } = await createSessionStore(service.runtime.db).create({ keyId, account: account as NonNullable<typeof account> });
+    await service.runtime.db.query("UPDATE api_keys SET last_used_at = now() - interval '1 hour' WHERE id = $1", [keyId]);
+    const before = Date.now();
+    const me = await app.inject({ method: 'GET', url: '/api/v1/account', headers: { cookie: `rivya_session=${token}` } });
+    expect(me.statusCode).toBe(200);
+    const { rows } = await service.runtime.db.query<{ last_used_at: Date }>('SELECT last_used_at FROM api_keys WHERE id = $1', [keyId]);
+    expect(rows[0]?.last_used_at.getTime()).toBeGreaterThanOrEqual(before - 1000);
   });
 
   it('ends the session when its key is revoked, even by another process (the store is shared)', async () => {
