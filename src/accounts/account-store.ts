@@ -162,6 +162,9 @@ export function createAccountStore(db: Database, options: AccountStoreOptions = 
 
     createApiKey,
 
+    /** Records that a key was used now (at most once per interval), for a request it authenticated some other way than by its secret (a console session). */
+    recordUse,
+
     /**
      * Revokes a key: `revoked` by this call, `already_revoked` (revoking twice is fine and
      * changes nothing), or null if there is no such key.

@@ -25,6 +25,19 @@ export interface AuthDeps {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** How to ask again whether a request's credential still works: its key unrevoked, its console session not ended. */
+const recheckers = new WeakMap<FastifyRequest, () => Promise<boolean>>();
+
+/**
+ * Whether the credential that authenticated `request` still works now (a long answer, such as an
+ * event stream, asks this as it goes: a sign-out or a revoke ends it). True for a request no
+ * credential authenticated.
+ */
+export async function stillAuthenticated(request: FastifyRequest): Promise<boolean> {
+  const recheck = recheckers.get(request);
+  return recheck ? recheck() : true;
+}
+
 const WINDOW_SECONDS = 60;
 
 export function setRateLimitHeaders(reply: FastifyReply, decision: RateLimitDecision): void {
@@ -76,6 +89,8 @@ export function createAuthenticator(
     const sessionToken = token || !deps.sessions ? null : sessionTokenOf(request);
     const session = sessionToken && deps.sessions ? await deps.sessions.find(sessionToken) : null;
     const auth = token ? await deps.accounts.authenticate(token) : session;
+    // A session acts as its key: the key's "last used" says so, as for a request sending the key.
+    if (!token && session) await deps.accounts.recordUse(session.keyId);
     if (session && !SAFE_METHODS.has(request.method)) {
       // A cookie is sent by the browser whoever made the page: a state-changing request by cookie
       // must come from this site and carry the session's CSRF token, which only its pages know.
@@ -108,6 +123,9 @@ export function createAuthenticator(
       if (!decision.allowed) throw rateLimited('requests', decision);
     }
     request.auth = auth;
+    const { sessions, accounts } = deps;
+    if (token) recheckers.set(request, async () => (await accounts.authenticate(token)) !== null);
+    else if (sessionToken && sessions) recheckers.set(request, async () => (await sessions.find(sessionToken)) !== null);
   };
 }
 

@@ -60,9 +60,22 @@ export function createEventStreams(config: EventStreamsConfig) {
   const marks = new Map<EventStream, string>();
   let heartbeat: NodeJS.Timeout | null = null;
 
+  /** Each stream's check that its caller's credential still works, and whether one is under way. */
+  const rechecks = new Map<EventStream, { check: () => Promise<boolean>; pending: boolean }>();
+  const recheck = (stream: EventStream) => {
+    const entry = rechecks.get(stream);
+    if (!entry || entry.pending) return;
+    entry.pending = true;
+    void entry.check().then((valid) => {
+      if (!valid) stream.end();
+    }, () => {}).finally(() => {
+      entry.pending = false;
+    });
+  };
   const beat = () => {
     const now = Date.now();
     for (const [stream, endsAt] of streams) {
+      recheck(stream);
       if (now >= endsAt) stream.end();
       else stream.write(marks.has(stream) ? Buffer.from(`id: ${marks.get(stream)}\n${HEARTBEAT.toString()}`) : HEARTBEAT);
       marks.delete(stream);
@@ -78,7 +91,7 @@ export function createEventStreams(config: EventStreamsConfig) {
      * on `reply`, whose headers it sets; its first frame is the `retry:` hint. The caller sends
      * `body` as the payload (or destroys it, if it answers otherwise).
      */
-    open(reply: FastifyReply, keyId: string): EventStream {
+    open(reply: FastifyReply, keyId: string, stillAuthenticated?: () => Promise<boolean>): EventStream {
       const count = perKey.get(keyId) ?? 0;
       if (count >= config.maxPerKey) {
         throw new ApiError('rate_limited', `This API key already has ${config.maxPerKey} open event streams; close one first.`, {
@@ -97,6 +110,7 @@ export function createEventStreams(config: EventStreamsConfig) {
         ended = true;
         streams.delete(stream);
         marks.delete(stream);
+        rechecks.delete(stream);
         const left = (perKey.get(keyId) ?? 1) - 1;
         if (left > 0) perKey.set(keyId, left);
         else perKey.delete(keyId);
@@ -161,6 +175,8 @@ export function createEventStreams(config: EventStreamsConfig) {
       body.once('close', close);
       reply.raw.once('close', close);
       streams.set(stream, Date.now() + config.maxDurationMs);
+      // A stream outlives no sign-out and no revoke: at each heartbeat its credential is checked again.
+      if (stillAuthenticated) rechecks.set(stream, { check: stillAuthenticated, pending: false });
       heartbeat ??= setInterval(beat, config.heartbeatMs).unref();
       void reply
         .code(200)

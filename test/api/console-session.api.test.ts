@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSessionStore } from '../../src/accounts/session-store.js';
 import { BACKENDS } from '../helpers/backends.js';
 import { startTestService, type TestService } from '../helpers/test-service.js';
 
@@ -133,6 +134,38 @@ describe.each(BACKENDS)('console sessions on $name', (backend) => {
     expect(page.statusCode).toBe(303);
   });
 
+  it('ends the session a browser already had when it signs in again, and compares the sign-out token exactly', async () => {
+    const first = await service.newAccount(0);
+    const second = await service.newAccount(0);
+    const old = await session(first.key);
+    // Signing in (as another account here) from a browser that holds a live session ends that session.
+    const again = await signIn(second.key, old.headers);
+    expect(again.statusCode).toBe(303);
+    expect(String(again.headers['set-cookie'])).not.toContain(old.token);
+    expect((await app.inject({ method: 'GET', url: '/api/v1/account', headers: old.headers })).statusCode).toBe(401);
+    // A sign-out form whose token is sent twice (an array) is refused, the session kept.
+    const current = await session(second.key);
+    const twice = await app.inject({
+      method: 'POST', url: '/console/sign-out', headers: { ...current.headers, origin: ORIGIN }, payload: { csrf_token: [current.csrf, current.csrf] },
+    });
+    expect(twice.statusCode).toBe(403);
+    expect((await app.inject({ method: 'GET', url: '/api/v1/account', headers: current.headers })).statusCode).toBe(200);
+  });
+
+  it('counts the session\'s requests as uses of its key (last_used_at)', async () => {
+    const { accountId } = await service.newAccount(0);
+    const account = await service.runtime.accounts.getAccount(accountId);
+    const keyId = (await service.runtime.db.query<{ id: string }>('SELECT id FROM api_keys WHERE account_id = $1', [accountId])).rows[0]?.id as string;
+    // A session started in another process (its sign-in recorded the key's use there, an hour ago).
+    const { token } = await createSessionStore(service.runtime.db).create({ keyId, account: account as NonNullable<typeof account> });
+    await service.runtime.db.query("UPDATE api_keys SET last_used_at = now() - interval '1 hour' WHERE id = $1", [keyId]);
+    const before = Date.now();
+    const me = await app.inject({ method: 'GET', url: '/api/v1/account', headers: { cookie: `rivya_session=${token}` } });
+    expect(me.statusCode).toBe(200);
+    const { rows } = await service.runtime.db.query<{ last_used_at: Date }>('SELECT last_used_at FROM api_keys WHERE id = $1', [keyId]);
+    expect(rows[0]?.last_used_at.getTime()).toBeGreaterThanOrEqual(before - 1000);
+  });
+
   it('ends the session when its key is revoked, even by another process (the store is shared)', async () => {
     const { key } = await service.newAccount(0);
     const { headers, csrf } = await session(key);
@@ -188,6 +221,18 @@ describe.each(BACKENDS)('console sessions on $name', (backend) => {
         expect(anonymous.headers.location).toBe(`${prefix}/console/sign-in`);
       }
     }
+    // Addresses and methods the console has no page for are pages too, under the same headers.
+    for (const [method, url] of [['GET', '/console/nope'], ['GET', '/console/'], ['GET', '/bn/console/tasks/a/b'], ['POST', '/console'], ['DELETE', '/console/keys'], ['OPTIONS', '/console/sign-in']] as const) {
+      for (const extra of [{}, headers]) {
+        const missing = await app.inject({ method, url, headers: extra });
+        expect(missing.statusCode, `${method} ${url}`).toBe(404);
+        expect(missing.headers['content-type'], `${method} ${url}`).toMatch(/^text\/html/);
+        expect(missing.headers['content-security-policy'], `${method} ${url}`).toMatch(/default-src 'self'/);
+        expect(missing.headers['x-frame-options']).toBe('DENY');
+        expect(missing.headers['cache-control']).toBe('no-store');
+      }
+    }
+    expect((await app.inject({ method: 'GET', url: '/bn/console/nope' })).body).toContain('lang="bn"');
     const signInPage = await app.inject({ method: 'GET', url: '/bn/console/sign-in' });
     expect(signInPage.statusCode).toBe(200);
     expect(signInPage.body).toContain('lang="bn"');

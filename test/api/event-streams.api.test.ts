@@ -277,6 +277,34 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
     expect(resumed.status).toBe(204);
   });
 
+  it('ends a stream at the next heartbeat once its console session is signed out, or its key revoked', async () => {
+    const { key, auth } = await service.newAccount(0);
+    const within = async (ended: Promise<unknown>, ms: number) =>
+      Promise.race([ended, new Promise((_, reject) => setTimeout(() => reject(new Error(`the stream was still open after ${ms} ms`)), ms))]);
+    const signIn = await fetch(`${base}/console/sign-in`, {
+      method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `key=${encodeURIComponent(key)}`,
+    });
+    expect(signIn.status).toBe(303);
+    const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] as string;
+    const bySession = await open('/api/v1/events', { cookie });
+    const byKey = await open('/api/v1/events', auth);
+    expect(bySession.status).toBe(200);
+    expect(byKey.status).toBe(200);
+    const page = await (await fetch(`${base}/console`, { headers: { cookie } })).text();
+    const csrf = /data-csrf="([^"]+)"/.exec(page)?.[1] ?? '';
+    const out = await fetch(`${base}/console/sign-out`, {
+      method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: `csrf_token=${encodeURIComponent(csrf)}`,
+    });
+    expect(out.status).toBe(303);
+    await within(bySession.ended, 3000);
+    // The key itself still works: its stream goes on, until the key is revoked.
+    expect(await byKey.next((frame) => frame.comment !== undefined, 3000)).toEqual({ comment: 'heartbeat' });
+    const keys = (await (await fetch(`${base}/api/v1/keys`, { headers: auth })).json()) as { data: { id: string }[] };
+    const revoke = await fetch(`${base}/api/v1/keys/${keys.data[0]?.id ?? ''}`, { method: 'DELETE', headers: auth });
+    expect(revoke.status).toBe(200);
+    await within(byKey.ended, 3000);
+  });
+
   it('sends heartbeat comments while nothing happens', async () => {
     const { auth } = await service.newAccount(100);
     const stream = await open('/api/v1/events', auth);

@@ -54,6 +54,8 @@ describe.each(BACKENDS)('tasks API on $name', (backend) => {
     const video = await ctx.app.inject({ url: url.pathname + url.search });
     expect(video.statusCode).toBe(200);
     expect(video.headers['content-type']).toBe('video/mp4');
+    expect(video.headers['x-content-type-options']).toBe('nosniff');
+    expect(video.headers['content-security-policy']).toBe("sandbox; default-src 'none'");
     expect(video.rawPayload.length).toBe(media.sizeBytes);
     expect(video.rawPayload.subarray(4, 8).toString()).toBe('ftyp');
     // An altered signature, expiry or path answers like a missing file.

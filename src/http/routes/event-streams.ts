@@ -6,7 +6,7 @@ import type { EventRecord, EventType } from '../../events/event-log.js';
 import type { EventService } from '../../events/event-service.js';
 import type { LogPosition, LogPositions } from '../../events/log-positions.js';
 import type { TaskService } from '../../tasks/task-service.js';
-import { callerOf } from '../auth.js';
+import { callerOf, stillAuthenticated } from '../auth.js';
 import { idField, type EventFrames } from '../event-frames.js';
 import type { EventStream, EventStreams } from '../event-streams.js';
 import { queryReader } from '../query.js';
@@ -118,7 +118,7 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
 
   /** Opens a stream and starts it; one that fails to start is closed again, and the error answered. */
   const openStream = async (reply: FastifyReply, keyId: string, start: (stream: EventStream) => Promise<void>) => {
-    const stream = deps.streams.open(reply, keyId);
+    const stream = deps.streams.open(reply, keyId, () => stillAuthenticated(reply.request));
     try {
       await start(stream);
     } catch (error) {

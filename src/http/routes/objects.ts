@@ -28,6 +28,10 @@ export function registerObjectRoutes(
         .header('content-length', String(object.sizeBytes))
         .header('cache-control', `private, max-age=${maxAge}`)
         .header('content-disposition', `inline; filename="${key.split('/').pop() ?? 'file'}"`)
+        // Uploads are served from the console's origin: never as anything but their stored type,
+        // and never with the origin's rights if opened as a document (a crafted file cannot reach the session).
+        .header('x-content-type-options', 'nosniff')
+        .header('content-security-policy', "sandbox; default-src 'none'")
         .send(object.body);
     },
   );

@@ -226,3 +226,11 @@ ${error}
     stylesheets: ['/assets/console.css'],
   });
 }
+
+/** The console's answer for an address it has no page at. */
+export function consoleNotFoundPage(lang: Lang): string {
+  const t = DICTIONARIES[lang];
+  const main = `<h1>${escapeHtml(t.not_found_title)}</h1>
+<p><a href="${attr(localePath(lang, '/console'))}">${escapeHtml(t.console_title)}</a></p>`;
+  return renderPage({ lang, title: t.not_found_title, description: t.not_found_title, path: '/console', nav: nav(lang), navLabel: t.console_nav_label, main, stylesheets: ['/assets/console.css'] });
+}

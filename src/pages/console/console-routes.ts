@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AccountStore } from '../../accounts/account-store.js';
-import type { ConsoleSession, SessionStore } from '../../accounts/session-store.js';
+import { csrfMatches, type ConsoleSession, type SessionStore } from '../../accounts/session-store.js';
 import { rateLimited } from '../../http/auth.js';
 import { toApiError } from '../../http/error-envelope.js';
 import { clearSessionCookie, sameSiteRefusal, sessionTokenOf, setSessionCookie } from '../../http/session-cookie.js';
@@ -10,7 +10,7 @@ import type { RateLimiter } from '../../rate-limit/port.js';
 import { DICTIONARIES, LANGS, localePath, type Lang } from '../i18n.js';
 import { PAGE_SECURITY_HEADERS } from '../layout.js';
 import { consoleBundle } from './bundle.js';
-import { CONSOLE_PAGES, consolePage, signInPage, type ConsolePageName } from './console-pages.js';
+import { CONSOLE_PAGES, consoleNotFoundPage, consolePage, signInPage, type ConsolePageName } from './console-pages.js';
 
 export interface ConsoleDeps {
   publicUrl: string;
@@ -75,6 +75,10 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
           await deps.rateLimiter.consume(failuresKey, deps.authFailuresPerMinute, 60);
           return reply.code(401).type(HTML).send(signInPage(lang, { error: t.console_sign_in_failed }));
         }
+        // A session this browser already had (another account's, or one planted in it) ends:
+        // the new cookie replaces it, and nothing should be left able to use it.
+        const previous = sessionTokenOf(request);
+        if (previous) await deps.sessions.end(previous);
         const { token } = await deps.sessions.create(auth);
         setSessionCookie(reply, request, token, deps.sessions.ttlSeconds, deps.publicUrl);
         request.log.info({ account_action: 'console_signed_in', account_id: auth.account.id, key_id: auth.keyId }, 'account action');
@@ -85,7 +89,8 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
         const current = token ? await deps.sessions.find(token) : null;
         if (token && current) {
           const refusal = sameSiteRefusal(request, deps.publicUrl);
-          if (refusal || request.body?.csrf_token !== current.csrfToken) {
+          const sent = request.body?.csrf_token;
+          if (refusal || !csrfMatches(typeof sent === 'string' ? sent : undefined, current.csrfToken)) {
             return reply.code(403).type(HTML).send(signInPage(lang, { error: refusal ?? t.console_csrf_refused }));
           }
           await deps.sessions.end(token);
@@ -101,6 +106,11 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
         });
       for (const entry of CONSOLE_PAGES) page(`${base}${entry.path}`, entry.name);
       page(`${base}/tasks/:id`, 'task');
+      // Any other address or method under the console is a page too, with the same security
+      // headers: not the API's JSON envelope, which the app's not-found handler would send.
+      const notFound = async (_request: FastifyRequest, reply: FastifyReply) => reply.code(404).type(HTML).send(consoleNotFoundPage(lang));
+      scope.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url: `${base}/*`, handler: notFound });
+      scope.route({ method: ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url: base, handler: notFound });
     }
     scope.get('/assets/console.css', async (_request, reply) =>
       reply.type('text/css; charset=utf-8').header('cache-control', 'no-cache').send(CONSOLE_CSS));
