@@ -17,6 +17,8 @@ describe('kie callbacks', () => {
       {
         ...FAST,
         poll: { min_seconds: 60, max_seconds: 60 },
+        // One status fetch slower than FAST's 1 s on a loaded machine would leave the task to the next poll, past its deadline.
+        request_timeout_seconds: 5,
         accounts: { kie: { kind: 'kie', api_key_env: 'TEST_KIE_KEY', base_url: kie.url } },
         routes: { 'sora-2': ['kie'], 'sora-2-pro': ['kie'] },
       },
