@@ -122,7 +122,21 @@ export const ROUTE_SPECS: Readonly<Record<string, RouteSpec>> = {
   'POST /admin/v1/accounts/:id/keys': { caller: 'admin', params: { id: 'account' }, query: [], body: ['name'], example: { name: 'k' } },
   'DELETE /admin/v1/keys/:id': { caller: 'admin', params: { id: 'key' }, query: [], body: 'none' },
   'POST /admin/v1/accounts/:id/credits': { caller: 'admin', params: { id: 'account' }, query: [], body: ['amount', 'reason'], example: { amount: 5, reason: 'r' } },
+  // Any other address or method under the console: a not-found page under the pages' headers.
+  ...consoleNotFoundSpecs(),
 };
+
+function consoleNotFoundSpecs(): Record<string, RouteSpec> {
+  const specs: Record<string, RouteSpec> = {};
+  for (const base of ['/console', '/bn/console']) {
+    for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
+      const body: RouteSpec['body'] = ['POST', 'PUT', 'PATCH'].includes(method) ? [] : 'none';
+      specs[`${method} ${base}/*`] = { caller: 'public', params: { '*': 'unknown' }, query: [], body, page: true, console: true };
+      if (method !== 'GET') specs[`${method} ${base}`] = { caller: 'public', params: {}, query: [], body, page: true, console: true };
+    }
+  }
+  return specs;
+}
 
 /**
  * The spec of `method url`. A HEAD route the app derives from a GET one is fuzzed as that GET is;
