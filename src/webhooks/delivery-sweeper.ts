@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database } from '../db/port.js';
 import type { JobQueue } from '../jobs/port.js';
+import { periodicSweep } from '../worker/periodic-sweep.js';
 import type { DeliveryStore } from './delivery-store.js';
 import { WEBHOOK_QUEUE, type DeliveryJob } from './dispatch.js';
 
@@ -24,8 +25,6 @@ export interface DeliverySweeperDeps {
  * its attempt made and does nothing).
  */
 export function createDeliverySweeper(deps: DeliverySweeperDeps) {
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<void> | null = null;
 
   /** Re-enqueues the deliveries that lost their job; jobs taken more than `staleSeconds` ago count as lost. */
   async function resumeStranded(staleSeconds: number): Promise<number> {
@@ -54,23 +53,6 @@ export function createDeliverySweeper(deps: DeliverySweeperDeps) {
       await deps.deliveries.lapseAllClaims();
       return resumeStranded(0);
     },
-    async sweepOnce(): Promise<void> {
-      while (running) await running;
-      running = sweep().finally(() => (running = null));
-      await running;
-    },
-    start(): void {
-      timer = setInterval(() => {
-        if (running) return;
-        running = sweep()
-          .catch((error: unknown) => deps.logger.error({ err: error }, 'webhook delivery sweep failed'))
-          .finally(() => (running = null));
-      }, deps.intervalMs);
-      timer.unref();
-    },
-    async stop(): Promise<void> {
-      if (timer) clearInterval(timer);
-      if (running) await running.catch(() => {});
-    },
+    ...periodicSweep(sweep, { intervalMs: deps.intervalMs, logger: deps.logger, failure: 'webhook delivery sweep failed' }),
   };
 }

@@ -4,6 +4,7 @@ import type { EventLog } from '../events/event-log.js';
 import type { IdempotencyStore } from '../idempotency/idempotency-store.js';
 import type { TaskLifecycle } from '../tasks/task-lifecycle.js';
 import type { TaskStore } from '../tasks/task-store.js';
+import { periodicSweep } from './periodic-sweep.js';
 
 export interface SweeperDeps {
   tasks: TaskStore;
@@ -33,8 +34,6 @@ export const EVENT_PURGE = { batch: 1000, batchesPerSweep: 20 };
  * Every action is a guarded, idempotent statement, so several sweepers may run at once.
  */
 export function createSweeper(deps: SweeperDeps) {
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<void> | null = null;
 
   async function sweep(): Promise<void> {
     for (const id of await deps.tasks.pastDeadline(100)) {
@@ -63,25 +62,5 @@ export function createSweeper(deps: SweeperDeps) {
     }
   }
 
-  return {
-    /** Runs one sweep now (tests, and start-up). */
-    async sweepOnce(): Promise<void> {
-      while (running) await running;
-      running = sweep().finally(() => (running = null));
-      await running;
-    },
-    start(): void {
-      timer = setInterval(() => {
-        if (running) return;
-        running = sweep()
-          .catch((error: unknown) => deps.logger.error({ err: error }, 'sweep failed'))
-          .finally(() => (running = null));
-      }, deps.intervalMs);
-      timer.unref();
-    },
-    async stop(): Promise<void> {
-      if (timer) clearInterval(timer);
-      if (running) await running.catch(() => {});
-    },
-  };
+  return periodicSweep(sweep, { intervalMs: deps.intervalMs, logger: deps.logger, failure: 'sweep failed' });
 }
