@@ -43,6 +43,8 @@ export interface Config {
   fileRetentionSeconds: number;
   /** How long events stay in the log (at least an hour); the sweeper deletes older ones. */
   eventRetentionSeconds: number;
+  /** What the memory view of unfinished tasks may weigh, in bytes (0: none kept, every poll reads the database). */
+  liveViewBytes: number;
   /** Upload size limits per kind of file. */
   fileLimits: FileLimits;
   /** The object store target uploads are kept on. */
@@ -204,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: { role?: string | unde
     },
     fileRetentionSeconds: int('RIVYA_FILE_RETENTION_SECONDS', 7 * 86_400, 60, 365 * 86_400),
     eventRetentionSeconds: int('RIVYA_EVENT_RETENTION_SECONDS', 7 * 86_400, 3600, 365 * 86_400),
+    liveViewBytes: int('RIVYA_LIVE_VIEW_BYTES', 64 * 1024 * 1024, 0, 64 * 1024 * 1024 * 1024),
     fileLimits: {
       image: int('RIVYA_MAX_IMAGE_BYTES', DEFAULT_FILE_LIMITS.image, 1, 5_000_000_000),
       video: int('RIVYA_MAX_VIDEO_BYTES', DEFAULT_FILE_LIMITS.video, 1, 5_000_000_000),

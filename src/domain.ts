@@ -88,7 +88,10 @@ export interface TaskRecord {
   webhookEvents: TaskWebhookEvents;
   deadlineAt: Date;
   createdAt: Date;
+  /** The row's last write, leases and hand-overs included (the sweeper goes by it). */
   updatedAt: Date;
+  /** When what a client sees of the task last changed: its `updated_at`. */
+  changedAt: Date;
   startedAt: Date | null;
   completedAt: Date | null;
 }
@@ -109,4 +112,13 @@ export interface Account {
   activeTasks: number;
   limits: AccountLimits;
   createdAt: Date;
+}
+
+/**
+ * A value as of a position of its account's log: every change to the account up to `position`
+ * (each change takes the next seq of the log, migration 0012) is in it.
+ */
+export interface AtPosition<T> {
+  value: T;
+  position: number;
 }

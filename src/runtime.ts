@@ -18,6 +18,7 @@ import { createPostgresDatabase } from './db/postgres-database.js';
 import { createEventLog } from './events/event-log.js';
 import { createEventService } from './events/event-service.js';
 import { createEventFeed, type EventFeed } from './events/event-feed.js';
+import { createLiveView } from './events/live-view.js';
 import { createEventFanout } from './events/event-fanout.js';
 import { createLogPositions } from './events/log-positions.js';
 import { createEventStreams } from './http/event-streams.js';
@@ -205,6 +206,8 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     onAttempt: (outcome, latencyMs) => metrics.webhookAttempt(outcome, latencyMs / 1000),
   });
   const transitions = createTaskTransitions({ metrics, logger });
+  // Unfinished tasks and credits, answered from memory; only API processes read them.
+  const view = createLiveView(feed, { maxTaskBytes: config.liveViewBytes });
   const eventLog = createEventLog(db);
   const lifecycle = createTaskLifecycle({
     db, tasks, queue, transitions,
@@ -213,11 +216,14 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     onEvent: async (tx, event) => {
       await webhooks.dispatchEvent(tx, event);
     },
-    onCommitted: () => queue.wake(WEBHOOK_QUEUE),
+    onCommitted: (event) => {
+      queue.wake(WEBHOOK_QUEUE);
+      view.committed(event);
+    },
     strandedAfterSeconds: config.leaseSeconds * 2,
   });
   const taskService = createTaskService({
-    tasks, lifecycle, idempotency, feed, stores,
+    tasks, lifecycle, idempotency, feed, view, stores,
     resolveReferences: (account, items, policy) => fileService.resolveReferences(account, items, policy),
     taskTimeoutSeconds: config.taskTimeoutSeconds,
     resultUrlTtlSeconds: config.resultUrlTtlSeconds,
@@ -247,7 +253,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       : createApp({
           publicUrl: config.publicUrl, adminToken: config.adminToken, authFailuresPerMinute: config.authFailuresPerMinute,
           logger, trustProxy: false,
-          accounts, sessions, ledger, idempotency, tasks: taskService, files: fileService, webhooks: webhooks.service,
+          accounts, sessions, ledger, idempotency, tasks: taskService, view, files: fileService, webhooks: webhooks.service,
           events: eventService,
           maxUploadBytes: Math.max(...Object.values(config.fileLimits)),
           fileLimits: config.fileLimits,
@@ -333,6 +339,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       }
       await metricsApp?.close();
       eventFanout.close();
+      view.close();
       await sweeper.stop();
       await webhooks.stop();
       await queue.stop(config.shutdownTimeoutMs);

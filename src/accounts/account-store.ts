@@ -1,8 +1,8 @@
 import type { Database, Queryable } from '../db/port.js';
-import { DEFAULT_LIMITS, type Account, type AccountLimits } from '../domain.js';
+import { DEFAULT_LIMITS, type Account, type AccountLimits, type AtPosition } from '../domain.js';
 import { newId } from '../ids.js';
 import { generateApiKey, hashApiKey, keyPrefix } from './api-key.js';
-import { postCreditChange } from '../ledger/credit-ledger.js';
+import { markAccountChanged, postCreditChange } from '../ledger/credit-ledger.js';
 import { LruCache } from '../lru-cache.js';
 import { ApiError } from '../errors.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
@@ -149,12 +149,27 @@ export function createAccountStore(db: Database, options: AccountStoreOptions = 
 
     getAccount: (id: string) => getAccount(db, id),
 
+    /** The account with the position of its log its snapshot saw (read in the same statement); null if unknown. */
+    async getAccountAt(id: string): Promise<AtPosition<Account | null>> {
+      const { rows } = await db.query<AccountRow & { position: string }>(
+        `SELECT a.*, coalesce((SELECT last_seq FROM event_counters c WHERE c.account_id = a.id), 0) AS position
+           FROM accounts a WHERE a.id = $1`,
+        [id],
+      );
+      const row = rows[0];
+      return row ? { value: toAccount(row), position: Number(row.position) } : { value: null, position: 0 };
+    },
+
     /** Merges `limits` into the account's settings; returns the account, or null if unknown. */
     async updateLimits(id: string, limits: Partial<AccountLimits>): Promise<Account | null> {
-      const { rows } = await db.query<AccountRow>(
-        'UPDATE accounts SET limits = limits || $2::jsonb WHERE id = $1 RETURNING *',
-        [id, JSON.stringify(limits)],
-      );
+      const rows = await db.transaction(async (tx) => {
+        const { rows: updated } = await tx.query<AccountRow>(
+          'UPDATE accounts SET limits = limits || $2::jsonb WHERE id = $1 RETURNING *',
+          [id, JSON.stringify(limits)],
+        );
+        if (updated[0]) await markAccountChanged(tx, id);
+        return updated;
+      });
       generation++;
       authCache.deleteWhere((auth) => auth.account.id === id);
       return rows[0] ? toAccount(rows[0]) : null;

@@ -22,6 +22,14 @@ export interface Transaction extends Queryable {
   exec: (script: string) => Promise<QueryResult<Record<string, unknown>>>;
 }
 
+/** What a listener is told of its connection (see `Database.listen`). */
+export interface ListenHooks {
+  /** The connection was lost: notifications may be missed from now until `onReconnect`. */
+  onLost?: () => void;
+  /** Listening again after a loss: what was sent in between is gone. */
+  onReconnect?: () => void;
+}
+
 export interface Database extends Queryable {
   /** Which backend this is, for capability gates and logs. */
   readonly kind: 'pglite' | 'postgres';
@@ -36,11 +44,12 @@ export interface Database extends Queryable {
    * Calls `onPayload` with the payload of every NOTIFY on `channel` from a transaction that
    * committed, in this process or any other on the same database, in commit order; never for one
    * that rolled back. Resolves once listening (rejects if the store cannot be reached then).
-   * When the listening connection is lost it reconnects by itself, retrying every second, and
-   * calls `onReconnect` once it listens again: notifications sent meanwhile are lost, so re-read
-   * whatever they would have announced. Resolves with the function that stops listening.
+   * When the listening connection is lost it calls `onLost` at once, reconnects by itself,
+   * retrying every second, and calls `onReconnect` once it listens again: notifications sent
+   * meanwhile are lost, so re-read whatever they would have announced, and trust nothing kept from
+   * them in between. Resolves with the function that stops listening.
    */
-  listen(channel: string, onPayload: (payload: string) => void, onReconnect?: () => void): Promise<() => Promise<void>>;
+  listen(channel: string, onPayload: (payload: string) => void, hooks?: ListenHooks): Promise<() => Promise<void>>;
   /** True when the store answers a trivial query. */
   ping(): Promise<boolean>;
   /** Closes connections; afterwards every call fails. */

@@ -100,7 +100,7 @@ export async function createPostgresDatabase(config: PostgresDatabaseConfig): Pr
       }
     },
     exec: base.exec,
-    listen: (channel, onPayload, onReconnect) => listener.listen(channel, onPayload, onReconnect),
+    listen: (channel, onPayload, hooks) => listener.listen(channel, onPayload, hooks),
     async ping() {
       try {
         await pool.query('SELECT 1');

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { DependencyUnavailableError } from '../errors.js';
+import type { ListenHooks } from './port.js';
 
 export interface PostgresListenerConfig {
   connectionString: string;
@@ -9,16 +10,16 @@ export interface PostgresListenerConfig {
   retryMs?: number | undefined;
 }
 
-interface Subscriber {
+interface Subscriber extends ListenHooks {
   onPayload: (payload: string) => void;
-  onReconnect: (() => void) | undefined;
 }
 
 /**
  * LISTEN for the PostgreSQL backend: one dedicated connection per database (a pooled one would
  * stop listening when handed back), shared by every channel and subscriber. A lost connection is
  * made again every `retryMs` until it comes back; then every channel is listened on again and
- * every subscriber's `onReconnect` is called, since what was sent meanwhile is gone.
+ * every subscriber's `onReconnect` is called, since what was sent meanwhile is gone (each was told
+ * `onLost` when the connection went).
  */
 export function createPostgresListener(config: PostgresListenerConfig) {
   const channels = new Map<string, Set<Subscriber>>();
@@ -59,6 +60,7 @@ export function createPostgresListener(config: PostgresListenerConfig) {
         if (client === next) {
           client = null;
           lost = true;
+          for (const set of channels.values()) for (const subscriber of set) subscriber.onLost?.();
           scheduleRetry();
         }
         void next.end().catch(() => {});
@@ -91,9 +93,9 @@ export function createPostgresListener(config: PostgresListenerConfig) {
 
   return {
     /** See `Database.listen`. */
-    async listen(channel: string, onPayload: (payload: string) => void, onReconnect?: () => void): Promise<() => Promise<void>> {
+    async listen(channel: string, onPayload: (payload: string) => void, hooks: ListenHooks = {}): Promise<() => Promise<void>> {
       if (closed) throw new DependencyUnavailableError('database', { cause: new Error('Client was closed') });
-      const subscriber: Subscriber = { onPayload, onReconnect };
+      const subscriber: Subscriber = { ...hooks, onPayload };
       let set = channels.get(channel);
       if (!set) channels.set(channel, (set = new Set()));
       set.add(subscriber);

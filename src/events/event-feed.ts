@@ -24,6 +24,8 @@ export function parseEventNotice(payload: string): EventNotice | null {
  */
 export async function createEventFeed(db: Database, logger: FastifyBaseLogger) {
   const accountListeners = new Map<string, Set<(notice: EventNotice) => void>>();
+  const noticeListeners = new Set<(notice: EventNotice) => void>();
+  const lossListeners = new Set<() => void>();
   const gapListeners = new Set<() => void>();
   const taskWaiters = new Map<string, Set<() => void>>();
 
@@ -36,6 +38,8 @@ export async function createEventFeed(db: Database, logger: FastifyBaseLogger) {
   const onPayload = (payload: string) => {
     const notice = parseEventNotice(payload);
     if (!notice) return;
+    // What is kept from notices is brought up to date before anyone who waited on one reads it.
+    for (const listener of noticeListeners) listener(notice);
     if (notice.taskId) wakeTask(notice.taskId);
     for (const listener of accountListeners.get(notice.accountId) ?? []) listener(notice);
   };
@@ -44,7 +48,11 @@ export async function createEventFeed(db: Database, logger: FastifyBaseLogger) {
     for (const taskId of [...taskWaiters.keys()]) wakeTask(taskId);
     for (const listener of gapListeners) listener();
   };
-  const unlisten = await db.listen(EVENT_CHANNEL, onPayload, onReconnect);
+  const onLost = () => {
+    logger.warn('event feed: lost its connection; listening again');
+    for (const listener of lossListeners) listener();
+  };
+  const unlisten = await db.listen(EVENT_CHANNEL, onPayload, { onLost, onReconnect });
 
   return {
     /** Calls `listener` for each event committed to `accountId`'s log from now on. Returns the function that stops it. */
@@ -56,6 +64,18 @@ export async function createEventFeed(db: Database, logger: FastifyBaseLogger) {
         set.delete(listener);
         if (set.size === 0 && accountListeners.get(accountId) === set) accountListeners.delete(accountId);
       };
+    },
+
+    /** Calls `listener` for every notice, of any account, before task waiters wake. Returns the function that stops it. */
+    onNotice(listener: (notice: EventNotice) => void): () => void {
+      noticeListeners.add(listener);
+      return () => void noticeListeners.delete(listener);
+    },
+
+    /** Calls `listener` as soon as the feed's connection is lost (notices may be missed until `onGap`). Returns the function that stops it. */
+    onLost(listener: () => void): () => void {
+      lossListeners.add(listener);
+      return () => void lossListeners.delete(listener);
     },
 
     /** Calls `listener` when notices may have been lost: whoever reads on notices reads again. Returns the function that stops it. */
@@ -92,6 +112,8 @@ export async function createEventFeed(db: Database, logger: FastifyBaseLogger) {
       await unlisten().catch(() => {});
       for (const taskId of [...taskWaiters.keys()]) wakeTask(taskId);
       accountListeners.clear();
+      noticeListeners.clear();
+      lossListeners.clear();
       gapListeners.clear();
     },
   };

@@ -38,7 +38,7 @@ interface EventRow {
   created_at: Date;
 }
 
-const TASK_DATE_FIELDS = ['deadlineAt', 'createdAt', 'updatedAt', 'startedAt', 'completedAt', 'submittedAt'] as const;
+const TASK_DATE_FIELDS = ['deadlineAt', 'createdAt', 'updatedAt', 'changedAt', 'startedAt', 'completedAt', 'submittedAt'] as const;
 
 /** A task record read back from JSON: its dates are Dates again. */
 function reviveTask(raw: Record<string, unknown>): TaskRecord {
@@ -47,6 +47,8 @@ function reviveTask(raw: Record<string, unknown>): TaskRecord {
     const value = task[field];
     if (typeof value === 'string') task[field] = new Date(value);
   }
+  // Events written before migration 0012 carry no changedAt.
+  task['changedAt'] ??= task['updatedAt'];
   return task as unknown as TaskRecord;
 }
 
@@ -117,29 +119,36 @@ export function createEventLog(db: Database) {
     },
 
     /**
-     * The seq that follows the events swept from the front of the account's log: its oldest kept
-     * event's, or, once every event is swept, the one its next event will have (1 for a log that
-     * never had one). Seqs have no gaps but those sweeps make.
+     * The seq of the last event swept from the front of the account's log (0 when none was): a
+     * client that read up to it misses nothing that is kept. Found from what the sweeper records,
+     * not from the oldest kept event: seqs have gaps where a change was not an event (migration 0012).
      */
-    async firstKeptSeq(accountId: string): Promise<number> {
-      const { rows } = await db.query<{ oldest: number | string | null; last: number | string | null }>(
-        `SELECT (SELECT min(seq) FROM events WHERE account_id = $1) AS oldest,
-                (SELECT last_seq FROM event_counters WHERE account_id = $1) AS last`,
+    async lastSweptSeq(accountId: string): Promise<number> {
+      const { rows } = await db.query<{ swept_through: number | string }>(
+        'SELECT swept_through FROM event_counters WHERE account_id = $1',
         [accountId],
       );
-      const row = rows[0];
-      if (row?.oldest !== null && row?.oldest !== undefined) return Number(row.oldest);
-      return Number(row?.last ?? 0) + 1;
+      return Number(rows[0]?.swept_through ?? 0);
     },
 
-    /** Deletes events older than `retentionSeconds` (at most `limit` at a time); returns how many. */
+    /**
+     * Deletes events older than `retentionSeconds` (at most `limit` at a time), recording for each
+     * account the last seq swept; returns how many.
+     */
     async purgeOlderThan(retentionSeconds: number, limit = 10_000): Promise<number> {
-      const { rowCount } = await db.query(
-        `DELETE FROM events WHERE (account_id, seq) IN (
-           SELECT account_id, seq FROM events WHERE created_at < now() - make_interval(secs => $1) LIMIT $2)`,
+      const { rows } = await db.query<{ swept: number | string }>(
+        `WITH swept AS (
+           DELETE FROM events WHERE (account_id, seq) IN (
+             SELECT account_id, seq FROM events WHERE created_at < now() - make_interval(secs => $1) LIMIT $2)
+           RETURNING account_id, seq),
+         recorded AS (
+           UPDATE event_counters c SET swept_through = greatest(c.swept_through, s.last)
+             FROM (SELECT account_id, max(seq) AS last FROM swept GROUP BY account_id) s
+            WHERE c.account_id = s.account_id)
+         SELECT count(*) AS swept FROM swept`,
         [retentionSeconds, limit],
       );
-      return rowCount;
+      return Number(rows[0]?.swept ?? 0);
     },
   };
 }

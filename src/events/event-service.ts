@@ -53,7 +53,7 @@ export function createEventService(deps: EventServiceDeps) {
       // Swept: the last event swept is still a good position, since every event after it is kept
       // (a quiet account's stream resuming from its last event, gone meanwhile). Its random part
       // can no longer be checked, but a wrong one only names a position in the account's own log.
-      if (seq + 1 === (await deps.log.firstKeptSeq(accountId))) return seq;
+      if (seq === (await deps.log.lastSweptSeq(accountId))) return seq;
       throw notInLog(after);
     },
 

@@ -13,6 +13,7 @@ import type { EventService } from '../events/event-service.js';
 import type { FileService } from '../files/file-service.js';
 import type { FileLimits } from '../files/media-types.js';
 import type { TaskService } from '../tasks/task-service.js';
+import type { LiveView } from '../events/live-view.js';
 import type { WebhookService } from '../webhooks/webhook-service.js';
 import { registerFileRoutes } from './routes/files.js';
 import { findUnstorableText, MAX_JSON_DEPTH, nestsDeeperThan, unstorableText } from './storable-text.js';
@@ -57,6 +58,8 @@ export interface AppDeps {
   ledger: CreditLedger;
   idempotency: IdempotencyStore;
   tasks: TaskService;
+  /** Unfinished tasks and accounts' credits held in memory (GET /api/v1/account reads it; the task service its own). */
+  view: Pick<LiveView, 'account' | 'readAccount'>;
   files: FileService;
   webhooks: WebhookService;
   /** The account's event log, as the API reads it. */
@@ -182,7 +185,7 @@ export function createApp(deps: AppDeps): FastifyInstance {
   const streams = registerEventStreamRoutes(app, { authenticate, tasks: deps.tasks, events: deps.events, ...deps.eventStreams });
   registerEventRoutes(app, { events: deps.events, authenticate, stream: streams.streamAccountEvents });
   registerFileRoutes(app, { files: deps.files, idempotency: deps.idempotency, maxUploadBytes: deps.maxUploadBytes, authenticate });
-  registerAccountRoutes(app, { ledger: deps.ledger, accounts: deps.accounts, authenticate });
+  registerAccountRoutes(app, { ledger: deps.ledger, accounts: deps.accounts, view: deps.view, authenticate });
   registerKeyRoutes(app, { accounts: deps.accounts, idempotency: deps.idempotency, authenticate });
   registerWebhookRoutes(app, { webhooks: deps.webhooks, authenticate });
   registerObjectRoutes(app, { stores: deps.stores, signer: deps.signer });

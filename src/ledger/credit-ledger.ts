@@ -26,7 +26,10 @@ export async function postCreditChange(
   change: { accountId: string; amount: number; reason: string },
 ): Promise<LedgerEntry> {
   const { rows } = await tx.query<{ balance: number; held: number }>(
-    'SELECT balance, held FROM accounts WHERE id = $1 FOR UPDATE',
+    // Not FOR UPDATE: that would also block the key-share lock an event's insert takes on the
+    // account (its foreign key) while that transaction holds the log's counter, which this one
+    // takes next (markAccountChanged): a deadlock.
+    'SELECT balance, held FROM accounts WHERE id = $1 FOR NO KEY UPDATE',
     [change.accountId],
   );
   const account = rows[0];
@@ -42,12 +45,23 @@ export async function postCreditChange(
     [change.accountId, change.amount],
   );
   const balanceAfter = Number((updated[0] as { balance: number }).balance);
+  await markAccountChanged(tx, change.accountId);
   const { rows: entries } = await tx.query<LedgerRow>(
     `INSERT INTO ledger_entries (id, account_id, type, amount, balance_after, reason)
      VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
     [newId('led'), change.accountId, change.amount >= 0 ? 'grant' : 'adjust', change.amount, balanceAfter, change.reason],
   );
   return toEntry(entries[0] as LedgerRow);
+}
+
+/**
+ * Gives a change to an account that is not an event (credits granted or adjusted, new limits) its
+ * position in the account's log, announced at commit like an event (migration 0012): every API
+ * process then drops what it held of the account. Call it inside the change's transaction, after
+ * the account's row is locked (the order every path takes: account row, then the log's counter).
+ */
+export async function markAccountChanged(tx: Queryable, accountId: string): Promise<void> {
+  await tx.query('SELECT rivya_account_changed($1)', [accountId]);
 }
 
 function toEntry(row: LedgerRow): LedgerEntry {

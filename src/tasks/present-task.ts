@@ -35,6 +35,7 @@ export function resultUrlExpiry(now: Date, ttlSeconds: number): Date {
   return new Date(Math.ceil((now.getTime() + ttlSeconds * 1000) / hour) * hour);
 }
 
+/** The Task object of a stored task, its result's URLs signed to expire at `urlExpiry`. */
 export async function presentTask(
   task: TaskRecord,
   stores: ReadonlyMap<string, ObjectStore>,
@@ -55,6 +56,15 @@ export async function presentTask(
     );
     result = { media, expires_at: urlExpiry.toISOString() };
   }
+  return taskObject(task, result);
+}
+
+/** The Task object of a task without a result to sign (any but a succeeded one), at once. */
+export function presentUnfinishedTask(task: TaskRecord): TaskView {
+  return taskObject(task, null);
+}
+
+function taskObject(task: TaskRecord, result: TaskView['result']): TaskView {
   const params: Record<string, unknown> = { ...task.params };
   if (task.referenceFiles.length > 0) {
     params['referenceMediaItems'] = task.referenceFiles.map((file) => ({
@@ -72,7 +82,7 @@ export async function presentTask(
     final_credits: task.finalCredits,
     progress: task.progress,
     created_at: task.createdAt.toISOString(),
-    updated_at: task.updatedAt.toISOString(),
+    updated_at: task.changedAt.toISOString(),
     started_at: task.startedAt?.toISOString() ?? null,
     completed_at: task.completedAt?.toISOString() ?? null,
     result,

@@ -43,6 +43,8 @@ export interface TaskLifecycleDeps {
 /** A change made inside the caller's transaction: `announce` it once that transaction has committed. */
 export interface Uncommitted<Announce extends unknown[]> {
   task: TaskRecord;
+  /** The position of the change in its account's log (its event's seq). */
+  position: number;
   announce(...args: Announce): void;
 }
 
@@ -96,6 +98,7 @@ export function createTaskLifecycle(deps: TaskLifecycleDeps) {
     const event = await record(tx, ENDING_EVENTS[ending.status], task);
     return {
       task,
+      position: event.seq,
       announce(why: EndContext = {}) {
         deps.transitions.ended(task, why);
         committed(event);
@@ -115,6 +118,7 @@ export function createTaskLifecycle(deps: TaskLifecycleDeps) {
       await enqueue(tx, { taskId: task.id, seq: 0 });
       return {
         task,
+        position: event.seq,
         announce(log?: FastifyBaseLogger) {
           deps.transitions.created(task, log);
           deps.queue.wake(TASK_QUEUE);

@@ -26,6 +26,8 @@ export interface TaskRow {
   deadline_at: Date;
   created_at: Date;
   updated_at: Date;
+  /** When what a client sees of the task last changed (migration 0012); null for tasks ended before it. */
+  changed_at: Date | null;
   started_at: Date | null;
   completed_at: Date | null;
 }
@@ -56,6 +58,7 @@ export function toTask(row: TaskRow): TaskRecord {
     deadlineAt: row.deadline_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
+    changedAt: row.changed_at ?? row.updated_at,
     startedAt: row.started_at,
     completedAt: row.completed_at,
   };

@@ -1,7 +1,8 @@
 import { ApiError, validationFailed } from '../errors.js';
 import { validateTaskRequest } from '../catalog/validate-task-request.js';
-import { isTerminal, type Account, type TaskRecord, type TaskReferenceFile } from '../domain.js';
+import { isTerminal, type Account, type AtPosition, type TaskRecord, type TaskReferenceFile } from '../domain.js';
 import type { EventFeed } from '../events/event-feed.js';
+import type { LiveView } from '../events/live-view.js';
 import type { IdempotencyStore, IdempotentRequest, IdempotencyOutcome } from '../idempotency/idempotency-store.js';
 import type { ObjectStore } from '../storage/port.js';
 import { presentTask, resultUrlExpiry, type TaskView } from './present-task.js';
@@ -22,6 +23,8 @@ export interface TaskServiceDeps {
   idempotency: IdempotencyStore;
   /** Tells a waiting long-poll of each event of its task, from any process. */
   feed: Pick<EventFeed, 'nextTaskEvent'>;
+  /** Unfinished tasks as this process last heard of them: polls are answered from it when it is current enough. */
+  view: Pick<LiveView, 'task' | 'readTask'>;
   stores: ReadonlyMap<string, ObjectStore>;
   /** Turns reference items into the caller's files the model's upload policy takes, or reports the items that are not. */
   resolveReferences(account: Account, items: ReferenceMediaItem[], policy: UploadPolicy): Promise<TaskReferenceFile[]>;
@@ -38,6 +41,9 @@ export interface TaskServiceDeps {
   checkWebhookUrl(url: string): Promise<string | null>;
 }
 
+/** A create's or cancel's answer, and the position of its change (absent for a replay). */
+export type TaskOutcome = IdempotencyOutcome & { position?: number };
+
 /** What the API does with tasks: create (hold, event and job in one transaction), read, wait, list, cancel. */
 export function createTaskService(deps: TaskServiceDeps) {
   // An ended task looks the same until its URLs' expiry hour changes: keep its view.
@@ -51,6 +57,21 @@ export function createTaskService(deps: TaskServiceDeps) {
     const view = await presentTask(task, deps.stores, expiry);
     endedViews.set(key, view);
     return view;
+  };
+
+  /**
+   * The task as the client may see it now, and the position that is current through: from the
+   * view when it is at least at `seen` (what the client has been shown), else from the database.
+   */
+  const current = async (account: Account, id: string, seen: number): Promise<AtPosition<TaskView>> => {
+    const held = deps.view.task(account.id, id, seen);
+    if (held) return held;
+    const read = await deps.view.readTask(account.id, id, async () => {
+      const { value: task, position } = await deps.tasks.read(account.id, id);
+      return { value: task ? { view: await present(task) } : null, position };
+    });
+    if (!read.value) throw new ApiError('not_found', `Task ${id} not found.`);
+    return { value: read.value.view, position: Math.max(read.position, seen) };
   };
 
   return {
@@ -68,7 +89,7 @@ export function createTaskService(deps: TaskServiceDeps) {
       admit: () => Promise<void> = async () => {},
       /** The request's logger: the `task created` line carries its request id. */
       log?: FastifyBaseLogger,
-    ): Promise<IdempotencyOutcome> {
+    ): Promise<TaskOutcome> {
       const validation = validateTaskRequest(body);
       if (!validation.ok) throw validationFailed(validation.issues);
       const request = validation.request;
@@ -89,7 +110,7 @@ export function createTaskService(deps: TaskServiceDeps) {
         await admit();
       };
       let created = null as Awaited<ReturnType<TaskLifecycle['create']>> | null;
-      const outcome = await deps.idempotency.run(idempotency, async (tx: Queryable) => {
+      const outcome: TaskOutcome = await deps.idempotency.run(idempotency, async (tx: Queryable) => {
         created = await deps.lifecycle.create(tx, {
           accountId: account.id,
           model: request.model.id,
@@ -105,21 +126,36 @@ export function createTaskService(deps: TaskServiceDeps) {
         });
         return { status: 201, body: await present(created.task) };
       }, admitNew);
-      if (!outcome.replayed) created?.announce(log);
+      if (!outcome.replayed && created) {
+        created.announce(log);
+        outcome.position = created.position;
+      }
       return outcome;
     },
 
-    /** The task, waiting up to `waitSeconds` for it to reach a terminal status. */
-    async get(account: Account, id: string, waitSeconds: number, signal?: AbortSignal): Promise<TaskView> {
+    /**
+     * The task, waiting up to `waitSeconds` for it to reach a terminal status; never older than
+     * position `seen` (what the client has been shown, see `Rivya-Position`).
+     */
+    async get(account: Account, id: string, waitSeconds: number, signal?: AbortSignal, seen = 0): Promise<AtPosition<TaskView>> {
       const deadline = Date.now() + waitSeconds * 1000;
       for (;;) {
-        const task = await deps.tasks.get(account.id, id);
-        if (!task) throw new ApiError('not_found', `Task ${id} not found.`);
         const left = deadline - Date.now();
-        if (isTerminal(task.status) || left <= 0 || signal?.aborted) return present(task);
+        // Waiting starts before the read: an event committed in between wakes it.
+        const done = new AbortController();
+        const woken = left > 0 ? deps.feed.nextTaskEvent(id, Math.min(left, 10_000), signal ? AbortSignal.any([signal, done.signal]) : done.signal) : null;
+        const task = await current(account, id, seen).catch((error: unknown) => {
+          done.abort();
+          throw error;
+        });
+        if (!woken || isTerminal(task.value.status) || signal?.aborted) {
+          done.abort();
+          return task;
+        }
+        seen = task.position;
         // Every change of status is an event, announced to every process as it commits (and waiters
         // wake when announcements may have been lost): the re-read every 10 s is only a safety net.
-        await deps.feed.nextTaskEvent(id, Math.min(left, 10_000), signal);
+        await woken;
       }
     },
 
@@ -130,9 +166,9 @@ export function createTaskService(deps: TaskServiceDeps) {
     },
 
     /** Cancels a queued or running task and releases its credits; an ended task is `invalid_state`. */
-    async cancel(account: Account, id: string, idempotency: IdempotentRequest | null, log?: FastifyBaseLogger): Promise<IdempotencyOutcome> {
+    async cancel(account: Account, id: string, idempotency: IdempotentRequest | null, log?: FastifyBaseLogger): Promise<TaskOutcome> {
       let canceled = null as Awaited<ReturnType<TaskLifecycle['endIn']>>;
-      const outcome = await deps.idempotency.run(idempotency, async (tx) => {
+      const outcome: TaskOutcome = await deps.idempotency.run(idempotency, async (tx) => {
         const { rows } = await tx.query<{ status: TaskRecord['status'] }>(
           'SELECT status FROM tasks WHERE id = $1 AND account_id = $2',
           [id, account.id],
@@ -150,7 +186,10 @@ export function createTaskService(deps: TaskServiceDeps) {
         return { status: 200, body: await presentTask(ended.task, deps.stores, resultUrlExpiry(new Date(), deps.resultUrlTtlSeconds)) };
       });
       if (canceled) void deps.cancelUpstream(canceled.task);
-      if (!outcome.replayed) canceled?.announce({ log });
+      if (!outcome.replayed && canceled) {
+        canceled.announce({ log });
+        outcome.position = canceled.position;
+      }
       return outcome;
     },
   };

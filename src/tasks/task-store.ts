@@ -1,5 +1,5 @@
 import type { Database, Queryable } from '../db/port.js';
-import { isTerminal, TASK_STATUSES, type TaskRecord, type TaskStatus } from '../domain.js';
+import { isTerminal, TASK_STATUSES, type AtPosition, type TaskRecord, type TaskStatus } from '../domain.js';
 import { LruCache } from '../lru-cache.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
 import { toTask, type TaskRow } from './task-row.js';
@@ -15,16 +15,34 @@ export interface TaskListFilter {
 /** Tasks: reads, and what a worker records while it runs one (its status changes belong to the task lifecycle). */
 export function createTaskStore(db: Database) {
   // A task in a terminal status never changes again, so it can be served from memory.
-  const ended = new LruCache<string, TaskRecord>(20_000, 3_600_000);
+  const ended = new LruCache<string, AtPosition<TaskRecord>>(20_000, 3_600_000);
+
+  /**
+   * The task if it belongs to `accountId` (another account's task is simply not found), with the
+   * position of the account's log it is current through: its snapshot's (read in the same
+   * statement, so the same snapshot), or, for an ended task, the one it was first read at.
+   */
+  async function read(accountId: string, id: string): Promise<AtPosition<TaskRecord | null>> {
+    const cached = ended.get(id);
+    if (cached) return cached.value.accountId === accountId ? cached : { value: null, position: 0 };
+    const { rows } = await db.query<TaskRow & { position: string }>(
+      `SELECT t.*, coalesce((SELECT last_seq FROM event_counters c WHERE c.account_id = t.account_id), 0) AS position
+         FROM tasks t WHERE t.id = $1 AND t.account_id = $2`,
+      [id, accountId],
+    );
+    const row = rows[0];
+    if (!row) return { value: null, position: 0 };
+    const found = { value: toTask(row), position: Number(row.position) };
+    if (isTerminal(found.value.status)) ended.set(id, found);
+    return found;
+  }
+
   return {
-    /** The task if it belongs to `accountId` (another account's task is simply not found). */
+    read,
+
+    /** The task if it belongs to `accountId`. */
     async get(accountId: string, id: string): Promise<TaskRecord | null> {
-      const cached = ended.get(id);
-      if (cached) return cached.accountId === accountId ? cached : null;
-      const { rows } = await db.query<TaskRow>('SELECT * FROM tasks WHERE id = $1 AND account_id = $2', [id, accountId]);
-      const task = rows[0] ? toTask(rows[0]) : null;
-      if (task && isTerminal(task.status)) ended.set(id, task);
-      return task;
+      return (await read(accountId, id)).value;
     },
 
     async getById(id: string): Promise<TaskRecord | null> {

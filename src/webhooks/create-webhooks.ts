@@ -81,7 +81,7 @@ export function createWebhooks(config: WebhooksConfig) {
       // Deliveries made in any process (an API process's cancel or test) wake this one's workers at
       // their commit; after a lost connection, once more, in case a notice went missing.
       const wake = () => config.queue.wake(WEBHOOK_QUEUE);
-      unlisten = await config.db.listen(DELIVERIES_CHANNEL, wake, wake);
+      unlisten = await config.db.listen(DELIVERIES_CHANNEL, wake, { onReconnect: wake });
       sweeper.start();
     },
 

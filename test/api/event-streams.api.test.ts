@@ -211,7 +211,11 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
 
   it('resumes a quiet stream whose last event was swept meanwhile, but refuses a resume that would skip swept events', async () => {
     const { accountId, auth } = await service.newAccount(100);
-    const sweep = (...events: EventRecord[]) => service.runtime.db.query('DELETE FROM events WHERE id = ANY ($1)', [events.map((event) => event.id)]);
+    // As the sweeper does, once they are older than the retention.
+    const sweep = async (...events: EventRecord[]) => {
+      await service.runtime.db.query("UPDATE events SET created_at = now() - interval '8 days' WHERE id = ANY ($1)", [events.map((event) => event.id)]);
+      expect(await service.runtime.eventLog.purgeOlderThan(7 * 86_400)).toBe(events.length);
+    };
     const e1 = await append(accountId);
     const first = await open('/api/v1/events', auth);
     expect(await first.next((f) => f.id !== undefined)).toEqual({ id: e1.id });
@@ -255,7 +259,8 @@ describe.each(BACKENDS)('event streams (SSE) on $name', (backend) => {
     expect(await caughtUp.next((f) => f.id !== undefined, 3000)).toEqual({ id: skipped[1]!.id, comment: 'heartbeat' });
     caughtUp.close();
     // Resuming from it works once everything up to it is swept; from the client's older id it could not.
-    await service.runtime.db.query('DELETE FROM events WHERE account_id = $1', [accountId]);
+    await service.runtime.db.query("UPDATE events SET created_at = now() - interval '8 days' WHERE account_id = $1", [accountId]);
+    expect(await service.runtime.eventLog.purgeOlderThan(7 * 86_400)).toBe(3);
     const resumed = await open('/api/v1/events?types=task.failed', auth, { 'last-event-id': skipped[1]!.id });
     expect(resumed.status).toBe(200);
     resumed.close();

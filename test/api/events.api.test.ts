@@ -108,7 +108,8 @@ describe.each(BACKENDS)('events API on $name', (backend) => {
     // Swept: the events after the first two are kept, so resuming after the second misses nothing;
     // after the first, the swept second would be skipped without a word.
     const [, secondId, ...rest] = (await events(mine.auth)).json<{ data: EventJson[] }>().data.map((event) => event.id);
-    await ctx.service.runtime.db.query('DELETE FROM events WHERE id = ANY ($1)', [[firstId, secondId]]);
+    await ctx.service.runtime.db.query("UPDATE events SET created_at = now() - interval '8 days' WHERE id = ANY ($1)", [[firstId, secondId]]);
+    expect(await ctx.service.runtime.eventLog.purgeOlderThan(7 * 86_400)).toBe(2);
     const swept = await events(mine.auth, `?after=${firstId}`);
     expect(swept.statusCode).toBe(400);
     expect(swept.json().error.details[0]).toMatchObject({ path: 'after', message: expect.stringContaining('older than the 7 days') });
@@ -117,6 +118,20 @@ describe.each(BACKENDS)('events API on $name', (backend) => {
     expect(fromLastSwept.json<{ data: EventJson[] }>().data.map((event) => event.id)).toEqual(rest);
     // Its seq with another random part is no event of this account, and was never swept from it.
     expect((await events(other.auth, `?after=${secondId}`)).statusCode).toBe(400);
+  });
+
+  it('resumes after the last event swept even when changes that are no events (credit grants) came after it', async () => {
+    const mine = await withSucceededTask();
+    const ids = (await events(mine.auth)).json<{ data: EventJson[] }>().data.map((event) => event.id);
+    // A grant takes the log's next position without an event: the log's seqs now have a gap at its end.
+    await ctx.service.runtime.ledger.postCreditChange({ accountId: mine.accountId, amount: 5, reason: 'top-up' });
+    await ctx.service.runtime.db.query("UPDATE events SET created_at = now() - interval '8 days' WHERE account_id = $1", [mine.accountId]);
+    expect(await ctx.service.runtime.eventLog.purgeOlderThan(7 * 86_400)).toBe(ids.length);
+    const resumed = await events(mine.auth, `?after=${ids.at(-1)}`);
+    expect(resumed.statusCode).toBe(200);
+    expect(resumed.json().data).toEqual([]);
+    // Before the last one swept, events are missing: refused.
+    expect((await events(mine.auth, `?after=${ids.at(-2)}`)).statusCode).toBe(400);
   });
 
   it('counts against the key’s request budget and needs a key', async () => {

@@ -119,7 +119,7 @@ describe.each(BACKENDS)('Database port contract on $name', (backend) => {
 });
 
 describe.runIf(POSTGRES_AVAILABLE)('PostgreSQL backend', () => {
-  it('hears NOTIFY sent by another process, and listens again by itself after its connection is cut', async () => {
+  it('hears NOTIFY sent by another process, is told when its connection is cut, and listens again by itself', async () => {
     const server = await createServerDatabase();
     const url = new URL(server.url);
     // A throwaway proxy to the shared server: cutting it drops this test's connections only.
@@ -129,15 +129,21 @@ describe.runIf(POSTGRES_AVAILABLE)('PostgreSQL backend', () => {
     const sender = await createPostgresDatabase({ connectionString: server.url });
     const heard: string[] = [];
     let reconnects = 0;
+    let losses = 0;
     try {
-      await listening.listen('cut_channel', (payload) => heard.push(payload), () => reconnects++);
+      await listening.listen('cut_channel', (payload) => heard.push(payload), { onLost: () => losses++, onReconnect: () => reconnects++ });
       await sender.query("SELECT pg_notify('cut_channel', 'before')");
       await waitFor(() => heard.includes('before'), 5000, 'the first notification');
+      expect(losses).toBe(0);
       await proxy.down();
+      // Told at once, before it is back: whatever was kept from notifications is no longer sure.
+      await waitFor(() => losses === 1, 5000, 'the listener to be told of the loss');
+      expect(reconnects).toBe(0);
       await sender.query("SELECT pg_notify('cut_channel', 'while cut')");
       await new Promise((resolve) => setTimeout(resolve, 300));
       await proxy.up();
       await waitFor(() => reconnects === 1, 10_000, 'the listener to reconnect');
+      expect(losses).toBe(1);
       await sender.query("SELECT pg_notify('cut_channel', 'after')");
       await waitFor(() => heard.includes('after'), 5000, 'a notification after the reconnect');
       expect(heard).toEqual(['before', 'after']);

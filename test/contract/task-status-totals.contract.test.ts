@@ -46,7 +46,9 @@ describe.each(BACKENDS)('tasks per status (migration 0006) on $name', (backend) 
     const before = migrations.filter((migration) => migration.version < 6);
     expect(before.map((migration) => migration.version)).toEqual([1, 2, 3, 4, 5]);
     await migrate(db, before);
-    accountId = (await createAccountStore(db).createAccount('totals', 100_000)).id;
+    // Credits as that schema's release granted them (a grant now also takes a position of the log, migration 0012).
+    accountId = (await createAccountStore(db).createAccount('totals', 0)).id;
+    await db.query('UPDATE accounts SET balance = 100000 WHERE id = $1', [accountId]);
     // A database in use: tasks in every status, ended ones of every kind, spread over the shards.
     const statuses: TaskStatus[] = [];
     for (let index = 0; index < 60; index++) {

@@ -33,7 +33,7 @@ function task(overrides: Partial<TaskRecord> = {}): TaskRecord {
   return {
     id: 'task_1', accountId: 'acc', model: 'sora-2', prompt: 'p', params: { n_frames: '10' }, referenceFiles: [],
     clientRequestId: null, status: 'running', progress: 0, reservedCredits: 6, finalCredits: 0, result: null, error: null,
-    provider: null, upstreamId: null, submittedAt: null, upstreamHint: null, attempts: 1, webhookUrl: null, webhookEvents: 'terminal', deadlineAt: new Date(), createdAt: new Date(), updatedAt: new Date(),
+    provider: null, upstreamId: null, submittedAt: null, upstreamHint: null, attempts: 1, webhookUrl: null, webhookEvents: 'terminal', deadlineAt: new Date(), createdAt: new Date(), updatedAt: new Date(), changedAt: new Date(),
     startedAt: new Date(), completedAt: null, ...overrides,
   };
 }

@@ -4,6 +4,8 @@ import type { Account } from '../../domain.js';
 import { ApiError } from '../../errors.js';
 import type { CreditLedger } from '../../ledger/credit-ledger.js';
 import { callerOf } from '../auth.js';
+import { seenPosition, sendPosition } from '../position-header.js';
+import type { LiveView } from '../../events/live-view.js';
 import { queryReader } from '../query.js';
 
 /** The public Account object. */
@@ -19,13 +21,22 @@ export function presentAccount(account: Account) {
 
 export function registerAccountRoutes(
   app: FastifyInstance,
-  deps: { ledger: CreditLedger; accounts: AccountStore; authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void> },
+  deps: {
+    ledger: CreditLedger;
+    accounts: AccountStore;
+    /** Accounts as this process last heard of them: read from it when current through what the client has seen. */
+    view: Pick<LiveView, 'account' | 'readAccount'>;
+    authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  },
 ): void {
-  app.get('/api/v1/account', { preHandler: deps.authenticate }, async (request) => {
-    // Credits are read fresh: the authenticated account may come from the key cache.
-    const account = await deps.accounts.getAccount(callerOf(request).account.id);
-    if (!account) throw new ApiError('unauthorized', 'The account of this API key no longer exists.');
-    return presentAccount(account);
+  app.get('/api/v1/account', { preHandler: deps.authenticate }, async (request, reply) => {
+    // Credits are current, never from the key cache: from the view, else the database.
+    const id = callerOf(request).account.id;
+    const seen = seenPosition(request);
+    const current = deps.view.account(id, seen) ?? (await deps.view.readAccount(id, () => deps.accounts.getAccountAt(id)));
+    if (!current.value) throw new ApiError('unauthorized', 'The account of this API key no longer exists.');
+    sendPosition(reply, Math.max(current.position, seen));
+    return presentAccount(current.value);
   });
 
   app.get('/api/v1/account/ledger', { preHandler: deps.authenticate }, async (request) => {

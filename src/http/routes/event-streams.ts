@@ -135,7 +135,7 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
     const after = query.string('after');
     query.done();
     const taskId = request.params.id;
-    const task = await deps.tasks.get(caller.account, taskId, 0);
+    const { value: task } = await deps.tasks.get(caller.account, taskId, 0);
     const resume = await resumePosition(request, accountId, after);
     const latest = await deps.positions.latestOfTask(accountId, taskId);
     const options = { taskId, untilTerminal: true };
@@ -159,7 +159,8 @@ export function registerEventStreamRoutes(app: FastifyInstance, deps: EventStrea
     // A task without events in the log (made before the log existed): its state now, then its events from now on.
     return openStream(reply, caller.keyId, (stream) =>
       follow(request, stream, accountId, { ...options, afterSeq: null }, async (start) => {
-        const current = await deps.tasks.get(caller.account, taskId, 0);
+        // Never older than where the stream starts.
+        const { value: current } = await deps.tasks.get(caller.account, taskId, 0, undefined, start.seq);
         // Its id is where the stream starts: resuming from it misses none of the task's events.
         const id = start.id ?? START_OF_LOG;
         const type = `task.${current.status}`;

@@ -6,6 +6,9 @@ import type { TaskService } from '../../tasks/task-service.js';
 import { callerOf, consumeCreateBudget, consumeRequestBudget, rateLimited } from '../auth.js';
 import { idempotencyOf, sendOutcome } from '../idempotency-header.js';
 import { queryReader } from '../query.js';
+import { seenPosition, sendPosition } from '../position-header.js';
+import type { AtPosition } from '../../domain.js';
+import type { TaskView } from '../../tasks/present-task.js';
 
 export interface TaskRoutesDeps {
   tasks: TaskService;
@@ -42,6 +45,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): 
       .finally(countAsRequest);
     const id = (outcome.body as { id?: string }).id;
     if (id) void reply.header('location', `/api/v1/tasks/${id}`);
+    if (outcome.position !== undefined) sendPosition(reply, outcome.position);
     return sendOutcome(reply, outcome);
   });
 
@@ -50,14 +54,19 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): 
     const query = queryReader(request.query, ['wait']);
     const wait = query.number('wait', 0, MAX_WAIT_SECONDS, 0, false);
     query.done();
-    if (wait === 0) return deps.tasks.get(account, request.params.id, 0);
+    const seen = seenPosition(request);
+    const answer = (task: AtPosition<TaskView>) => {
+      sendPosition(reply, task.position);
+      return task.value;
+    };
+    if (wait === 0) return answer(await deps.tasks.get(account, request.params.id, 0, undefined, seen));
     const gone = new AbortController();
     const onClose = () => gone.abort();
     reply.raw.once('close', onClose);
     const onShutdown = () => gone.abort();
     deps.shutdown.addEventListener('abort', onShutdown, { once: true });
     try {
-      return await deps.tasks.get(account, request.params.id, wait, gone.signal);
+      return answer(await deps.tasks.get(account, request.params.id, wait, gone.signal, seen));
     } finally {
       reply.raw.off('close', onClose);
       deps.shutdown.removeEventListener('abort', onShutdown);
@@ -82,6 +91,7 @@ export function registerTaskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): 
   app.post<{ Params: { id: string } }>('/api/v1/tasks/:id/cancel', { preHandler: onRequest }, async (request, reply) => {
     const { account } = callerOf(request);
     const outcome = await deps.tasks.cancel(account, request.params.id, idempotencyOf(request, account.id), request.log);
+    if (outcome.position !== undefined) sendPosition(reply, outcome.position);
     return sendOutcome(reply, outcome);
   });
 }
