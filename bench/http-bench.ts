@@ -1,13 +1,16 @@
 // Benchmark of the API next to a bare node:http server, measured side by side in one run.
-//   npm run bench                 (BENCH_SECONDS=10 BENCH_CONNECTIONS=64 by default)
-// The service runs as `rivya serve` on the embedded default with the instant provider, so the
-// numbers are the API's own: auth, validation, the create transaction (hold + task + job), reads.
+//   npm run bench                 (BENCH_SECONDS=10 BENCH_CONNECTIONS=64 BENCH_UNFINISHED=1000 by default)
+// The service runs as `rivya serve` on the embedded default with the instant provider for sora-2,
+// so the numbers are the API's own: auth, validation, the create transaction (hold + task + job),
+// reads. Meanwhile BENCH_UNFINISHED sora-2-pro tasks are held running upstream (bench/held-tasks.ts),
+// polled by the worker as in real use and, in one run, by the clients at random.
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/helpers/serve-process.js';
-import { load as loadWith, startProcess, type Result } from './bench-kit.js';
+import { load as loadWith, startBareServer, startProcess, type Result } from './bench-kit.js';
+import { countHeldTasks, holdTasks, randomTaskRequests, startHoldUpstream } from './held-tasks.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 10);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 64);
@@ -25,10 +28,12 @@ async function main(): Promise<void> {
   const api = `http://127.0.0.1:${apiPort}`;
   const children: ChildProcess[] = [];
   try {
+    const holdUpstream = await startHoldUpstream(dataDir);
+    children.push(holdUpstream.child);
     children.push(
       await startProcess(['bin/rivya.js', 'serve'], {
         PORT: String(apiPort), HOST: '127.0.0.1', RIVYA_DATA_DIR: dataDir, RIVYA_ADMIN_TOKEN: ADMIN,
-        RIVYA_PROVIDER: 'instant', RIVYA_LOG_LEVEL: 'warn', RIVYA_WORKER_CONCURRENCY: '16',
+        RIVYA_LOG_LEVEL: 'warn', RIVYA_WORKER_CONCURRENCY: '16', ...holdUpstream.env,
       }, 'API key'),
     );
     const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
@@ -45,9 +50,14 @@ async function main(): Promise<void> {
     // Let the task finish so the GET measures a complete task with a signed result URL.
     const finished = await (await fetch(`${api}/api/v1/tasks/${taskId}?wait=30`, { headers: auth })).text();
 
-    const taskFile = join(dataDir, 'task.json');
-    await writeFile(taskFile, finished);
-    children.push(await startProcess(['bin/run-ts.js', 'bench/bare-server.ts', String(barePort), taskFile], {}, 'bare server ready'));
+    const heldIds = await holdTasks(api, auth);
+
+    // The bare server answers with the API's own bodies: the ended task (also to POST), the account,
+    // and a running task for any other task id.
+    const getText = async (path: string) => (await fetch(`${api}${path}`, { headers: auth })).text();
+    children.push(await startBareServer(dataDir, barePort, await getText(`/api/v1/tasks/${heldIds[0]}`), {
+      [`/api/v1/tasks/${taskId}`]: finished, '/api/v1/tasks': finished, '/api/v1/account': await getText('/api/v1/account'),
+    }));
     const bare = `http://127.0.0.1:${barePort}`;
 
     process.stdout.write(`${SECONDS} s per run, ${CONNECTIONS} connections, API on the embedded default (PGlite), instant provider\n`);
@@ -55,12 +65,17 @@ async function main(): Promise<void> {
     const rows: [string, Result][] = [];
     rows.push(['GET  bare node:http', await load({ url: `${bare}/api/v1/tasks/${taskId}` })]);
     rows.push(['GET  /api/v1/tasks/{id}', await load({ url: `${api}/api/v1/tasks/${taskId}`, headers: auth })]);
-    rows.push(['GET  /api/v1/account (db)', await load({ url: `${api}/api/v1/account`, headers: auth })]);
+    rows.push(['GET  bare, random ids', await load({ url: bare, requests: randomTaskRequests(heldIds) })]);
+    const atStart = await countHeldTasks(api, auth);
+    process.stdout.write(`Held tasks as the unfinished polls start: ${atStart.running} running, ${atStart.queued} queued\n`);
+    rows.push(['GET  unfinished tasks', await load({ url: api, headers: auth, requests: randomTaskRequests(heldIds) })]);
+    rows.push(['GET  bare, account body', await load({ url: `${bare}/api/v1/account` })]);
+    rows.push(['GET  /api/v1/account', await load({ url: `${api}/api/v1/account`, headers: auth })]);
     // Each POST run starts with the worker idle: wait (bounded) for the previous run's tasks to finish.
     const drain = async () => {
       const deadline = Date.now() + 120_000;
       while (Date.now() < deadline) {
-        const page = await (await fetch(`${api}/api/v1/tasks?status=queued&limit=1`, { headers: auth })).json() as { data: unknown[] };
+        const page = await (await fetch(`${api}/api/v1/tasks?status=queued&model=sora-2&limit=1`, { headers: auth })).json() as { data: unknown[] };
         if (page.data.length === 0) return true;
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
@@ -79,8 +94,12 @@ async function main(): Promise<void> {
     for (const [name, r] of rows) {
       process.stdout.write(`${name.padEnd(26)} ${r.rps.toFixed(0).padStart(9)} ${String(r.p50).padStart(7)} ${String(r.p99).padStart(7)} ${String(r.errors).padStart(7)} ${String(r.non2xx).padStart(8)}\n`);
     }
-    const [getBare, getApi, , postBare, postApi, postBareFew, postApiFew] = rows.map(([, r]) => r) as [Result, Result, Result, Result, Result, Result, Result];
+    const [getBare, getApi, randomBare, unfinished, accountBare, accountGet, postBare, postApi, postBareFew, postApiFew] = rows.map(([, r]) => r) as [
+      Result, Result, Result, Result, Result, Result, Result, Result, Result, Result,
+    ];
     process.stdout.write(`\nGET  API / bare throughput: ${(100 * getApi.rps / getBare.rps).toFixed(1)}%  (target ≥ 25%)\n`);
+    process.stdout.write(`polls of unfinished tasks: ${(100 * unfinished.rps / randomBare.rps).toFixed(1)}% of bare (target ≥ 25%), p99 ${unfinished.p99} ms (target < 10 ms)\n`);
+    process.stdout.write(`GET /api/v1/account: ${(100 * accountGet.rps / accountBare.rps).toFixed(1)}% of bare (target ≥ 25%)\n`);
     process.stdout.write(`POST API / bare throughput: ${(100 * postApi.rps / postBare.rps).toFixed(1)}% at ${CONNECTIONS} connections, ${(100 * postApiFew.rps / postBareFew.rps).toFixed(1)}% at ${POST_CONNECTIONS}\n`);
     process.stdout.write(`POST API at ${POST_CONNECTIONS} connections: ${postApiFew.rps.toFixed(0)} tasks/s, p99 ${postApiFew.p99} ms  (target ≥ 500 tasks/s, p99 < 50 ms)\n`);
     process.stdout.write(
