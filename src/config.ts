@@ -206,7 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, flags: { role?: string | unde
     },
     fileRetentionSeconds: int('RIVYA_FILE_RETENTION_SECONDS', 7 * 86_400, 60, 365 * 86_400),
     eventRetentionSeconds: int('RIVYA_EVENT_RETENTION_SECONDS', 7 * 86_400, 3600, 365 * 86_400),
-    liveViewBytes: int('RIVYA_LIVE_VIEW_BYTES', 64 * 1024 * 1024, 0, 64 * 1024 * 1024 * 1024),
+    liveViewBytes: int('RIVYA_LIVE_VIEW_BYTES', 96 * 1024 * 1024, 0, 64 * 1024 * 1024 * 1024),
     fileLimits: {
       image: int('RIVYA_MAX_IMAGE_BYTES', DEFAULT_FILE_LIMITS.image, 1, 5_000_000_000),
       video: int('RIVYA_MAX_VIDEO_BYTES', DEFAULT_FILE_LIMITS.video, 1, 5_000_000_000),

@@ -24,19 +24,20 @@ interface Read {
 }
 
 export interface LiveViewOptions {
-  /** What the tasks held may weigh in all (see `TASK_ENTRY_OVERHEAD_BYTES`); default 64 MiB. */
+  /** What the tasks held may weigh in all (see `taskEntryBytes`); default 96 MiB, about 100,000 tasks with prompts of a few hundred characters. */
   maxTaskBytes?: number;
   /** Accounts whose position and credits are held; default 100,000. */
   maxAccounts?: number;
 }
 
 /**
- * What a held task costs besides the text of its Task object: the entry, the view's object and
- * its strings' headers (measured by `npm run bench:memory`, "live view").
+ * What a held task costs besides the length of its Task object's JSON (the objects and their
+ * strings' headers, less the JSON's keys and quotes, which cost nothing per task): measured by
+ * `npm run bench:view-memory` at 105–110 bytes for prompts of 30 to 2,000 characters.
  */
-export const TASK_ENTRY_OVERHEAD_BYTES = 700;
+export const TASK_ENTRY_OVERHEAD_BYTES = 128;
 
-/** The weight a task's entry is counted at: its Task object's JSON (about the memory of its strings) plus the fixed overhead. */
+/** The weight a task's entry is counted at: close to its heap cost (its Task object's JSON, plus the fixed overhead). */
 export function taskEntryBytes(view: TaskView): number {
   return JSON.stringify(view).length + TASK_ENTRY_OVERHEAD_BYTES;
 }
@@ -59,7 +60,7 @@ export function taskEntryBytes(view: TaskView): number {
  * notices may be lost in between.
  */
 export function createLiveView(feed: Pick<EventFeed, 'onNotice' | 'onLost' | 'onGap'>, options: LiveViewOptions = {}) {
-  const tasks = new SizedLruCache<string, TaskEntry>(options.maxTaskBytes ?? 64 * 1024 * 1024, (entry) => taskEntryBytes(entry.view));
+  const tasks = new SizedLruCache<string, TaskEntry>(options.maxTaskBytes ?? 96 * 1024 * 1024, (entry) => taskEntryBytes(entry.view));
   const accounts = new LruCache<string, AccountState>(options.maxAccounts ?? 100_000, Number.POSITIVE_INFINITY);
   const reads = new Map<string, Set<Read>>();
   /** False while the feed is cut: nothing is served or kept. */
