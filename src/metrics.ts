@@ -52,6 +52,9 @@ const RUN_TIME_BUCKETS = [1, 2.5, 5, 10, 20, 30, 60, 120, 180, 300, 600, 900, 12
  * with the process's default metrics. Every label takes a bounded set of values: routes are
  * patterns, models and statuses come from the catalog, outcomes from the task error codes.
  */
+/** What the live view reports: its reads by kind and source, and what it holds. */
+type LiveViewReadings = () => { reads: Record<'task' | 'account', Record<'memory' | 'database', number>>; tasks: number; taskBytes: number };
+
 export function createMetrics(sources: MetricsSources) {
   const own = new Registry();
   const httpRequests = new Counter({
@@ -162,6 +165,37 @@ export function createMetrics(sources: MetricsSources) {
       for (const { account, available } of providerAvailability()) this.set({ account }, available ? 1 : 0);
     },
   });
+  let liveView: LiveViewReadings = () => ({ reads: { task: { memory: 0, database: 0 }, account: { memory: 0, database: 0 } }, tasks: 0, taskBytes: 0 });
+  new Counter({
+    name: 'rivya_live_view_reads_total',
+    help: 'Polls of unfinished tasks (kind task) and account reads answered from this process\'s memory view or from the database.',
+    labelNames: ['kind', 'source'],
+    registers: [own],
+    collect() {
+      // Counted by the view itself (on the hot path a counter's labels would cost more than the read).
+      const { reads } = liveView();
+      this.reset();
+      for (const kind of ['task', 'account'] as const) {
+        for (const source of ['memory', 'database'] as const) this.inc({ kind, source }, reads[kind][source]);
+      }
+    },
+  });
+  new Gauge({
+    name: 'rivya_live_view_tasks',
+    help: 'Unfinished tasks held in this process\'s memory view.',
+    registers: [own],
+    collect() {
+      this.set(liveView().tasks);
+    },
+  });
+  new Gauge({
+    name: 'rivya_live_view_bytes',
+    help: 'What the tasks held in this process\'s memory view weigh (against RIVYA_LIVE_VIEW_BYTES).',
+    registers: [own],
+    collect() {
+      this.set(liveView().taskBytes);
+    },
+  });
   return {
     /** This service's series and the process's default ones. */
     registry: Registry.merge([own, processMetrics()]),
@@ -173,6 +207,10 @@ export function createMetrics(sources: MetricsSources) {
     },
     providerCoolDown(account: string): void {
       providerCoolDowns.inc({ account });
+    },
+    /** Where the live view's series are read. */
+    watchLiveView(read: LiveViewReadings): void {
+      liveView = read;
     },
     /** Where the availability gauge reads each account's state. */
     watchProviders(read: () => { account: string; available: boolean }[]): void {

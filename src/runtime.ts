@@ -148,9 +148,12 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   const shutdown = new AbortController();
   // Every running task and long-poll listens for shutdown.
   setMaxListeners(0, shutdown.signal);
-  const accounts = createAccountStore(db);
+  // Unfinished tasks and credits, answered from memory (by API processes).
+  const view = createLiveView(feed, { maxTaskBytes: config.liveViewBytes });
+  const accountChanged = (accountId: string, position: number) => view.accountChanged(accountId, position);
+  const accounts = createAccountStore(db, { changed: accountChanged });
   const sessions = createSessionStore(db);
-  const ledger = createCreditLedger(db);
+  const ledger = createCreditLedger(db, accountChanged);
   const tasks = createTaskStore(db);
   const idempotency = createIdempotencyStore(db, { retentionSeconds: 86_400, inFlightTimeoutSeconds: 60 });
   const metrics = createMetrics({ db, queue, countTasks: () => tasks.countByStatus() });
@@ -206,8 +209,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     onAttempt: (outcome, latencyMs) => metrics.webhookAttempt(outcome, latencyMs / 1000),
   });
   const transitions = createTaskTransitions({ metrics, logger });
-  // Unfinished tasks and credits, answered from memory; only API processes read them.
-  const view = createLiveView(feed, { maxTaskBytes: config.liveViewBytes });
+  metrics.watchLiveView(() => ({ reads: view.reads(), ...view.size() }));
   const eventLog = createEventLog(db);
   const lifecycle = createTaskLifecycle({
     db, tasks, queue, transitions,
@@ -291,7 +293,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
 
   let listening: string | null = null;
   return {
-    config, db, app, accounts, ledger, tasks, lifecycle, eventLog, taskService, fileService, idempotency, queue, stores, signer, sweeper, runner, logger, webhooks,
+    config, db, app, accounts, ledger, tasks, lifecycle, eventLog, taskService, fileService, idempotency, queue, stores, signer, sweeper, runner, logger, webhooks, view,
 
     /**
      * Starts serving (api role) and working (worker role). Resolves with the listening URL, if any.

@@ -2,7 +2,7 @@ import type { Database, Queryable } from '../db/port.js';
 import { DEFAULT_LIMITS, type Account, type AccountLimits, type AtPosition } from '../domain.js';
 import { newId } from '../ids.js';
 import { generateApiKey, hashApiKey, keyPrefix } from './api-key.js';
-import { markAccountChanged, postCreditChange } from '../ledger/credit-ledger.js';
+import { markAccountChanged, postCreditChange, type AccountChanged } from '../ledger/credit-ledger.js';
 import { LruCache } from '../lru-cache.js';
 import { ApiError } from '../errors.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
@@ -82,6 +82,8 @@ export interface AccountStoreOptions {
    * a request does not write to the database, only the first one of a key in each interval.
    */
   lastUsedIntervalMs?: number;
+  /** Told of each change to an account this process commits (new limits). */
+  changed?: AccountChanged;
 }
 
 /** Accounts and their API keys. */
@@ -162,14 +164,14 @@ export function createAccountStore(db: Database, options: AccountStoreOptions = 
 
     /** Merges `limits` into the account's settings; returns the account, or null if unknown. */
     async updateLimits(id: string, limits: Partial<AccountLimits>): Promise<Account | null> {
-      const rows = await db.transaction(async (tx) => {
+      const { rows, position } = await db.transaction(async (tx) => {
         const { rows: updated } = await tx.query<AccountRow>(
           'UPDATE accounts SET limits = limits || $2::jsonb WHERE id = $1 RETURNING *',
           [id, JSON.stringify(limits)],
         );
-        if (updated[0]) await markAccountChanged(tx, id);
-        return updated;
+        return { rows: updated, position: updated[0] ? await markAccountChanged(tx, id) : null };
       });
+      if (position !== null) options.changed?.(id, position);
       generation++;
       authCache.deleteWhere((auth) => auth.account.id === id);
       return rows[0] ? toAccount(rows[0]) : null;

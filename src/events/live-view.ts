@@ -63,6 +63,8 @@ export function createLiveView(feed: Pick<EventFeed, 'onNotice' | 'onLost' | 'on
   const tasks = new SizedLruCache<string, TaskEntry>(options.maxTaskBytes ?? 96 * 1024 * 1024, (entry) => taskEntryBytes(entry.view));
   const accounts = new LruCache<string, AccountState>(options.maxAccounts ?? 100_000, Number.POSITIVE_INFINITY);
   const reads = new Map<string, Set<Read>>();
+  /** Reads answered from the view, and from the database, since the start. */
+  const answered = { task: { memory: 0, database: 0 }, account: { memory: 0, database: 0 } };
   /** False while the feed is cut: nothing is served or kept. */
   let up = true;
   /** Bumped when the feed is cut or back: reads that started before may not fill the view. */
@@ -119,7 +121,9 @@ export function createLiveView(feed: Pick<EventFeed, 'onNotice' | 'onLost' | 'on
       const entry = tasks.get(taskId);
       if (!entry || entry.accountId !== accountId) return null;
       const position = Math.max(entry.asOf, heardFor(accountId));
-      return position >= seen ? { value: entry.view, position } : null;
+      if (position < seen) return null;
+      answered.task.memory++;
+      return { value: entry.view, position };
     },
 
     /** The account as held (its credits), if current through `seen`; else null. */
@@ -128,7 +132,9 @@ export function createLiveView(feed: Pick<EventFeed, 'onNotice' | 'onLost' | 'on
       const state = accounts.get(accountId);
       if (!state?.credits) return null;
       const position = Math.max(state.credits.asOf, state.heard);
-      return position >= seen ? { value: state.credits.account, position } : null;
+      if (position < seen) return null;
+      answered.account.memory++;
+      return { value: state.credits.account, position };
     },
 
     /**
@@ -136,6 +142,7 @@ export function createLiveView(feed: Pick<EventFeed, 'onNotice' | 'onLost' | 'on
      * account's log its snapshot saw) and keeps it if it is unfinished and nothing raced the read.
      */
     async readTask<T extends { view: TaskView } | null>(accountId: string, taskId: string, read: () => Promise<AtPosition<T>>): Promise<AtPosition<T>> {
+      answered.task.database++;
       const started = begin(accountId);
       try {
         const result = await read();
@@ -151,6 +158,7 @@ export function createLiveView(feed: Pick<EventFeed, 'onNotice' | 'onLost' | 'on
 
     /** Reads an account from the database through `read`, keeping it as `readTask` keeps a task. */
     async readAccount(accountId: string, read: () => Promise<AtPosition<Account | null>>): Promise<AtPosition<Account | null>> {
+      answered.account.database++;
       const started = begin(accountId);
       try {
         const result = await read();
@@ -184,9 +192,20 @@ export function createLiveView(feed: Pick<EventFeed, 'onNotice' | 'onLost' | 'on
       state.credits = creditsUnchanged && credits.asOf === event.seq - 1 ? { ...credits, asOf: event.seq } : null;
     },
 
+    /** A change to the account's credits or limits this process committed at `position`: what is held of it goes at once. */
+    accountChanged(accountId: string, position: number): void {
+      const state = accounts.get(accountId);
+      if (state?.credits && state.credits.asOf < position) state.credits = null;
+    },
+
     /** What the view holds now. */
     size(): { tasks: number; taskBytes: number; accounts: number } {
       return { tasks: tasks.size, taskBytes: tasks.weight, accounts: accounts.size };
+    },
+
+    /** Reads of tasks and of accounts answered from the view (`memory`) and from the database, since the start. */
+    reads(): Record<'task' | 'account', Record<'memory' | 'database', number>> {
+      return { task: { ...answered.task }, account: { ...answered.account } };
     },
 
     close(): void {

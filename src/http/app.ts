@@ -196,7 +196,9 @@ export function createApp(deps: AppDeps): FastifyInstance {
   registerDocsRoutes(app, { publicUrl: deps.publicUrl, fileLimits: deps.fileLimits });
   registerConsoleRoutes(app, deps);
   if (deps.adminToken) {
-    registerAdminRoutes(app, { adminToken: deps.adminToken, publicUrl: deps.publicUrl, accounts: deps.accounts, idempotency: deps.idempotency });
+    registerAdminRoutes(app, {
+      adminToken: deps.adminToken, publicUrl: deps.publicUrl, accounts: deps.accounts, idempotency: deps.idempotency, accountChanged: deps.ledger.changed,
+    });
   }
   const openapi = buildOpenApiDocument(deps.publicUrl);
   app.get('/api/v1/openapi.json', async () => openapi);

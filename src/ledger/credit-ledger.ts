@@ -19,12 +19,13 @@ type LedgerRow = LedgerEntry & { seq: number };
 
 /**
  * Adds credits to (amount > 0: `grant`) or removes them from (amount < 0: `adjust`) an account,
- * with its ledger entry, inside `tx`. Keeps: balance never drops below the credits held.
+ * with its ledger entry, inside `tx`. Keeps: balance never drops below the credits held. Returns
+ * the entry and the change's position in the account's log (tell `changed` once `tx` commits).
  */
 export async function postCreditChange(
   tx: Queryable,
   change: { accountId: string; amount: number; reason: string },
-): Promise<LedgerEntry> {
+): Promise<{ entry: LedgerEntry; position: number }> {
   const { rows } = await tx.query<{ balance: number; held: number }>(
     // Not FOR UPDATE: that would also block the key-share lock an event's insert takes on the
     // account (its foreign key) while that transaction holds the log's counter, which this one
@@ -45,13 +46,13 @@ export async function postCreditChange(
     [change.accountId, change.amount],
   );
   const balanceAfter = Number((updated[0] as { balance: number }).balance);
-  await markAccountChanged(tx, change.accountId);
+  const position = await markAccountChanged(tx, change.accountId);
   const { rows: entries } = await tx.query<LedgerRow>(
     `INSERT INTO ledger_entries (id, account_id, type, amount, balance_after, reason)
      VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
     [newId('led'), change.accountId, change.amount >= 0 ? 'grant' : 'adjust', change.amount, balanceAfter, change.reason],
   );
-  return toEntry(entries[0] as LedgerRow);
+  return { entry: toEntry(entries[0] as LedgerRow), position };
 }
 
 /**
@@ -60,9 +61,13 @@ export async function postCreditChange(
  * process then drops what it held of the account. Call it inside the change's transaction, after
  * the account's row is locked (the order every path takes: account row, then the log's counter).
  */
-export async function markAccountChanged(tx: Queryable, accountId: string): Promise<void> {
-  await tx.query('SELECT rivya_account_changed($1)', [accountId]);
+export async function markAccountChanged(tx: Queryable, accountId: string): Promise<number> {
+  const { rows } = await tx.query<{ position: number | string }>('SELECT rivya_account_changed($1) AS position', [accountId]);
+  return Number(rows[0]?.position);
 }
+
+/** Told, in this process, of each change to an account it committed: its position in the account's log. */
+export type AccountChanged = (accountId: string, position: number) => void;
 
 function toEntry(row: LedgerRow): LedgerEntry {
   return {
@@ -90,10 +95,17 @@ export interface LedgerAudit {
 }
 
 /** The credit ledger: reads, and the audit that proves the stored totals match the entries. */
-export function createCreditLedger(db: Database) {
+export function createCreditLedger(db: Database, changed: AccountChanged = () => {}) {
   return {
-    postCreditChange: (change: { accountId: string; amount: number; reason: string }) =>
-      db.transaction((tx) => postCreditChange(tx, change)),
+    /** `postCreditChange` in a transaction of its own. */
+    async postCreditChange(change: { accountId: string; amount: number; reason: string }): Promise<LedgerEntry> {
+      const posted = await db.transaction((tx) => postCreditChange(tx, change));
+      changed(change.accountId, posted.position);
+      return posted.entry;
+    },
+
+    /** Tells this process of a change to an account committed by a caller's transaction. */
+    changed,
 
     /** The account's entries, newest first. */
     async list(accountId: string, limit: number, cursor?: string): Promise<Page<LedgerEntry>> {

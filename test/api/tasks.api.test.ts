@@ -30,6 +30,59 @@ describe.each(BACKENDS)('tasks API on $name', (backend) => {
     gated.release(task.id);
   });
 
+  it('answers polls of an unfinished task and account reads from memory, never older than the Rivya-Position sent', async () => {
+    const { accountId, auth } = await ctx.service.newAccount(100);
+    const { view } = ctx.service.runtime;
+    const created = await create(auth, { model: 'sora-2', prompt: 'Held in memory' });
+    const task = created.json();
+    const createdAt = Number(created.headers['rivya-position']);
+    expect(createdAt).toBeGreaterThan(0);
+    await waitFor(() => gated.waiting.has(task.id), 10_000, 'the task to start');
+    const get = (headers: Record<string, string> = {}) => ctx.app.inject({ url: `/api/v1/tasks/${task.id}`, headers: { ...auth, ...headers } });
+    const first = await get({ 'rivya-position': String(createdAt) });
+    const position = Number(first.headers['rivya-position']);
+    expect(first.json()).toMatchObject({ status: 'running' });
+    expect(position).toBeGreaterThan(createdAt);
+    // The next polls are answered from memory, with the same answer.
+    const before = view.reads().task;
+    for (let poll = 0; poll < 3; poll++) {
+      const again = await get({ 'rivya-position': String(position) });
+      expect(again.json()).toEqual(first.json());
+      expect(Number(again.headers['rivya-position'])).toBeGreaterThanOrEqual(position);
+    }
+    expect(view.reads().task).toEqual({ memory: before.memory + 3, database: before.database });
+    // A client that has seen further than this process has heard goes to the database (and is told where it stands).
+    const ahead = await get({ 'rivya-position': String(position + 1000) });
+    expect(ahead.statusCode).toBe(200);
+    expect(Number(ahead.headers['rivya-position'])).toBe(position + 1000);
+    expect(view.reads().task.database).toBe(before.database + 1);
+    for (const malformed of ['-1', '1.5', 'x', '99999999999999999', '']) {
+      const refused = await get({ 'rivya-position': malformed });
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json().error).toMatchObject({ code: 'validation_failed', details: [{ path: 'Rivya-Position' }] });
+    }
+    // Account: the second read is from memory; a grant drops it, so the next read shows the grant.
+    const account = async () => {
+      const response = await ctx.app.inject({ url: '/api/v1/account', headers: auth });
+      return { credits: response.json().credits, position: Number(response.headers['rivya-position']) };
+    };
+    expect((await account()).credits).toEqual({ balance: 100, held: 6, available: 94 });
+    const accountReads = view.reads().account;
+    expect((await account()).credits).toEqual({ balance: 100, held: 6, available: 94 });
+    expect(view.reads().account.memory).toBe(accountReads.memory + 1);
+    await ctx.service.runtime.ledger.postCreditChange({ accountId, amount: 10, reason: 'top-up' });
+    const granted = await account();
+    expect(granted.credits).toEqual({ balance: 110, held: 6, available: 104 });
+    // Canceled: the cancel's position reads the cancel, and the released hold.
+    const canceled = await ctx.app.inject({ method: 'POST', url: `/api/v1/tasks/${task.id}/cancel`, headers: auth });
+    const canceledAt = Number(canceled.headers['rivya-position']);
+    expect(canceledAt).toBeGreaterThan(granted.position);
+    expect((await get({ 'rivya-position': String(canceledAt) })).json()).toMatchObject({ status: 'canceled' });
+    const after = await ctx.app.inject({ url: '/api/v1/account', headers: { ...auth, 'rivya-position': String(canceledAt) } });
+    expect(after.json().credits).toEqual({ balance: 110, held: 0, available: 110 });
+    gated.release(task.id);
+  });
+
   it('runs a task to success: long-poll returns when it ends, the hold is captured, the video is served', async () => {
     const { auth } = await ctx.service.newAccount(100);
     const task = (await create(auth, { model: 'sora-2-pro', prompt: 'A ship', params: { size: 'high', aspect_ratio: 'portrait' } })).json();

@@ -3,7 +3,7 @@ import type { AccountStore } from '../../accounts/account-store.js';
 import { DEFAULT_LIMITS, type AccountLimits } from '../../domain.js';
 import { ApiError } from '../../errors.js';
 import type { IdempotencyStore } from '../../idempotency/idempotency-store.js';
-import { postCreditChange } from '../../ledger/credit-ledger.js';
+import { postCreditChange, type AccountChanged } from '../../ledger/credit-ledger.js';
 import { getAccount } from '../../accounts/account-store.js';
 import { buildAdminOpenApiDocument } from '../admin-openapi.js';
 import { createKeyOnce, readKeyCreate } from '../api-keys.js';
@@ -18,6 +18,8 @@ export interface AdminRoutesDeps {
   publicUrl: string;
   accounts: AccountStore;
   idempotency: IdempotencyStore;
+  /** Told of each change to an account's credits made here, once committed. */
+  accountChanged: AccountChanged;
 }
 
 const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof AccountLimits)[];
@@ -106,11 +108,14 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AdminRoutesDeps)
     const reason = body.string('reason', { required: true, max: 500 });
     if (amount === 0) body.issues.push({ path: 'amount', message: 'Must not be 0.' });
     body.done();
+    let position: number | null = null;
     const outcome = await deps.idempotency.run(idempotencyOf(request, 'admin'), async (tx) => {
-      const entry = await postCreditChange(tx, { accountId: request.params.id, amount: amount as number, reason: reason as string });
+      const posted = await postCreditChange(tx, { accountId: request.params.id, amount: amount as number, reason: reason as string });
+      position = posted.position;
       const account = await getAccount(tx, request.params.id);
-      return { status: 201, body: { entry, account: account ? presentAccount(account) : null } };
+      return { status: 201, body: { entry: posted.entry, account: account ? presentAccount(account) : null } };
     });
+    if (position !== null) deps.accountChanged(request.params.id, position);
     if (!outcome.replayed) {
       const { entry } = outcome.body as { entry: { id: string; amount: number; balance_after: number } };
       request.log.info({
