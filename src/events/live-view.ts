@@ -85,9 +85,14 @@ export function createLiveView(feed: Pick<EventFeed, 'onNotice' | 'onLost' | 'on
     reads.clear();
   };
 
+  /** A change at `seq` is known here: a read of the account in flight may have missed it. */
+  const raceReads = (accountId: string, seq: number) => {
+    for (const read of reads.get(accountId) ?? []) read.announced = Math.max(read.announced, seq);
+  };
+
   const onNotice = (notice: EventNotice) => {
     if (!up) return;
-    for (const read of reads.get(notice.accountId) ?? []) read.announced = Math.max(read.announced, notice.seq);
+    raceReads(notice.accountId, notice.seq);
     const state = stateOf(notice.accountId);
     state.heard = Math.max(state.heard, notice.seq);
     // Which change it was is not said: any of the task's or the account's may have moved.
@@ -180,6 +185,7 @@ export function createLiveView(feed: Pick<EventFeed, 'onNotice' | 'onLost' | 'on
      */
     committed(event: EventRecord): void {
       if (!up || !event.task) return;
+      raceReads(event.accountId, event.seq);
       const entry = tasks.peek(event.task.id);
       if (entry && entry.asOf < event.seq) {
         if (isTerminal(event.task.status)) tasks.delete(event.task.id);
@@ -194,6 +200,7 @@ export function createLiveView(feed: Pick<EventFeed, 'onNotice' | 'onLost' | 'on
 
     /** A change to the account's credits or limits this process committed at `position`: what is held of it goes at once. */
     accountChanged(accountId: string, position: number): void {
+      raceReads(accountId, position);
       const state = accounts.get(accountId);
       if (state?.credits && state.credits.asOf < position) state.credits = null;
     },

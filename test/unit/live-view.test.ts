@@ -89,6 +89,21 @@ describe('live view', () => {
     expect(view.size().tasks).toBe(0);
   });
 
+  it('keeps nothing from a read that a change this process committed meanwhile raced (its notice yet to come)', async () => {
+    const { feed } = handFeed();
+    const view = createLiveView(feed);
+    await view.readTask('acct_1', 'task_1', async () => {
+      view.committed(event(6, 'task.canceled', task({ status: 'canceled' })));
+      return readOf(task(), 5)();
+    });
+    await view.readAccount('acct_1', async () => {
+      view.accountChanged('acct_1', 7);
+      return { value: account(100), position: 6 };
+    });
+    expect(view.size().tasks).toBe(0);
+    expect(view.account('acct_1', 0)).toBeNull();
+  });
+
   it('serves nothing while its feed is cut, and keeps nothing read before it came back', async () => {
     const { feed, lose, reconnect } = handFeed();
     const view = createLiveView(feed);
