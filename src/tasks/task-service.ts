@@ -142,14 +142,17 @@ export function createTaskService(deps: TaskServiceDeps) {
       for (;;) {
         const left = deadline - Date.now();
         // Waiting starts before the read: an event committed in between wakes it.
-        const done = new AbortController();
-        const woken = left > 0 ? deps.feed.nextTaskEvent(id, Math.min(left, 10_000), signal ? AbortSignal.any([signal, done.signal]) : done.signal) : null;
-        const task = await current(account, id, seen).catch((error: unknown) => {
-          done.abort();
+        const done = left > 0 ? new AbortController() : null;
+        const woken = done ? deps.feed.nextTaskEvent(id, Math.min(left, 10_000), signal ? AbortSignal.any([signal, done.signal]) : done.signal) : null;
+        let task: AtPosition<TaskView>;
+        try {
+          task = await current(account, id, seen);
+        } catch (error) {
+          done?.abort();
           throw error;
-        });
+        }
         if (!woken || isTerminal(task.value.status) || signal?.aborted) {
-          done.abort();
+          done?.abort();
           return task;
         }
         seen = task.position;
