@@ -42,6 +42,37 @@ export const idempotencyHeader: Schema = {
   description: 'Replays the first response for the same request (`Idempotent-Replayed: true`); kept at least 24 h.',
 };
 
+/** A position in an account's history, as `Rivya-Position` carries it (1–16 digits, at most 2^53 − 1). */
+const POSITION: Schema = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER };
+
+/** `Rivya-Position` on a read: the answer is never older than it (read-your-writes across API processes). */
+export const positionHeader: Schema = {
+  name: 'Rivya-Position', in: 'header', required: false, schema: POSITION,
+  description:
+    'The largest `Rivya-Position` this client has received, from an answer or as the 12 digits of an event id it was sent ' +
+    '(the SDK, the CLI and the console send it by themselves). The answer is then never older than what the client was shown, ' +
+    'whichever API process gives it. Without it, the answer is the process\'s view as it is: current within milliseconds while ' +
+    'its event feed is connected, the database while it is not. Not 1–16 digits, above 2^53 − 1, or sent twice: ' +
+    '`400 validation_failed` (path `Rivya-Position`).',
+};
+
+/** `Rivya-Position` on a change: accepted, since clients send it everywhere; the answer is what the request wrote. */
+export const positionHeaderAccepted: Schema = {
+  name: 'Rivya-Position', in: 'header', required: false, schema: POSITION,
+  description: 'Accepted (clients send it on every request) and not needed here: the answer is what this request wrote, and carries its position.',
+};
+
+/** The response header of an answer with a position; `absentOnReplay`: not sent on an idempotent replay. */
+export const positionResponseHeader = (absentOnReplay = false): Record<string, Schema> => ({
+  'Rivya-Position': {
+    description:
+      'How far through the account\'s history this answer is. Send the largest received back as `Rivya-Position`, and no ' +
+      `API process answers with anything older.${absentOnReplay ? ' Absent from an idempotent replay (`Idempotent-Replayed: true`).' : ''}`,
+    required: !absentOnReplay,
+    schema: POSITION,
+  },
+});
+
 export const idParam = (description: string): Schema => ({ name: 'id', in: 'path', required: true, description, schema: { type: 'string' } });
 
 const timestamp = { type: 'string', format: 'date-time' };

@@ -4,7 +4,8 @@ import { EVENT_TYPES } from '../events/event-log.js';
 import { TASK_ERROR_CODES, TASK_STATUSES } from '../domain.js';
 import { FILE_KINDS, SUPPORTED_TYPES } from '../files/media-types.js';
 import {
-  API_KEY_CREATE_BODY, API_KEY_REVOKED, errors, fullObject, idempotencyHeader, idParam, json, pageOf, pageParams, ref, SHARED_SCHEMAS, TIMESTAMP, type Schema,
+  API_KEY_CREATE_BODY, API_KEY_REVOKED, errors, fullObject, idempotencyHeader, idParam, json, pageOf, pageParams, positionHeader, positionHeaderAccepted,
+  positionResponseHeader, ref, SHARED_SCHEMAS, TIMESTAMP, type Schema,
 } from './openapi-parts.js';
 import { WEBHOOK_PATHS, WEBHOOK_SCHEMAS, WEBHOOKS } from './openapi-webhooks.js';
 import { MAX_ACTIVE_KEYS_PER_ACCOUNT } from './routes/keys.js';
@@ -328,12 +329,12 @@ export function buildOpenApiDocument(serverUrl: string): Schema {
       '/api/v1/tasks': {
         post: {
           operationId: 'createTask', summary: 'Create a task; its price is held from your credits', tags: ['Tasks'],
-          parameters: [idempotencyHeader],
+          parameters: [idempotencyHeader, positionHeaderAccepted],
           requestBody: { required: true, content: { 'application/json': { schema: ref('CreateTaskRequest') } } },
           responses: {
             201: {
               ...json(ref('Task'), 'Created; credits held'),
-              headers: { Location: { description: 'The task\'s URL.', schema: { type: 'string' } } },
+              headers: { Location: { description: 'The task\'s URL.', schema: { type: 'string' } }, ...positionResponseHeader(true) },
             },
             ...errors('validation_failed', 'unauthorized', 'insufficient_credits', 'idempotency_conflict', 'payload_too_large', 'rate_limited'),
           },
@@ -355,15 +356,22 @@ export function buildOpenApiDocument(serverUrl: string): Schema {
           parameters: [
             idParam('A task id.'),
             { name: 'wait', in: 'query', required: false, schema: { type: 'number', minimum: 0, maximum: 60, default: 0 } },
+            positionHeader,
           ],
-          responses: { 200: json(ref('Task')), ...errors('validation_failed', 'unauthorized', 'not_found', 'rate_limited') },
+          responses: {
+            200: { ...json(ref('Task')), headers: positionResponseHeader() },
+            ...errors('validation_failed', 'unauthorized', 'not_found', 'rate_limited'),
+          },
         },
       },
       '/api/v1/tasks/{id}/cancel': {
         post: {
           operationId: 'cancelTask', summary: 'Cancel a queued or running task; its credits are released', tags: ['Tasks'],
-          parameters: [idParam('A task id.'), idempotencyHeader],
-          responses: { 200: json(ref('Task')), ...errors('unauthorized', 'not_found', 'invalid_state', 'rate_limited') },
+          parameters: [idParam('A task id.'), idempotencyHeader, positionHeaderAccepted],
+          responses: {
+            200: { ...json(ref('Task')), headers: positionResponseHeader(true) },
+            ...errors('unauthorized', 'not_found', 'invalid_state', 'rate_limited'),
+          },
         },
       },
       '/api/v1/tasks/{id}/events': {
@@ -461,7 +469,11 @@ export function buildOpenApiDocument(serverUrl: string): Schema {
       '/api/v1/account': {
         get: {
           operationId: 'getAccount', summary: 'Your account, credits and limits', tags: ['Account'],
-          responses: { 200: json(ref('Account')), ...errors('unauthorized', 'rate_limited') },
+          parameters: [positionHeader],
+          responses: {
+            200: { ...json(ref('Account')), headers: positionResponseHeader() },
+            ...errors('validation_failed', 'unauthorized', 'rate_limited'),
+          },
         },
       },
       '/api/v1/account/ledger': {

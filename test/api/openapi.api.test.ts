@@ -174,10 +174,14 @@ describe.each(BACKENDS)('the OpenAPI documents served on $name', (backend) => {
       const response = await context.app.inject({ method: method as 'GET', url, ...(options.headers ? { headers: options.headers } : {}), ...(options.payload !== undefined ? { payload: options.payload as object } : {}) });
       const id = path.startsWith('/admin') ? 'admin' : 'public';
       const status = String(response.statusCode);
-      const responses = ((id === 'admin' ? adminDoc : publicDoc)['paths'] as Record<string, Record<string, { responses: Record<string, unknown> }>>)[path]?.[method.toLowerCase()]?.responses;
+      type Documented = { headers?: Record<string, { required?: boolean }> };
+      const responses = ((id === 'admin' ? adminDoc : publicDoc)['paths'] as Record<string, Record<string, { responses: Record<string, Documented> }>>)[path]?.[method.toLowerCase()]?.responses;
       expect(responses, `${method} ${path} is described`).toBeDefined();
       const documented = status in responses! ? status : `${status[0]}XX`;
       expect(responses, `${method} ${path} documents ${status}`).toHaveProperty([documented]);
+      for (const [name, header] of Object.entries(responses![documented]?.headers ?? {})) {
+        if (header.required) expect(response.headers[name.toLowerCase()], `${method} ${url} ${status} sends ${name}`).toMatch(/^\d+$/);
+      }
       const validate = ajv.getSchema(`${id}#/${pointer('paths', path, method.toLowerCase(), 'responses', documented, 'content', 'application/json', 'schema')}`)!;
       expect(validate(response.json()), `${method} ${url} ${status}: ${ajv.errorsText(validate.errors)}\n${response.body}`).toBe(true);
       checked++;
@@ -223,7 +227,9 @@ describe.each(BACKENDS)('the OpenAPI documents served on $name', (backend) => {
     expect(log.has_more).toBe(true);
     await call('GET', '/api/v1/events', `/api/v1/events?after=${log.next_cursor}&types=task.succeeded,task.canceled`, { headers: auth });
     await call('GET', '/api/v1/events', '/api/v1/events?types=task.done', { headers: auth });
-    await call('GET', '/api/v1/account', '/api/v1/account', { headers: auth });
+    const position = (await context.app.inject({ url: '/api/v1/account', headers: auth })).headers['rivya-position'] as string;
+    await call('GET', '/api/v1/account', '/api/v1/account', { headers: { ...auth, 'rivya-position': position } });
+    await call('GET', '/api/v1/account', '/api/v1/account', { headers: { ...auth, 'rivya-position': '-1' } });
     await call('GET', '/api/v1/account/ledger', '/api/v1/account/ledger', { headers: auth });
     await call('GET', '/api/v1/account', '/api/v1/account');
     await call('DELETE', '/api/v1/files/{id}', `/api/v1/files/${file.id}`, { headers: auth });
@@ -252,6 +258,6 @@ describe.each(BACKENDS)('the OpenAPI documents served on $name', (backend) => {
     await call('POST', '/admin/v1/accounts/{id}/credits', `/admin/v1/accounts/${account.id}/credits`, { headers: ADMIN, payload: { amount: -4, reason: 'refund' } });
     await call('POST', '/admin/v1/accounts/{id}/credits', `/admin/v1/accounts/${account.id}/credits`, { headers: ADMIN, payload: { amount: -400, reason: 'too much' } });
     await call('GET', '/admin/v1/accounts/{id}', '/admin/v1/accounts/acct_nope', { headers: ADMIN });
-    expect(checked).toBe(42);
+    expect(checked).toBe(43);
   });
 });

@@ -11,7 +11,7 @@ import { BACKENDS } from '../helpers/backends.js';
 import { makeMedia } from '../helpers/media.js';
 import { ADMIN_TOKEN, startTestService, type TestService } from '../helpers/test-service.js';
 import { sendRaw, RAW_REQUESTS, rawRequest } from './raw-http.js';
-import { requestFor, type Fixtures, type FuzzRequest } from './request-arbitraries.js';
+import { positionValues, requestFor, type Fixtures, type FuzzRequest } from './request-arbitraries.js';
 import { ROUTE_SPECS, specOf } from './route-specs.js';
 
 /**
@@ -236,6 +236,30 @@ describe.each(BACKENDS)('fuzzing every route on $name', (backend) => {
     expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200);
     const create = await app.inject({ method: 'POST', url: '/api/v1/tasks', headers: { authorization: `Bearer ${fixtures.key}` }, payload: { model: 'sora-2', prompt: 'after the storm' } });
     expect(create.statusCode, create.body).toBe(201);
+  });
+
+  it('answers task and account reads for any Rivya-Position: one it takes at or past it, any other 400 at Rivya-Position', async () => {
+    const auth = { authorization: `Bearer ${fixtures.key}` };
+    const reads = fc.constantFrom('/api/v1/account', `/api/v1/tasks/${fixtures.ids.task[0]}`);
+    const details = await fc.check(
+      fc.asyncProperty(positionValues, reads, async (value, url) => {
+        const response = await answerOf(app, { method: 'GET', url, headers: { ...auth, 'rivya-position': value } });
+        checkAnswer('GET', response.statusCode, response.headers, response.body);
+        if (/^\d{1,16}$/.test(value) && Number(value) <= Number.MAX_SAFE_INTEGER) {
+          expect(response.statusCode, response.body).toBe(200);
+          expect(Number(response.headers['rivya-position'])).toBeGreaterThanOrEqual(Number(value));
+        } else {
+          expect(response.statusCode, value).toBe(400);
+          expect(response.json()).toMatchObject({ error: { code: 'validation_failed', details: [{ path: 'Rivya-Position' }] } });
+        }
+      }),
+      { seed: SEED, numRuns: RUNS, includeErrorInReport: true },
+    );
+    if (details.failed) throw new Error(`Rivya-Position fuzzing failed; rerun with RIVYA_FUZZ_SEED=${SEED} RIVYA_FUZZ_RUNS=${RUNS}.\n${fc.defaultReportMessage(details)}`);
+    // Sent twice over a real port (Node joins the two values): refused too.
+    const twice = `GET /api/v1/account HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${fixtures.key}\r\nRivya-Position: 5\r\nRivya-Position: 5\r\nConnection: close\r\n\r\n`;
+    const answer = await sendRaw(service.runtime.config.port, Buffer.from(twice));
+    expect(answer?.status, answer?.body).toBe(400);
   });
 
   it("answers what Node's HTTP parser refuses (an unknown method, a head over 16 KiB, a malformed line) in the envelope, with a request id", async () => {

@@ -292,6 +292,23 @@ function queryString(spec: RouteSpec, fixtures: Fixtures): fc.Arbitrary<string> 
 /** Header values Node accepts (visible Latin-1 and space): what a client can send at all. */
 const headerJunk = fc.string({ unit: fc.integer({ min: 0x20, max: 0xff }).map((code) => String.fromCharCode(code)), maxLength: 300 });
 
+/**
+ * `Rivya-Position` values: whole numbers the server takes (1–16 digits up to 2^53 − 1), and what it
+ * refuses — signs, fractions, spaces, two values (a header sent twice arrives joined: `5, 6`),
+ * 17 digits, one past 2^53 − 1, junk. Clients send it on every request.
+ */
+export const positionValues: fc.Arbitrary<string> = fc.oneof(
+  { weight: 2, arbitrary: fc.oneof(fc.constantFrom('0', '1', '0000000000000001', String(Number.MAX_SAFE_INTEGER)), fc.nat().map(String)) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      '', ' ', '-1', '+1', '1.5', '1e3', '0x10', ' 7', '7 ', '5, 6', '5,6', String(Number.MAX_SAFE_INTEGER + 1), '99999999999999999',
+      '00000000000000000', 'NaN', 'Infinity', '\u00b2', `evt_${'0'.repeat(11)}1abcdefghij`,
+    ),
+  },
+  { weight: 1, arbitrary: headerJunk },
+);
+
 /** `Authorization`: the right credential for the route most often, else another, none, or junk. */
 function authorization(spec: RouteSpec, fixtures: Fixtures): fc.Arbitrary<string | undefined> {
   const own = spec.caller === 'admin' ? fixtures.adminToken : fixtures.key;
@@ -347,13 +364,15 @@ export function requestFor(method: string, url: string, spec: RouteSpec, fixture
     { weight: 1, arbitrary: fc.constantFrom({ accept: 'text/event-stream' }, { 'x-request-id': 'req_forged' }, { 'accept-encoding': 'gzip' }, { 'accept-version': '1' }, { 'x-forwarded-for': '1.2.3.4' }) },
     { weight: 1, arbitrary: fc.tuple(fc.constantFrom('x-junk', 'accept', 'if-none-match', 'range', 'expect'), headerJunk).map(([name, value]) => ({ [name]: value })) },
   );
+  const position = fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: positionValues });
   const lengthSkew = fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -50, max: 50 }) });
   return fc
-    .record({ path, query: queryString(spec, fixtures), body, auth: authorization(spec, fixtures), idempotencyKey, extraHeaders, lengthSkew })
-    .map(({ path: p, query, body: { contentType, payload }, auth, idempotencyKey: key, extraHeaders: extra, lengthSkew: skew }) => {
+    .record({ path, query: queryString(spec, fixtures), body, auth: authorization(spec, fixtures), idempotencyKey, position, extraHeaders, lengthSkew })
+    .map(({ path: p, query, body: { contentType, payload }, auth, idempotencyKey: key, position: seen, extraHeaders: extra, lengthSkew: skew }) => {
       const headers: Record<string, string> = { ...extra };
       if (auth !== undefined) headers['authorization'] = auth;
       if (key !== undefined) headers['idempotency-key'] = key;
+      if (seen !== undefined) headers['rivya-position'] = seen;
       if (contentType !== undefined) headers['content-type'] = contentType;
       if (payload !== undefined && skew !== 0) headers['content-length'] = String(Math.max(0, Buffer.byteLength(payload) + skew));
       return { method, url: query ? `${p}?${query}` : p, headers, ...(payload !== undefined ? { payload } : {}) };

@@ -161,6 +161,27 @@ describe('TypeScript SDK', () => {
     expect(holds).toHaveLength(1);
   });
 
+  it('sends back the largest Rivya-Position the service has answered, from a create on through its wait', async () => {
+    const exchanges: { sent: string | null; received: string | null }[] = [];
+    const recording: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      exchanges.push({ sent: new Headers(init?.headers).get('rivya-position'), received: response.headers.get('rivya-position') });
+      return response;
+    };
+    const positioned = new Rivya({ apiKey: key, baseUrl: base, fetch: recording });
+    const created = await positioned.tasks.create({ model: 'sora-2', prompt: 'read your writes' });
+    await positioned.tasks.wait(created.id);
+    await positioned.account.get();
+    expect(exchanges[0]).toEqual({ sent: null, received: expect.stringMatching(/^[1-9]\d*$/) as unknown });
+    let largest = 0;
+    for (const { sent, received } of exchanges) {
+      expect(sent).toBe(largest > 0 ? String(largest) : null);
+      largest = Math.max(largest, Number(received ?? 0));
+    }
+    // The task ran and ended in between: later answers are further on.
+    expect(largest).toBeGreaterThan(Number(exchanges[0]!.received));
+  });
+
   it('gives the key of a POST it gave up on, so the caller can resend it without a second task', async () => {
     const loseAnswer: typeof fetch = async (input, init) => {
       const response = await fetch(input, init);

@@ -285,6 +285,7 @@ export class Rivya {
     return {
       signal: options.signal,
       onConnect: options.onConnect,
+      onPosition: (position: number) => this.#transport.position.raise(position),
       maxRetries: options.maxRetries === undefined ? STREAM_RETRIES : retryCount(options.maxRetries),
       timeout: options.timeout === undefined ? this.#transport.timeout : attemptTimeout(options.timeout),
     };

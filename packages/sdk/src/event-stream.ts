@@ -1,5 +1,6 @@
 import { ApiError, RivyaError, StreamUnavailableError, TimeoutError } from './errors.js';
 import { EventStreamParser } from './event-stream-parser.js';
+import { positionOfEventId } from './position.js';
 import { backoffDelay, sleep } from './transport.js';
 
 /** Options of `tasks.stream` and `events.stream`. */
@@ -46,6 +47,8 @@ export interface ResumableStreamSettings<E extends StreamedEvent> {
   /** The event after which the stream ends (a task's terminal event); never, when absent. */
   isLast?: (event: E) => boolean;
   onConnect?: (() => void) | undefined;
+  /** Told the position of each event id the server sends (an event seen at a position proves the account got that far). */
+  onPosition?: ((position: number) => void) | undefined;
 }
 
 /** Statuses worth a reconnect: the server or a proxy is busy or restarting. */
@@ -66,12 +69,6 @@ function reconnectDelay(failures: number, retryMs: number | null, retryAfterSeco
   return Math.min(Math.max(retryMs, 8000), retryMs * 2 ** failures);
 }
 
-/** The position of an `evt_…` id in its account's log, or null for another kind of id. */
-function positionOf(id: string): number | null {
-  const match = /^evt_(\d{12})/.exec(id);
-  return match ? Number(match[1]) : null;
-}
-
 /**
  * The events of a Server-Sent Events route, resumed across dropped connections like the
  * standard's `EventSource`: each reconnect sends `Last-Event-ID` with the id of the last event
@@ -81,7 +78,7 @@ function positionOf(id: string): number | null {
 export async function* resumableEventStream<E extends StreamedEvent>(settings: ResumableStreamSettings<E>): AsyncGenerator<E, void, undefined> {
   const { signal } = settings;
   let lastEventId = settings.after;
-  let lastPosition = lastEventId === null ? null : positionOf(lastEventId);
+  let lastPosition = lastEventId === null ? null : positionOfEventId(lastEventId);
   let retryMs: number | null = null;
   let failures = 0;
   for (;;) {
@@ -135,7 +132,8 @@ export async function* resumableEventStream<E extends StreamedEvent>(settings: R
           parser.push(value);
           while (queue.length > 0) {
             const { event, id } = queue.shift()!;
-            const position = positionOf(id || String(event.id));
+            const position = positionOfEventId(id || String(event.id));
+            if (position !== null) settings.onPosition?.(position);
             // Already seen before a reconnect (a server that repeats the current state): skip it.
             if (position !== null && lastPosition !== null && position <= lastPosition) continue;
             if (position !== null) lastPosition = position;
@@ -147,8 +145,11 @@ export async function* resumableEventStream<E extends StreamedEvent>(settings: R
           // Where to resume: the stream's last event ID, which a frame without data may also set.
           if (parser.lastEventId) {
             lastEventId = parser.lastEventId;
-            const position = positionOf(lastEventId);
-            if (position !== null && (lastPosition === null || position > lastPosition)) lastPosition = position;
+            const position = positionOfEventId(lastEventId);
+            if (position !== null && (lastPosition === null || position > lastPosition)) {
+              lastPosition = position;
+              settings.onPosition?.(position);
+            }
           }
         }
       } finally {

@@ -2,6 +2,7 @@ import {
   ConnectionError, errorFromResponse, parseRetryAfter, RivyaError, StreamUnavailableError, TimeoutError, type ApiError,
 } from './errors.js';
 import { PagePromise } from './pagination.js';
+import { POSITION_HEADER, positionOfHeader, SeenPosition } from './position.js';
 import type { ListParams, Page, TaskListParams } from './types.js';
 
 export interface ClientOptions {
@@ -95,6 +96,8 @@ export class Transport {
   readonly #fetch: typeof fetch;
   readonly #maxRetries: number;
   readonly #timeout: number | null;
+  /** Sent as `Rivya-Position` on every request: no API process answers with anything older than this client has seen. */
+  readonly position = new SeenPosition();
 
   /** The per-attempt timeout in milliseconds (null: none); a stream's longest silence by default. */
   get timeout(): number | null {
@@ -152,10 +155,13 @@ export class Transport {
     for (let attempt = 0; ; attempt++) {
       const attemptSignal = timeout === null ? null : AbortSignal.timeout(timeout);
       const linked = linkSignals([options.signal, attemptSignal]);
+      // Per attempt: a concurrent request may have raised it since the last one.
+      this.position.send(headers);
       let response: Response;
       let text: string;
       try {
         response = await this.#fetch(url, { method, headers, ...(body === undefined ? {} : { body }), signal: linked.signal });
+        this.position.raise(positionOfHeader(response.headers.get(POSITION_HEADER)));
         // Read inside the try: a connection cut or a timeout while the body arrives is a network failure too.
         text = await response.text();
       } catch (error) {
@@ -210,9 +216,11 @@ export class Transport {
     }
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'text/event-stream', 'cache-control': 'no-cache' };
     if (options.lastEventId) headers['last-event-id'] = options.lastEventId;
+    this.position.send(headers);
     let response: Response;
     try {
       response = await this.#fetch(url, { method: 'GET', headers, signal: options.signal });
+      this.position.raise(positionOfHeader(response.headers.get(POSITION_HEADER)));
     } catch (error) {
       if (options.signal.aborted) throw options.signal.reason;
       throw new ConnectionError(`GET ${path} failed: ${error instanceof Error ? error.message : String(error)}`, url.href, { cause: error });

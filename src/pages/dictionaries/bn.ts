@@ -45,6 +45,7 @@ export const bn: Dictionary = {
   getting_started_p1: '`npx rivya serve` দিয়ে service চালু করুন। প্রথমবার চালু হলে এটি 1000 credits সহ একটি `dev` account তৈরি করে এবং তার API key `.rivya/dev-api-key`-এ রাখে।',
   getting_started_p2: 'তারপর একটি task তৈরি করুন, শেষ হওয়া পর্যন্ত অপেক্ষা করুন, এবং ভিডিওটি ডাউনলোড করুন:',
   getting_started_p3: 'প্রতিটি model-এর পাতায় একই request কপি করার জন্য তৈরি আছে, SDK এবং CLI রূপেও।',
+  getting_started_p4: 'Poll-এর উত্তর আসে প্রতিটি API process-এর memory-তে রাখা অবস্থা থেকে, যা কয়েক millisecond-এর মধ্যে হালনাগাদ থাকে। Task এবং account-এর উত্তরে `Rivya-Position` থাকে: এ পর্যন্ত পাওয়া সবচেয়ে বড়টি পরের request-এ `Rivya-Position` হিসেবে ফেরত পাঠান (কোনো event id-তে `evt_`-এর পরের 12টি অঙ্কও গণ্য), তাহলে কোনো API process-ই এর চেয়ে পুরোনো অবস্থা দিয়ে উত্তর দেবে না; যে process-ই উত্তর দিক, আপনার নিজের করা পরিবর্তন আপনি দেখতে পাবেন। SDK, CLI এবং console এটি নিজেরাই করে।',
 
   authentication_summary: 'public model catalog ছাড়া প্রতিটি /api/v1 route-এ একটি API key লাগে।',
   authentication_p1: 'key পাঠান `Authorization: Bearer <api key>` হিসেবে। key তৈরি করার সময় একবারই দেখানো হয় এবং শুধু hash হিসেবে সংরক্ষিত থাকে।',

@@ -47,6 +47,7 @@ export const en = {
   getting_started_p1: 'Start the service with `npx rivya serve`. On its first start it creates a `dev` account with 1000 credits and saves its API key in `.rivya/dev-api-key`.',
   getting_started_p2: 'Then create a task, wait for it, and download the video:',
   getting_started_p3: 'Every model page has the same request ready to copy, and the same as SDK and CLI calls.',
+  getting_started_p4: 'Polls are answered from what each API process holds in memory, current within milliseconds. Task and account answers carry `Rivya-Position`: send the largest you have received back as `Rivya-Position` (the 12 digits after `evt_` in an event id count too), and no API process answers with anything older, so you read your own writes whichever process answers. The SDK, the CLI and the console do this by themselves.',
 
   authentication_summary: 'Every /api/v1 route takes an API key, except the public model catalog.',
   authentication_p1: 'Send the key as `Authorization: Bearer <api key>`. Keys are shown once when they are created and stored only as a hash.',

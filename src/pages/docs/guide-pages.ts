@@ -122,6 +122,7 @@ export const GUIDE_PAGES: readonly GuidePage[] = [
       code(context, 'sh', walkthrough(context.publicUrl), 'sh'),
       paragraphs(context.t, ['getting_started_p3']),
       `<ul>${MODELS.map((model) => `<li><a href="${localePath(context.lang, modelPath(model))}">${escapeHtml(model.name)}</a></li>`).join('')}</ul>`,
+      paragraphs(context.t, ['getting_started_p4']),
     ].join('\n'),
   },
   {

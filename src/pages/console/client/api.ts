@@ -37,6 +37,41 @@ let signInUrl = '/console/sign-in';
 export function configureApi(root: Root): void {
   csrfToken = root.csrf;
   signInUrl = `${root.base}/sign-in`;
+  positionKey = `rivya-position:${root.keyId}`;
+  raisePosition(Number(readStored(positionKey)));
+}
+
+/**
+ * `Rivya-Position`: the largest this session has received (answers' header, events' ids), sent
+ * back on every call so that no API process answers with an older task or balance than the page
+ * has shown. Kept in sessionStorage, so it carries from page to page (a task made in the
+ * playground, then opened).
+ */
+let position = 0;
+let positionKey = 'rivya-position';
+
+function readStored(key: string): string | null {
+  try {
+    return sessionStorage.getItem(key);
+  } catch {
+    return null; // Storage refused (a sandboxed frame): the position lasts the page.
+  }
+}
+
+function raisePosition(seen: number): void {
+  if (!(seen > position) || !Number.isSafeInteger(seen)) return;
+  position = seen;
+  try {
+    sessionStorage.setItem(positionKey, String(seen));
+  } catch {
+    // As in readStored.
+  }
+}
+
+/** Takes the position of a streamed event's id (`evt_` + 12 digits): an event seen proves the account got that far. */
+export function sawEventId(id: string): void {
+  const match = /^evt_(\d{12})/.exec(id);
+  if (match) raisePosition(Number(match[1]));
 }
 
 /** One API call. POSTs carry an `Idempotency-Key` (a retry of the same click cannot act twice). */
@@ -44,6 +79,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   const headers: Record<string, string> = { accept: 'application/json' };
   if (method !== 'GET') headers['x-csrf-token'] = csrfToken;
   if (method === 'POST') headers['idempotency-key'] = crypto.randomUUID();
+  if (position > 0) headers['rivya-position'] = String(position);
   let payload: BodyInit | undefined;
   if (body instanceof FormData) payload = body;
   else if (body !== undefined) {
@@ -51,6 +87,8 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     payload = JSON.stringify(body);
   }
   const response = await fetch(path, { method, headers, body: payload ?? null, credentials: 'same-origin' });
+  const answered = response.headers.get('rivya-position');
+  if (answered && /^\d{1,16}$/.test(answered)) raisePosition(Number(answered));
   const text = await response.text();
   const json: unknown = text ? JSON.parse(text) : null;
   if (!response.ok) {

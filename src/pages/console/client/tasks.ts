@@ -1,4 +1,4 @@
-import { $, api, el, pager, showError, when, type Page, type Root } from './api.js';
+import { $, api, el, pager, sawEventId, showError, when, type Page, type Root } from './api.js';
 
 export interface Task {
   id: string;
@@ -26,6 +26,7 @@ export function followTask(task: Task, onTask: (task: Task) => void): void {
   if (TERMINAL.has(task.status)) return;
   const source = new EventSource(`/api/v1/tasks/${encodeURIComponent(task.id)}/events`);
   const handle = (event: MessageEvent<string>) => {
+    sawEventId(event.lastEventId);
     const current = (JSON.parse(event.data) as { data: { task: Task } }).data.task;
     onTask(current);
     if (TERMINAL.has(current.status)) source.close();
@@ -68,6 +69,7 @@ export function startTasks(root: Root): void {
   void load(true);
   const source = new EventSource(`/api/v1/events?types=${TASK_EVENTS.join(',')}`);
   const update = (event: MessageEvent<string>) => {
+    sawEventId(event.lastEventId);
     const task = (JSON.parse(event.data) as { data: { task: Task } }).data.task;
     const cell = rows.querySelector(`tr[data-task="${CSS.escape(task.id)}"] .status`);
     if (cell) cell.textContent = task.status;
