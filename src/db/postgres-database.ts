@@ -10,6 +10,8 @@ export interface PostgresDatabaseConfig {
   maxConnections?: number | undefined;
   /** How long to wait for a connection before failing; default 5000 ms. */
   connectTimeoutMs?: number | undefined;
+  /** How often the listening connection is asked whether it is still there (see `createPostgresListener`); default 5000 ms. */
+  listenCheckMs?: number | undefined;
 }
 
 // Return bigint columns (counts, balances) as numbers: credits stay far below 2^53.
@@ -68,7 +70,9 @@ export async function createPostgresDatabase(config: PostgresDatabaseConfig): Pr
     },
   });
   const base = wrap(pool);
-  const listener = createPostgresListener({ connectionString: config.connectionString, connectTimeoutMs: config.connectTimeoutMs });
+  const listener = createPostgresListener({
+    connectionString: config.connectionString, connectTimeoutMs: config.connectTimeoutMs, checkMs: config.listenCheckMs,
+  });
   return {
     kind: 'postgres',
     query: base.query,

@@ -8,6 +8,11 @@ export interface PostgresListenerConfig {
   connectTimeoutMs?: number | undefined;
   /** The wait before each attempt to reconnect a lost connection; default 1000 ms. */
   retryMs?: number | undefined;
+  /**
+   * How often the connection is asked whether it is still there; one that has not answered by the
+   * next time is taken as lost. Default 5000 ms.
+   */
+  checkMs?: number | undefined;
 }
 
 interface Subscriber extends ListenHooks {
@@ -19,11 +24,14 @@ interface Subscriber extends ListenHooks {
  * stop listening when handed back), shared by every channel and subscriber. A lost connection is
  * made again every `retryMs` until it comes back; then every channel is listened on again and
  * every subscriber's `onReconnect` is called, since what was sent meanwhile is gone (each was told
- * `onLost` when the connection went).
+ * `onLost` when the connection went). A connection can also go silent without closing (a peer gone
+ * without a word: a dropped route, a NAT's idle timeout), and notifications simply stop: so it is
+ * asked every `checkMs` whether it is there, and one that does not answer in time is a loss too.
  */
 export function createPostgresListener(config: PostgresListenerConfig) {
   const channels = new Map<string, Set<Subscriber>>();
   const retryMs = config.retryMs ?? 1000;
+  const checkMs = config.checkMs ?? 5000;
   let client: pg.Client | null = null;
   /** The channels `client` listens on. */
   let listening = new Set<string>();
@@ -47,6 +55,18 @@ export function createPostgresListener(config: PostgresListenerConfig) {
     retry.unref();
   };
 
+  /** Asks `target` every `checkMs` whether it is there; calls `silent` if a question is still unanswered at the next. Returns the function that stops. */
+  const watch = (target: pg.Client, silent: () => void): (() => void) => {
+    let asking = false;
+    const timer = setInterval(() => {
+      if (asking) return silent();
+      asking = true;
+      target.query('SELECT 1').then(() => (asking = false), silent);
+    }, checkMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  };
+
   const connect = (): Promise<pg.Client> => {
     if (client) return Promise.resolve(client);
     connecting ??= (async () => {
@@ -56,7 +76,9 @@ export function createPostgresListener(config: PostgresListenerConfig) {
         keepAlive: true,
         application_name: 'rivya-listen',
       });
+      let unwatch = () => {};
       const onLost = () => {
+        unwatch();
         if (client === next) {
           client = null;
           lost = true;
@@ -80,6 +102,8 @@ export function createPostgresListener(config: PostgresListenerConfig) {
         throw new DependencyUnavailableError('database', { cause: error });
       }
       client = next;
+      // Silent: cut it, which ends it as any loss does (onLost).
+      unwatch = watch(next, () => next.connection.stream.destroy());
       if (lost) {
         lost = false;
         for (const set of channels.values()) for (const subscriber of set) subscriber.onReconnect?.();

@@ -155,6 +155,34 @@ describe.runIf(POSTGRES_AVAILABLE)('PostgreSQL backend', () => {
     }
   });
 
+  it('is told when its connection goes silent without closing, and listens again by itself', async () => {
+    const server = await createServerDatabase();
+    const url = new URL(server.url);
+    const proxy = await startTcpProxy(Number(url.port || 5432));
+    url.port = String(proxy.port);
+    const listening = await createPostgresDatabase({ connectionString: url.toString(), connectTimeoutMs: 1000, listenCheckMs: 200 });
+    const sender = await createPostgresDatabase({ connectionString: server.url });
+    const heard: string[] = [];
+    let reconnects = 0;
+    let losses = 0;
+    try {
+      await listening.listen('silent_channel', (payload) => heard.push(payload), { onLost: () => losses++, onReconnect: () => reconnects++ });
+      // Nothing comes through, and nothing says so (a peer gone without a FIN or a reset): only asking finds it out.
+      proxy.freeze();
+      await sender.query("SELECT pg_notify('silent_channel', 'unheard')");
+      await waitFor(() => losses === 1, 5000, 'the listener to be told of the loss');
+      await waitFor(() => reconnects === 1, 5000, 'the listener to reconnect');
+      await sender.query("SELECT pg_notify('silent_channel', 'after')");
+      await waitFor(() => heard.includes('after'), 5000, 'a notification after the reconnect');
+      expect(heard).toEqual(['after']);
+    } finally {
+      await listening.close();
+      await sender.close();
+      await proxy.close();
+      await server.drop();
+    }
+  });
+
   it('refuses to listen when the server cannot be reached', async () => {
     const db = await createPostgresDatabase({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/test`, connectTimeoutMs: 1000 });
     try {
