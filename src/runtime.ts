@@ -149,7 +149,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
   // Every running task and long-poll listens for shutdown.
   setMaxListeners(0, shutdown.signal);
   // Unfinished tasks and credits, answered from memory (by API processes).
-  const view = createLiveView(feed, { maxTaskBytes: config.liveViewBytes });
+  const view = createLiveView(config.role === 'worker' ? null : feed, { maxTaskBytes: config.liveViewBytes });
   const accountChanged = (accountId: string, position: number) => view.accountChanged(accountId, position);
   const accounts = createAccountStore(db, { changed: accountChanged });
   const sessions = createSessionStore(db);

@@ -26,7 +26,7 @@ interface Read {
 export interface LiveViewOptions {
   /** What the tasks held may weigh in all (see `taskEntryBytes`); default 96 MiB, about 100,000 tasks with prompts of a few hundred characters. */
   maxTaskBytes?: number;
-  /** Accounts whose position and credits are held; default 100,000. */
+  /** Accounts whose position and credits are held; default 20,000 (about 12 MB, outside the tasks' budget). */
   maxAccounts?: number;
 }
 
@@ -59,14 +59,18 @@ export function taskEntryBytes(view: TaskView): number {
  * When the feed's connection is lost, the view empties and stays empty until it is back, since
  * notices may be lost in between.
  */
-export function createLiveView(feed: Pick<EventFeed, 'onNotice' | 'onLost' | 'onGap'>, options: LiveViewOptions = {}) {
+export function createLiveView(
+  /** null: a process that answers no polls (a worker), which holds nothing and is told nothing. */
+  feed: Pick<EventFeed, 'onNotice' | 'onLost' | 'onGap'> | null,
+  options: LiveViewOptions = {},
+) {
   const tasks = new SizedLruCache<string, TaskEntry>(options.maxTaskBytes ?? 96 * 1024 * 1024, (entry) => taskEntryBytes(entry.view));
-  const accounts = new LruCache<string, AccountState>(options.maxAccounts ?? 100_000, Number.POSITIVE_INFINITY);
+  const accounts = new LruCache<string, AccountState>(options.maxAccounts ?? 20_000, Number.POSITIVE_INFINITY);
   const reads = new Map<string, Set<Read>>();
   /** Reads answered from the view, and from the database, since the start. */
   const answered = { task: { memory: 0, database: 0 }, account: { memory: 0, database: 0 } };
   /** False while the feed is cut: nothing is served or kept. */
-  let up = true;
+  let up = feed !== null;
   /** Bumped when the feed is cut or back: reads that started before may not fill the view. */
   let generation = 0;
 
@@ -102,7 +106,7 @@ export function createLiveView(feed: Pick<EventFeed, 'onNotice' | 'onLost' | 'on
     if (entry && entry.asOf < notice.seq) tasks.delete(notice.taskId);
   };
 
-  const stops = [feed.onNotice(onNotice), feed.onLost(() => reset(false)), feed.onGap(() => reset(true))];
+  const stops = feed ? [feed.onNotice(onNotice), feed.onLost(() => reset(false)), feed.onGap(() => reset(true))] : [];
 
   /** Starts a database read of `accountId`'s state: its result may fill the view only through `fill`. */
   const begin = (accountId: string) => {
@@ -152,7 +156,9 @@ export function createLiveView(feed: Pick<EventFeed, 'onNotice' | 'onLost' | 'on
       try {
         const result = await read();
         const view = result.value?.view;
-        if (view && !isTerminal(view.status) && started.keepable(result.position)) {
+        // An overlapping read may have kept a later state already.
+        const kept = tasks.peek(taskId);
+        if (view && !isTerminal(view.status) && started.keepable(result.position) && !(kept && kept.asOf > result.position)) {
           tasks.set(taskId, { accountId, view, asOf: result.position });
         }
         return result;

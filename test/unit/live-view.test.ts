@@ -160,6 +160,26 @@ describe('live view', () => {
     expect(view.account('acct_1', 0)).toBeNull();
   });
 
+  it('keeps the later of two overlapping reads, whichever ends last', async () => {
+    const { feed } = handFeed();
+    const view = createLiveView(feed);
+    let finishEarlier = () => {};
+    const earlier = view.readTask('acct_1', 'task_1', () => new Promise<AtPosition<{ view: TaskView } | null>>((resolve) => {
+      finishEarlier = () => resolve({ value: { view: presentUnfinishedTask(task({ progress: 10 })) }, position: 5 });
+    }));
+    await view.readTask('acct_1', 'task_1', readOf(task({ progress: 20 }), 6));
+    finishEarlier();
+    await earlier;
+    expect(view.task('acct_1', 'task_1', 0)).toMatchObject({ value: { progress: 20 }, position: 6 });
+  });
+
+  it('holds nothing in a process that answers no polls', async () => {
+    const view = createLiveView(null);
+    await view.readTask('acct_1', 'task_1', readOf(task(), 5));
+    await view.readAccount('acct_1', async () => ({ value: account(100), position: 5 }));
+    expect(view.size()).toEqual({ tasks: 0, taskBytes: 0, accounts: 0 });
+  });
+
   it('holds at most its byte budget, the least recently polled going first', async () => {
     const { feed } = handFeed();
     const one = taskEntryBytes(presentUnfinishedTask(task()));
