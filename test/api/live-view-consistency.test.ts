@@ -47,10 +47,12 @@ type Action =
   | { kind: 'progress'; by: Process; task: number; progress: number }
   | { kind: 'handOver'; by: Process; task: number }
   | { kind: 'end'; by: Process; task: number; succeed: boolean }
-  | { kind: 'cancel'; via: Api; task: number }
+  /** A cancel; `then`: the client reads the task at once through that process. */
+  | { kind: 'cancel'; via: Api; task: number; then: Api | null }
   | { kind: 'grant'; by: Process; who: Who; amount: number }
   | { kind: 'limits'; by: Process; who: Who; activeTasks: number }
-  | { kind: 'readTask'; via: Api; task: number; sendSeen: boolean }
+  /** A read; `then`: the client reads it again at once through that process (what one process showed, the other must not undo). */
+  | { kind: 'readTask'; via: Api; task: number; sendSeen: boolean; then: Api | null }
   | { kind: 'readAccount'; via: Api; who: Who; sendSeen: boolean }
   /** Cuts one process's notification connection, or all; `outage` actions later, waits until they listen again. */
   | { kind: 'cut'; listener: number | 'all'; outage: number }
@@ -59,7 +61,8 @@ type Action =
 const api = fc.constantFrom<Api>(0, 1);
 const anyProcess = fc.constantFrom<Process>(0, 1, 2);
 const who = fc.constantFrom<Who>(0, 1);
-const task = fc.nat(15);
+const task = fc.nat(63);
+const then = fc.option(api, { freq: 2 });
 /** True four times in five. */
 const mostly = fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) });
 const action: fc.Arbitrary<Action> = fc.oneof(
@@ -68,10 +71,10 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('progress' as const), by: anyProcess, task, progress: fc.integer({ min: 1, max: 99 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('handOver' as const), by: anyProcess, task }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('end' as const), by: anyProcess, task, succeed: fc.boolean() }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('cancel' as const), via: api, task }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('cancel' as const), via: api, task, then }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('grant' as const), by: anyProcess, who, amount: fc.integer({ min: 1, max: 100 }) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('limits' as const), by: anyProcess, who, activeTasks: fc.integer({ min: 2, max: 12 }) }) },
-  { weight: 16, arbitrary: fc.record({ kind: fc.constant('readTask' as const), via: api, task, sendSeen: mostly }) },
+  { weight: 16, arbitrary: fc.record({ kind: fc.constant('readTask' as const), via: api, task, sendSeen: mostly, then }) },
   { weight: 8, arbitrary: fc.record({ kind: fc.constant('readAccount' as const), via: api, who, sendSeen: mostly }) },
   {
     weight: 1,
@@ -106,6 +109,7 @@ interface TaskState {
   owner: Who;
   /** The lease of the attempt that holds it now (claimed and not handed over or ended). */
   lease: string | null;
+  ended: boolean;
 }
 
 const MEDIA: StoredMedia = {
@@ -139,22 +143,21 @@ describe.runIf(POSTGRES_AVAILABLE)('the live view across two API processes and a
 
   const runtimeOf = (index: Process) => services[index]!.runtime;
 
-  /** The account's Account object and Task objects now, with the position they are at (one snapshot). */
+  /** The account's Account object and Task objects now, with the position they are at: one snapshot, one round trip. */
   async function snapshot(accountId: string): Promise<{ position: number; truth: Truth }> {
-    await observer.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    try {
-      const { rows: counters } = await observer.query<{ last_seq: number }>('SELECT last_seq FROM event_counters WHERE account_id = $1', [accountId]);
-      const { rows: accounts } = await observer.query<AccountRow>('SELECT * FROM accounts WHERE id = $1', [accountId]);
-      const { rows: tasks } = await observer.query<TaskRow>('SELECT * FROM tasks WHERE account_id = $1', [accountId]);
-      const stores = runtimeOf(2).stores;
-      const views = await Promise.all(tasks.map(async (row) => comparableTask(await presentTask(toTask(row), stores, new Date()))));
-      return {
-        position: counters[0]?.last_seq ?? 0,
-        truth: { account: json(presentAccount(toAccount(accounts[0]!))), tasks: new Map(views.map((view) => [view.id, view])) },
-      };
-    } finally {
-      await observer.query('COMMIT');
-    }
+    const id = observer.escapeLiteral(accountId);
+    const results = (await observer.query(`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;
+      SELECT last_seq FROM event_counters WHERE account_id = ${id};
+      SELECT * FROM accounts WHERE id = ${id};
+      SELECT * FROM tasks WHERE account_id = ${id};
+      COMMIT`)) as unknown as pg.QueryResult[];
+    const [counters, accounts, tasks] = [results[1]!.rows as { last_seq: number }[], results[2]!.rows as AccountRow[], results[3]!.rows as TaskRow[]];
+    const stores = runtimeOf(2).stores;
+    const views = await Promise.all(tasks.map(async (row) => comparableTask(await presentTask(toTask(row), stores, new Date()))));
+    return {
+      position: counters[0]?.last_seq ?? 0,
+      truth: { account: json(presentAccount(toAccount(accounts[0]!))), tasks: new Map(views.map((view) => [view.id, view])) },
+    };
   }
 
   /**
@@ -180,7 +183,7 @@ describe.runIf(POSTGRES_AVAILABLE)('the live view across two API processes and a
     const { position, truth } = await snapshot(client.accountId);
     const known = client.history.get(position);
     if (known) {
-      expect(truth, `${after}: the state changed without a new position (still ${position})`).toEqual(known);
+      expectSame(truth, known, `${after}: the state changed without a new position (still ${position}); now vs before`);
       return;
     }
     const latest = Math.max(...client.history.keys());
@@ -188,19 +191,21 @@ describe.runIf(POSTGRES_AVAILABLE)('the live view across two API processes and a
     client.history.set(position, truth);
   }
 
-  /**
-   * Checks an answer's position against what the client sent and the log, returns the state
-   * recorded at it, and makes it the client's latest if it is.
-   */
-  function stateAt(client: Client, response: LightMyRequestResponse, sent: number, what: string): { position: number; truth: Truth } {
+  /** The answer's position: never older than what the client sent; it becomes the client's latest if it is. */
+  function positionOf(client: Client, response: LightMyRequestResponse, sent: number, what: string): number {
     const header = response.headers['rivya-position'];
     expect(header, `${what}: Rivya-Position`).toMatch(/^\d+$/);
     const position = Number(header);
     expect(position, `${what}: answered at ${position}, older than the ${sent} the client sent`).toBeGreaterThanOrEqual(sent);
+    client.seen = Math.max(client.seen, position);
+    return position;
+  }
+
+  /** The state recorded at `position`, which the log must have reached. */
+  function truthAt(client: Client, position: number, what: string): Truth {
     const latest = Math.max(...client.history.keys());
     expect(position, `${what}: answered at ${position}, ahead of the log (at ${latest})`).toBeLessThanOrEqual(latest);
-    client.seen = Math.max(client.seen, position);
-    return { position, truth: client.history.get(position)! };
+    return client.history.get(position)!;
   }
 
   it(`answers every read as the database was at its Rivya-Position, never older than the client was shown (seed ${SEED}, ${RUNS} runs)`, async () => {
@@ -216,9 +221,44 @@ describe.runIf(POSTGRES_AVAILABLE)('the live view across two API processes and a
         clients.push(client);
       }
       const tasks: TaskState[] = [];
-      const pick = (index: number) => tasks[index % Math.max(tasks.length, 1)];
+      // Three picks in four are of tasks not ended yet (the ones the views hold), when there are any.
+      const pick = (index: number) => {
+        const unfinished = tasks.filter((state) => !state.ended);
+        const pool = index % 4 === 3 || unfinished.length === 0 ? tasks : unfinished;
+        return pool[Math.floor(index / 4) % Math.max(pool.length, 1)];
+      };
       const headers = (client: Client, sendSeen: boolean) => ({ ...client.auth, ...(sendSeen ? { 'rivya-position': String(client.seen) } : {}) });
       let leases = 0;
+
+      // Recording the database's state and comparing answers with it run behind the actions, in
+      // order, so that a read right after a change races that change's notices as a client's would.
+      // A change waits for them: each state is recorded before the next change.
+      let checks: Promise<void> = Promise.resolve();
+      const thenCheck = (check: () => Promise<void> | void) => {
+        checks = checks.then(check);
+        // Awaited later: before the next change, or at the end.
+        checks.catch(() => {});
+      };
+      const change = async <T>(client: Client, what: string, work: () => Promise<T>): Promise<T> => {
+        await checks;
+        const result = await work();
+        thenCheck(() => record(client, what));
+        return result;
+      };
+
+      /** GET /api/v1/tasks/{id} through `via`, sending the client's latest position or none; checked against the database behind. */
+      const readTask = async (via: Api, target: TaskState, sendSeen: boolean, what: string) => {
+        const client = clients[target.owner]!;
+        const sent = sendSeen ? client.seen : 0;
+        counts.taskReads++;
+        if (gone.size > 0) counts.readsWhileCut++;
+        if (runtimeOf(via).view.task(client.accountId, target.id, sent)) counts.taskReadsFromView++;
+        const response = await runtimeOf(via).app!.inject({ url: `/api/v1/tasks/${target.id}`, headers: headers(client, sendSeen) });
+        expect(response.statusCode, `${what}: ${response.body}`).toBe(200);
+        const answered = response.json<TaskView>();
+        const position = positionOf(client, response, sent, what);
+        thenCheck(() => expectSame(comparableTask(answered), truthAt(client, position, what).tasks.get(target.id), `${what}: the task as answered at ${position}`));
+      };
 
       /** The notification connections cut, and the step from which the test waits for them to be back. */
       const gone = new Set<number>();
@@ -237,41 +277,42 @@ describe.runIf(POSTGRES_AVAILABLE)('the live view across two API processes and a
           case 'create': {
             const client = clients[act.who]!;
             const sent = client.seen;
-            const response = await runtimeOf(act.via).app!.inject({
+            const response = await change(client, what, () => runtimeOf(act.via).app!.inject({
               method: 'POST', url: '/api/v1/tasks', headers: headers(client, true),
               payload: { model: act.pro ? 'sora-2-pro' : 'sora-2', prompt: `step ${step}` },
-            });
+            }));
             expect([201, 402, 429], `${what}: ${response.body}`).toContain(response.statusCode);
-            await record(client, what);
             if (response.statusCode !== 201) break;
             const created = response.json<TaskView>();
-            tasks.push({ id: created.id, owner: act.who, lease: null });
-            expect(comparableTask(created), `${what}: the created task`).toEqual(stateAt(client, response, sent, what).truth.tasks.get(created.id));
+            tasks.push({ id: created.id, owner: act.who, lease: null, ended: false });
+            const position = positionOf(client, response, sent, what);
+            thenCheck(() => expectSame(comparableTask(created), truthAt(client, position, what).tasks.get(created.id), `${what}: the created task, at ${position}`));
             break;
           }
           case 'claim': {
             const target = pick(act.task);
             if (!target) break;
-            const { rows } = await observer.query<{ hand_over_seq: number }>('SELECT hand_over_seq FROM tasks WHERE id = $1', [target.id]);
             const lease = `lease-${++leases}`;
-            const claimed = await runtimeOf(act.by).lifecycle.claim({ taskId: target.id, seq: rows[0]!.hand_over_seq }, lease, 60);
+            const claimed = await change(clients[target.owner]!, what, async () => {
+              const { rows } = await observer.query<{ hand_over_seq: number }>('SELECT hand_over_seq FROM tasks WHERE id = $1', [target.id]);
+              return runtimeOf(act.by).lifecycle.claim({ taskId: target.id, seq: rows[0]!.hand_over_seq }, lease, 60);
+            });
             if (claimed) target.lease = lease;
-            await record(clients[target.owner]!, what);
             break;
           }
           case 'progress': {
             const target = pick(act.task);
-            if (!target?.lease) break;
-            await runtimeOf(act.by).lifecycle.heartbeat(target.id, target.lease, 60, act.progress);
-            await record(clients[target.owner]!, what);
+            const lease = target?.lease;
+            if (!target || !lease) break;
+            await change(clients[target.owner]!, what, () => runtimeOf(act.by).lifecycle.heartbeat(target.id, lease, 60, act.progress));
             break;
           }
           case 'handOver': {
             const target = pick(act.task);
-            if (!target?.lease) break;
-            await runtimeOf(act.by).lifecycle.handOver({ taskId: target.id }, target.lease, 0);
+            const lease = target?.lease;
+            if (!target || !lease) break;
+            await change(clients[target.owner]!, what, () => runtimeOf(act.by).lifecycle.handOver({ taskId: target.id }, lease, 0));
             target.lease = null;
-            await record(clients[target.owner]!, what);
             break;
           }
           case 'end': {
@@ -282,9 +323,8 @@ describe.runIf(POSTGRES_AVAILABLE)('the live view across two API processes and a
             const ending = act.succeed && target.lease
               ? { status: 'succeeded' as const, media: [MEDIA] }
               : { status: 'failed' as const, error: { code: 'upstream_error' as const, message: 'The upstream failed.' } };
-            await runtimeOf(act.by).lifecycle.end(target.id, ending, guard);
+            if (await change(clients[target.owner]!, what, () => runtimeOf(act.by).lifecycle.end(target.id, ending, guard))) target.ended = true;
             target.lease = null;
-            await record(clients[target.owner]!, what);
             break;
           }
           case 'cancel': {
@@ -292,38 +332,33 @@ describe.runIf(POSTGRES_AVAILABLE)('the live view across two API processes and a
             if (!target) break;
             const client = clients[target.owner]!;
             const sent = client.seen;
-            const response = await runtimeOf(act.via).app!.inject({ method: 'POST', url: `/api/v1/tasks/${target.id}/cancel`, headers: headers(client, true) });
+            const response = await change(client, what, () =>
+              runtimeOf(act.via).app!.inject({ method: 'POST', url: `/api/v1/tasks/${target.id}/cancel`, headers: headers(client, true) }));
             expect([200, 409], `${what}: ${response.body}`).toContain(response.statusCode);
-            await record(client, what);
             if (response.statusCode !== 200) break;
             target.lease = null;
-            expect(comparableTask(response.json<TaskView>()), `${what}: the canceled task`).toEqual(stateAt(client, response, sent, what).truth.tasks.get(target.id));
+            target.ended = true;
+            const canceled = response.json<TaskView>();
+            const position = positionOf(client, response, sent, what);
+            thenCheck(() => expectSame(comparableTask(canceled), truthAt(client, position, what).tasks.get(target.id), `${what}: the canceled task, at ${position}`));
+            if (act.then !== null) await readTask(act.then, target, true, `${what}, then a read through ${act.then}`);
             break;
           }
           case 'grant': {
             const client = clients[act.who]!;
-            await runtimeOf(act.by).ledger.postCreditChange({ accountId: client.accountId, amount: act.amount, reason: 'top-up' });
-            await record(client, what);
+            await change(client, what, () => runtimeOf(act.by).ledger.postCreditChange({ accountId: client.accountId, amount: act.amount, reason: 'top-up' }));
             break;
           }
           case 'limits': {
             const client = clients[act.who]!;
-            await runtimeOf(act.by).accounts.updateLimits(client.accountId, { active_tasks: act.activeTasks });
-            await record(client, what);
+            await change(client, what, () => runtimeOf(act.by).accounts.updateLimits(client.accountId, { active_tasks: act.activeTasks }));
             break;
           }
           case 'readTask': {
             const target = pick(act.task);
             if (!target) break;
-            const client = clients[target.owner]!;
-            const sent = act.sendSeen ? client.seen : 0;
-            counts.taskReads++;
-            if (gone.size > 0) counts.readsWhileCut++;
-            if (runtimeOf(act.via).view.task(client.accountId, target.id, sent)) counts.taskReadsFromView++;
-            const response = await runtimeOf(act.via).app!.inject({ url: `/api/v1/tasks/${target.id}`, headers: headers(client, act.sendSeen) });
-            expect(response.statusCode, `${what}: ${response.body}`).toBe(200);
-            const { position, truth } = stateAt(client, response, sent, what);
-            expect(comparableTask(response.json<TaskView>()), `${what}: the task as answered at ${position}`).toEqual(truth.tasks.get(target.id));
+            await readTask(act.via, target, act.sendSeen, what);
+            if (act.then !== null) await readTask(act.then, target, act.sendSeen, `${what}, then through ${act.then}`);
             break;
           }
           case 'readAccount': {
@@ -334,8 +369,9 @@ describe.runIf(POSTGRES_AVAILABLE)('the live view across two API processes and a
             if (runtimeOf(act.via).view.account(client.accountId, sent)) counts.accountReadsFromView++;
             const response = await runtimeOf(act.via).app!.inject({ url: '/api/v1/account', headers: headers(client, act.sendSeen) });
             expect(response.statusCode, `${what}: ${response.body}`).toBe(200);
-            const { position, truth } = stateAt(client, response, sent, what);
-            expect(response.json(), `${what}: the account as answered at ${position}`).toEqual(truth.account);
+            const answered: unknown = response.json();
+            const position = positionOf(client, response, sent, what);
+            thenCheck(() => expectSame(answered, truthAt(client, position, what).account, `${what}: the account as answered at ${position}`));
             break;
           }
           case 'cut': {
@@ -355,6 +391,7 @@ describe.runIf(POSTGRES_AVAILABLE)('the live view across two API processes and a
             break;
         }
       }
+      await checks;
       // The next run starts with every process listening.
       if (backAt !== null) await listeningAgain();
       counts.positions += clients.reduce((sum, client) => sum + client.history.size - 1, 0);
@@ -369,6 +406,20 @@ describe.runIf(POSTGRES_AVAILABLE)('the live view across two API processes and a
     expect(counts.readsWhileCut).toBeGreaterThan(10);
   }, 200_000);
 });
+
+/** Fails, naming each field that differs, unless `answered` is the database's `truth`. */
+function expectSame(answered: unknown, truth: unknown, what: string): void {
+  if (truth === undefined) expect.fail(`${what}: the database had no such object there`);
+  try {
+    expect(answered).toEqual(truth);
+  } catch {
+    const [left, right] = [answered as Record<string, unknown>, truth as Record<string, unknown>];
+    const differ = Object.keys({ ...left, ...right })
+      .filter((field) => JSON.stringify(left[field]) !== JSON.stringify(right[field]))
+      .map((field) => `${field} ${JSON.stringify(left[field])} where the database has ${JSON.stringify(right[field])}`);
+    expect.fail(`${what}, differs from the database: ${differ.join('; ')}`);
+  }
+}
 
 /** The value as it travels in a JSON body. */
 function json(value: unknown): unknown {
