@@ -25,8 +25,9 @@ import { waitFor } from '../helpers/wait-for.js';
  *   (the largest it had received), is not ahead of the log, and equals the database's state at P.
  *
  * Worker transitions run now in A or B (whose own commits update their view at once) and now in a
- * third, worker-only process (that the API processes hear of by notice only). Reads sometimes
- * follow a pause that lets notices arrive and sometimes race them. Fixed seed and runs,
+ * third, worker-only process (that the API processes hear of by notice only). Answers are checked
+ * behind the actions, so a read goes out right after the answer before it and races the notices of
+ * what changed; some follow a pause that lets notices arrive, some run at once with a worker's step. Fixed seed and runs,
  * overridable: RIVYA_LIVE_VIEW_SEED, RIVYA_LIVE_VIEW_RUNS. PostgreSQL only (PGlite is one process
  * and has no notification connection to cut): skipped, and said so, when no server answers; CI
  * requires one.
@@ -56,6 +57,11 @@ type Action =
   | { kind: 'readAccount'; via: Api; who: Who; sendSeen: boolean }
   /** Cuts one process's notification connection, or all; `outage` actions later, waits until they listen again. */
   | { kind: 'cut'; listener: number | 'all'; outage: number }
+  /**
+   * A worker's step (or a grant) and a read of what it changes, at once: the read may start
+   * `delayMs` after the step. Then that process is read again.
+   */
+  | { kind: 'race'; step: 'claim' | 'progress' | 'end' | 'grant'; by: Process; task: number; via: Api; sendSeen: boolean; delayMs: number }
   | { kind: 'pause'; ms: number };
 
 const api = fc.constantFrom<Api>(0, 1);
@@ -81,6 +87,13 @@ const action: fc.Arbitrary<Action> = fc.oneof(
     arbitrary: fc.record({ kind: fc.constant('cut' as const), listener: fc.oneof(fc.nat(2), fc.constant('all' as const)), outage: fc.integer({ min: 0, max: 20 }) }),
   },
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('pause' as const), ms: fc.integer({ min: 0, max: 40 }) }) },
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      kind: fc.constant('race' as const), step: fc.constantFrom('claim' as const, 'progress' as const, 'end' as const, 'grant' as const),
+      by: anyProcess, task, via: api, sendSeen: mostly, delayMs: fc.integer({ min: 0, max: 4 }),
+    }),
+  },
 );
 
 /** A Task object as compared: its result's URLs are signed per request, the rest must match exactly. */
@@ -246,8 +259,8 @@ describe.runIf(POSTGRES_AVAILABLE)('the live view across two API processes and a
         return result;
       };
 
-      /** GET /api/v1/tasks/{id} through `via`, sending the client's latest position or none; checked against the database behind. */
-      const readTask = async (via: Api, target: TaskState, sendSeen: boolean, what: string) => {
+      /** GET /api/v1/tasks/{id} through `via`, sending the client's latest position or none; returns the check of its answer against the database. */
+      const readTask = async (via: Api, target: TaskState, sendSeen: boolean, what: string): Promise<() => void> => {
         const client = clients[target.owner]!;
         const sent = sendSeen ? client.seen : 0;
         counts.taskReads++;
@@ -257,8 +270,43 @@ describe.runIf(POSTGRES_AVAILABLE)('the live view across two API processes and a
         expect(response.statusCode, `${what}: ${response.body}`).toBe(200);
         const answered = response.json<TaskView>();
         const position = positionOf(client, response, sent, what);
-        thenCheck(() => expectSame(comparableTask(answered), truthAt(client, position, what).tasks.get(target.id), `${what}: the task as answered at ${position}`));
+        return () => expectSame(comparableTask(answered), truthAt(client, position, what).tasks.get(target.id), `${what}: the task as answered at ${position}`);
       };
+
+      /** GET /api/v1/account through `via`, as `readTask` reads a task. */
+      const readAccount = async (via: Api, client: Client, sendSeen: boolean, what: string): Promise<() => void> => {
+        const sent = sendSeen ? client.seen : 0;
+        counts.accountReads++;
+        if (gone.size > 0) counts.readsWhileCut++;
+        if (runtimeOf(via).view.account(client.accountId, sent)) counts.accountReadsFromView++;
+        const response = await runtimeOf(via).app!.inject({ url: '/api/v1/account', headers: headers(client, sendSeen) });
+        expect(response.statusCode, `${what}: ${response.body}`).toBe(200);
+        const answered: unknown = response.json();
+        const position = positionOf(client, response, sent, what);
+        return () => expectSame(answered, truthAt(client, position, what).account, `${what}: the account as answered at ${position}`);
+      };
+
+      /** A worker's claim of the task (the job of its current hand-over), in process `by`. */
+      const claim = async (by: Process, target: TaskState) => {
+        const lease = `lease-${++leases}`;
+        const { rows } = await observer.query<{ hand_over_seq: number }>('SELECT hand_over_seq FROM tasks WHERE id = $1', [target.id]);
+        if (await runtimeOf(by).lifecycle.claim({ taskId: target.id, seq: rows[0]!.hand_over_seq }, lease, 60)) target.lease = lease;
+      };
+      /** A heartbeat with progress of the attempt that holds the task, if one does. */
+      const progress = async (by: Process, target: TaskState, value: number) => {
+        if (target.lease) await runtimeOf(by).lifecycle.heartbeat(target.id, target.lease, 60, value);
+      };
+      /** Ends the task: an attempt ends the task it holds; without one, it ends as the sweeper ends a task (a timeout). */
+      const end = async (by: Process, target: TaskState, succeed: boolean) => {
+        const guard = target.lease ? { from: ['running' as const], lease: target.lease } : { from: ['queued' as const, 'running' as const] };
+        const ending = succeed && target.lease
+          ? { status: 'succeeded' as const, media: [MEDIA] }
+          : { status: 'failed' as const, error: { code: 'upstream_error' as const, message: 'The upstream failed.' } };
+        if (await runtimeOf(by).lifecycle.end(target.id, ending, guard)) target.ended = true;
+        target.lease = null;
+      };
+      const grant = (by: Process, client: Client, amount: number) =>
+        runtimeOf(by).ledger.postCreditChange({ accountId: client.accountId, amount, reason: 'top-up' });
 
       /** The notification connections cut, and the step from which the test waits for them to be back. */
       const gone = new Set<number>();
@@ -291,20 +339,12 @@ describe.runIf(POSTGRES_AVAILABLE)('the live view across two API processes and a
           }
           case 'claim': {
             const target = pick(act.task);
-            if (!target) break;
-            const lease = `lease-${++leases}`;
-            const claimed = await change(clients[target.owner]!, what, async () => {
-              const { rows } = await observer.query<{ hand_over_seq: number }>('SELECT hand_over_seq FROM tasks WHERE id = $1', [target.id]);
-              return runtimeOf(act.by).lifecycle.claim({ taskId: target.id, seq: rows[0]!.hand_over_seq }, lease, 60);
-            });
-            if (claimed) target.lease = lease;
+            if (target) await change(clients[target.owner]!, what, () => claim(act.by, target));
             break;
           }
           case 'progress': {
             const target = pick(act.task);
-            const lease = target?.lease;
-            if (!target || !lease) break;
-            await change(clients[target.owner]!, what, () => runtimeOf(act.by).lifecycle.heartbeat(target.id, lease, 60, act.progress));
+            if (target?.lease) await change(clients[target.owner]!, what, () => progress(act.by, target, act.progress));
             break;
           }
           case 'handOver': {
@@ -317,14 +357,7 @@ describe.runIf(POSTGRES_AVAILABLE)('the live view across two API processes and a
           }
           case 'end': {
             const target = pick(act.task);
-            if (!target) break;
-            // An attempt ends the task it holds; without one, it ends as the sweeper ends a task (a timeout).
-            const guard = target.lease ? { from: ['running' as const], lease: target.lease } : { from: ['queued' as const, 'running' as const] };
-            const ending = act.succeed && target.lease
-              ? { status: 'succeeded' as const, media: [MEDIA] }
-              : { status: 'failed' as const, error: { code: 'upstream_error' as const, message: 'The upstream failed.' } };
-            if (await change(clients[target.owner]!, what, () => runtimeOf(act.by).lifecycle.end(target.id, ending, guard))) target.ended = true;
-            target.lease = null;
+            if (target) await change(clients[target.owner]!, what, () => end(act.by, target, act.succeed));
             break;
           }
           case 'cancel': {
@@ -341,12 +374,12 @@ describe.runIf(POSTGRES_AVAILABLE)('the live view across two API processes and a
             const canceled = response.json<TaskView>();
             const position = positionOf(client, response, sent, what);
             thenCheck(() => expectSame(comparableTask(canceled), truthAt(client, position, what).tasks.get(target.id), `${what}: the canceled task, at ${position}`));
-            if (act.then !== null) await readTask(act.then, target, true, `${what}, then a read through ${act.then}`);
+            if (act.then !== null) thenCheck(await readTask(act.then, target, true, `${what}, then a read through ${act.then}`));
             break;
           }
           case 'grant': {
             const client = clients[act.who]!;
-            await change(client, what, () => runtimeOf(act.by).ledger.postCreditChange({ accountId: client.accountId, amount: act.amount, reason: 'top-up' }));
+            await change(client, what, () => grant(act.by, client, act.amount));
             break;
           }
           case 'limits': {
@@ -357,21 +390,12 @@ describe.runIf(POSTGRES_AVAILABLE)('the live view across two API processes and a
           case 'readTask': {
             const target = pick(act.task);
             if (!target) break;
-            await readTask(act.via, target, act.sendSeen, what);
-            if (act.then !== null) await readTask(act.then, target, act.sendSeen, `${what}, then through ${act.then}`);
+            thenCheck(await readTask(act.via, target, act.sendSeen, what));
+            if (act.then !== null) thenCheck(await readTask(act.then, target, act.sendSeen, `${what}, then through ${act.then}`));
             break;
           }
           case 'readAccount': {
-            const client = clients[act.who]!;
-            const sent = act.sendSeen ? client.seen : 0;
-            counts.accountReads++;
-            if (gone.size > 0) counts.readsWhileCut++;
-            if (runtimeOf(act.via).view.account(client.accountId, sent)) counts.accountReadsFromView++;
-            const response = await runtimeOf(act.via).app!.inject({ url: '/api/v1/account', headers: headers(client, act.sendSeen) });
-            expect(response.statusCode, `${what}: ${response.body}`).toBe(200);
-            const answered: unknown = response.json();
-            const position = positionOf(client, response, sent, what);
-            thenCheck(() => expectSame(answered, truthAt(client, position, what).account, `${what}: the account as answered at ${position}`));
+            thenCheck(await readAccount(act.via, clients[act.who]!, act.sendSeen, what));
             break;
           }
           case 'cut': {
@@ -384,6 +408,28 @@ describe.runIf(POSTGRES_AVAILABLE)('the live view across two API processes and a
             counts.cuts += cut.length;
             for (const { pid } of cut) gone.add(pid);
             backAt = Math.max(backAt ?? 0, step + 1 + act.outage);
+            break;
+          }
+          case 'race': {
+            const target = pick(act.task);
+            if (!target) break;
+            const client = clients[target.owner]!;
+            await checks;
+            const working = act.step === 'claim' ? claim(act.by, target)
+              : act.step === 'progress' ? progress(act.by, target, 50 + (step % 50))
+              : act.step === 'end' ? end(act.by, target, true)
+              : grant(act.by, client, 1);
+            const read = async () => {
+              await new Promise((resolve) => setTimeout(resolve, act.delayMs));
+              return act.step === 'grant' ? readAccount(act.via, client, act.sendSeen, what) : readTask(act.via, target, act.sendSeen, what);
+            };
+            const [, check] = await Promise.all([working, read()]);
+            // The read's answer is the state before the step or after it: both are recorded.
+            thenCheck(() => record(client, what));
+            thenCheck(check);
+            // A read the step's notice raced must not have been kept: read again through that process.
+            const again = `${what}, then again`;
+            thenCheck(act.step === 'grant' ? await readAccount(act.via, client, true, again) : await readTask(act.via, target, true, again));
             break;
           }
           case 'pause':
