@@ -20,17 +20,17 @@ import { waitFor } from '../helpers/wait-for.js';
  * every task's Task object) at the account's log position (`event_counters.last_seq`). Then:
  *
  * - every change a client can see takes exactly one position: a position recorded twice holds the
- *   same state, and positions grow by at most one an action;
+ *   same state, and an action moves the position by one at most;
  * - every answer that carries `Rivya-Position: P` is never older than the position the client sent
  *   (the largest it had received), is not ahead of the log, and equals the database's state at P.
  *
  * Worker transitions run now in A or B (whose own commits update their view at once) and now in a
  * third, worker-only process (that the API processes hear of by notice only). Answers are checked
  * behind the actions, so a read goes out right after the answer before it and races the notices of
- * what changed; some follow a pause that lets notices arrive, some run at once with a worker's step. Fixed seed and runs,
- * overridable: RIVYA_LIVE_VIEW_SEED, RIVYA_LIVE_VIEW_RUNS. PostgreSQL only (PGlite is one process
- * and has no notification connection to cut): skipped, and said so, when no server answers; CI
- * requires one.
+ * what changed; some reads follow a pause that lets notices arrive, some run at once with a
+ * worker's step. Fixed seed and runs, overridable: RIVYA_LIVE_VIEW_SEED, RIVYA_LIVE_VIEW_RUNS.
+ * PostgreSQL only (PGlite is one process and has no notification connection to cut): skipped, and
+ * said so, when no server answers; CI requires one.
  */
 const SEED = Number(process.env['RIVYA_LIVE_VIEW_SEED'] ?? 20_261_129);
 const RUNS = Number(process.env['RIVYA_LIVE_VIEW_RUNS'] ?? 30);
@@ -96,7 +96,7 @@ const action: fc.Arbitrary<Action> = fc.oneof(
   },
 );
 
-/** A Task object as compared: its result's URLs are signed per request, the rest must match exactly. */
+/** A Task object as compared: its result's signed URLs and their expiry are made per request; the rest must match exactly. */
 type ComparableTask = Omit<TaskView, 'result'> & { result: { media: Omit<NonNullable<TaskView['result']>['media'][number], 'url'>[] } | null };
 function comparableTask(view: TaskView): ComparableTask {
   return { ...view, result: view.result && { media: view.result.media.map(({ url: _url, ...item }) => item) } };
