@@ -32,6 +32,8 @@ export async function startTestService(
     env?: Record<string, string>;
     provider?: Provider;
     worker?: boolean;
+    /** Join this PostgreSQL database (another service's) instead of making one: several processes on one store. */
+    databaseUrl?: string;
     /** Listen on a free loopback port (its URL is the public URL): for upstreams that call back or fetch. */
     listen?: boolean;
     /** Told of every route the app registers. */
@@ -43,7 +45,7 @@ export async function startTestService(
   } = {},
 ): Promise<TestService> {
   const dataDir = await mkdtemp(join(tmpdir(), 'rivya-test-'));
-  const server = backend.name === 'postgres' ? await createServerDatabase() : null;
+  const server = backend.name === 'postgres' && !options.databaseUrl ? await createServerDatabase() : null;
   const port = options.listen ? await freePort() : null;
   const config: Config = loadConfig({
     RIVYA_DATA_DIR: dataDir,
@@ -54,6 +56,7 @@ export async function startTestService(
     RIVYA_SWEEP_INTERVAL_MS: '200',
     RIVYA_WORKER_CONCURRENCY: process.env['TEST_WORKER_CONCURRENCY'] ?? '4',
     ...(server ? { DATABASE_URL: server.url } : {}),
+    ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
     ...(port ? { HOST: '127.0.0.1', PORT: String(port), RIVYA_PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
     ...options.env,
   });
