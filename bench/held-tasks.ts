@@ -11,6 +11,12 @@ import { startProcessUntil } from './bench-kit.js';
 
 /** How many tasks are held unfinished. */
 export const HELD_TASKS = Number(process.env['BENCH_UNFINISHED'] ?? 1000);
+/**
+ * How often the worker polls each held task's upstream job, in seconds (`BENCH_HOLD_POLL_SECONDS`):
+ * unset, the product's default backoff (2 s growing to 30 s). Tasks created together poll together
+ * at first, far more often than tasks that started at different times.
+ */
+const HOLD_POLL_SECONDS = process.env['BENCH_HOLD_POLL_SECONDS'] ? Number(process.env['BENCH_HOLD_POLL_SECONDS']) : null;
 /** The model of the held tasks; the other model stays instant. */
 export const HELD_MODEL = 'sora-2-pro';
 const CREATE_CONCURRENCY = 16;
@@ -27,7 +33,9 @@ export async function startHoldUpstream(dir: string): Promise<{ child: ChildProc
   await writeFile(configPath, JSON.stringify({
     accounts: { instant: { kind: 'instant' }, hold: { kind: 'kie', api_key_env: 'BENCH_HOLD_KEY', base_url: match[1] } },
     routes: Object.fromEntries(MODEL_IDS.map((model) => [model, [model === HELD_MODEL ? 'hold' : 'instant']])),
+    ...(HOLD_POLL_SECONDS === null ? {} : { poll: { min_seconds: HOLD_POLL_SECONDS, max_seconds: HOLD_POLL_SECONDS } }),
   }));
+  if (HOLD_POLL_SECONDS !== null) process.stdout.write(`The worker polls each held task's upstream job every ${HOLD_POLL_SECONDS} s\n`);
   return { child, env: { RIVYA_CONFIG: configPath, BENCH_HOLD_KEY: 'kie-test-key' } };
 }
 
