@@ -17,7 +17,7 @@ const LANDED: Record<string, string> = {
   '0009_api_key_listing': 'c8535b295288cb0891eb69b44c4c40e206e0ea5410c604649a99f8277fa938a2',
   '0010_webhook_streaks_and_older_secrets': 'a3251140a1804e173eb2c773b6ef216c0e4924da125e0be1ca9bdd43c4abe394',
   '0011_console_sessions': '6d7ccbdb75c9ec32dc79ba055ca8c54a241d2ca0859bf2a369e2106a89e33795',
-  '0012_live_view': '0d833463e2881016f9690d4d1f18f7d9bc9226c214c83dd829f89f81a698a522',
+  '0012_live_view': 'a2beb2934c66a46fbaf0c1ec53ecf800bcc8e59871750b36e6779ec121965540',
 };
 
 describe('landed migrations', () => {

@@ -31,16 +31,32 @@ CREATE TRIGGER tasks_changed_at BEFORE INSERT OR UPDATE ON tasks
 --    takes the next position of the account's log, without an event row, and is announced like
 --    one (`<account_id> <seq> -`). A position a client was shown then always covers the account
 --    as it saw it. The log's seqs get gaps there; readers already skip to the next event.
-CREATE FUNCTION rivya_account_changed(p_account_id text) RETURNS bigint LANGUAGE plpgsql AS $$
+--    Events and these changes take their position the same way: `rivya_next_position`.
+CREATE FUNCTION rivya_next_position(p_account_id text, p_task_id text) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE
   v_seq bigint;
 BEGIN
   INSERT INTO event_counters AS c (account_id, last_seq) VALUES (p_account_id, 1)
   ON CONFLICT (account_id) DO UPDATE SET last_seq = c.last_seq + 1
   RETURNING last_seq INTO v_seq;
-  PERFORM pg_notify('rivya_events', p_account_id || ' ' || v_seq || ' -');
+  PERFORM pg_notify('rivya_events', p_account_id || ' ' || v_seq || ' ' || coalesce(p_task_id, '-'));
   RETURN v_seq;
 END $$;
+
+CREATE OR REPLACE FUNCTION rivya_append_event(p_account_id text, p_type text, p_task_id text, p_data jsonb, p_nonce text)
+RETURNS SETOF events LANGUAGE plpgsql AS $$
+DECLARE
+  v_seq bigint := rivya_next_position(p_account_id, p_task_id);
+BEGIN
+  RETURN QUERY
+    INSERT INTO events (account_id, seq, id, type, task_id, data)
+    VALUES (p_account_id, v_seq, 'evt_' || lpad(v_seq::text, 12, '0') || p_nonce, p_type, p_task_id, p_data)
+    RETURNING *;
+END $$;
+
+CREATE FUNCTION rivya_account_changed(p_account_id text) RETURNS bigint LANGUAGE sql AS $$
+  SELECT rivya_next_position(p_account_id, NULL)
+$$;
 
 -- 3. With gaps in the log, "the last event swept" can no longer be found as the seq before the
 --    oldest kept: the sweeper records it. A client may resume from there (nothing after it is gone).
