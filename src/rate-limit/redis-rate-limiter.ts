@@ -51,6 +51,10 @@ export function createRedisRateLimiter(config: RedisRateLimiterConfig): RateLimi
     connectTimeout: 2000,
     lazyConnect: false,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+    // Every request consumes from a limit: the commands issued in one turn of the event loop go
+    // out in one write instead of one each (measured: a write per command was 19% of an API
+    // process's CPU while it answered polls from memory).
+    enableAutoPipelining: true,
   });
   // Connection errors surface as failed calls (503); the client keeps reconnecting.
   redis.on('error', () => {});
