@@ -4,11 +4,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AccountStore } from '../../accounts/account-store.js';
 import { csrfMatches, type ConsoleSession, type SessionStore } from '../../accounts/session-store.js';
 import { rateLimited } from '../../http/auth.js';
-import { toApiError } from '../../http/error-envelope.js';
 import { clearSessionCookie, sameSiteRefusal, sessionTokenOf, setSessionCookie } from '../../http/session-cookie.js';
 import type { RateLimiter } from '../../rate-limit/port.js';
 import { DICTIONARIES, LANGS, localePath, type Lang } from '../i18n.js';
-import { PAGE_SECURITY_HEADERS } from '../layout.js';
+import { usePageScope } from '../page-scope.js';
 import { consoleBundle } from './bundle.js';
 import { CONSOLE_PAGES, consoleNotFoundPage, consolePage, signInPage, type ConsolePageName } from './console-pages.js';
 
@@ -33,18 +32,10 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 16 * 1024 }, (_request, body, done) => {
       done(null, Object.fromEntries(new URLSearchParams(String(body))));
     });
-    scope.addHook('onSend', async (_request, reply, payload) => {
-      for (const [name, value] of Object.entries(PAGE_SECURITY_HEADERS)) void reply.header(name, value);
-      // Pages of a signed-in person: never stored by a shared cache, never shown from history after sign-out.
-      if (!reply.hasHeader('cache-control')) void reply.header('cache-control', 'no-store');
-      return payload;
-    });
-    scope.setErrorHandler((error, request, reply) => {
-      const apiError = toApiError(error);
-      if (apiError.code === 'internal_error') request.log.error({ err: error }, 'internal error');
-      for (const [name, value] of Object.entries(apiError.headers)) void reply.header(name, value);
-      const lang = langOf(request.url);
-      return reply.code(apiError.status).type(HTML).send(signInPage(lang, { error: apiError.message }));
+    // Pages of a signed-in person: never stored by a shared cache, never shown from history after sign-out.
+    usePageScope(scope, {
+      cacheControl: 'no-store',
+      errorPage: (error, lang) => ({ status: error.status, html: signInPage(lang, { error: error.message }) }),
     });
 
     const session = async (request: FastifyRequest): Promise<ConsoleSession | null> => {
@@ -119,9 +110,5 @@ export function registerConsoleRoutes(app: FastifyInstance, deps: ConsoleDeps): 
       return reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(bundle);
     });
   });
-}
-
-function langOf(url: string): Lang {
-  return LANGS.find((lang) => lang !== 'en' && url.startsWith(`/${lang}/`)) ?? 'en';
 }
 

@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { MODELS } from '../../catalog/models.js';
 import type { FileLimits } from '../../files/media-types.js';
-import { toApiError } from '../../http/error-envelope.js';
 import { SITE_ASSETS, SWAGGER_UI_ASSETS, type Asset } from '../assets.js';
 import { escapeHtml, prose } from '../html.js';
 import { DICTIONARIES, LANGS, localePath, type Lang } from '../i18n.js';
-import { PAGE_SECURITY_HEADERS, renderPage, type NavLink } from '../layout.js';
+import { renderPage, type NavLink } from '../layout.js';
+import { usePageScope } from '../page-scope.js';
 import { GUIDE_PAGES, guidePath, modelPath, type GuidePage } from './guide-pages.js';
 import { modelPageHtml, modelPageMarkdown } from './model-page.js';
 
@@ -92,25 +92,21 @@ function sendAsset(reply: FastifyReply, asset: Asset | undefined, notFound: stri
  */
 export function registerDocsRoutes(app: FastifyInstance, deps: DocsDeps): void {
   const docs = buildDocs(deps);
-  const langOf = (url: string): Lang => LANGS.find((lang) => lang !== 'en' && url.startsWith(`/${lang}/`)) ?? 'en';
   void app.register(async (scope) => {
-    scope.addHook('onSend', async (_request, reply, payload) => {
-      for (const [name, value] of Object.entries(PAGE_SECURITY_HEADERS)) void reply.header(name, value);
-      return payload;
-    });
     // Errors on these routes (an id no store can hold, the service shutting down, a bug) answer as pages.
-    scope.setErrorHandler((error, request, reply) => {
-      const apiError = toApiError(error);
-      if (apiError.code === 'internal_error') request.log.error({ err: error }, 'internal error');
-      for (const [name, value] of Object.entries(apiError.headers)) void reply.header(name, value);
-      const lang = langOf(request.url);
-      const t = DICTIONARIES[lang];
-      if (apiError.code === 'not_found') return reply.code(404).type(HTML).send(docs.notFound[lang]);
-      const status = apiError.status >= 500 ? apiError.status : 400;
-      return reply.code(status).type(HTML).send(renderPage({
-        lang, title: String(status), description: apiError.message, path: '/docs', nav: nav(lang), navLabel: t.docs_nav_label,
-        main: `<h1>${status}</h1>\n<p>${escapeHtml(apiError.message)}</p>\n<p><a href="${localePath(lang, '/docs')}">${escapeHtml(t.back_to_docs)}</a></p>`,
-      }));
+    usePageScope(scope, {
+      errorPage: (error, lang) => {
+        if (error.code === 'not_found') return { status: 404, html: docs.notFound[lang] };
+        const t = DICTIONARIES[lang];
+        const status = error.status >= 500 ? error.status : 400;
+        return {
+          status,
+          html: renderPage({
+            lang, title: String(status), description: error.message, path: '/docs', nav: nav(lang), navLabel: t.docs_nav_label,
+            main: `<h1>${status}</h1>\n<p>${escapeHtml(error.message)}</p>\n<p><a href="${localePath(lang, '/docs')}">${escapeHtml(t.back_to_docs)}</a></p>`,
+          }),
+        };
+      },
     });
     const answer = (reply: FastifyReply, path: string, lang: Lang): FastifyReply => {
       const page = docs.pages.get(path);
