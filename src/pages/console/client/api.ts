@@ -1,4 +1,5 @@
 /** The console's calls to the public API: the session cookie authenticates, the page's CSRF token goes along on changes. */
+import { POSITION_HEADER, positionOfEventId, positionOfHeader, SeenPosition } from '../../../../packages/sdk/src/position.js';
 
 export interface Root {
   page: string;
@@ -38,16 +39,16 @@ export function configureApi(root: Root): void {
   csrfToken = root.csrf;
   signInUrl = `${root.base}/sign-in`;
   positionKey = `rivya-position:${root.keyId}`;
-  raisePosition(Number(readStored(positionKey)));
+  raisePosition(positionOfHeader(readStored(positionKey)));
 }
 
 /**
  * `Rivya-Position`: the largest this session has received (answers' header, events' ids), sent
  * back on every call so that no API process answers with an older task or balance than the page
  * has shown. Kept in sessionStorage, so it carries from page to page (a task made in the
- * playground, then opened).
+ * playground, then opened). Read and kept as the SDK does.
  */
-let position = 0;
+const position = new SeenPosition();
 let positionKey = 'rivya-position';
 
 function readStored(key: string): string | null {
@@ -58,11 +59,12 @@ function readStored(key: string): string | null {
   }
 }
 
-function raisePosition(seen: number): void {
-  if (!(seen > position) || !Number.isSafeInteger(seen)) return;
-  position = seen;
+function raisePosition(seen: number | null): void {
+  const before = position.value;
+  position.raise(seen);
+  if (position.value === before) return;
   try {
-    sessionStorage.setItem(positionKey, String(seen));
+    sessionStorage.setItem(positionKey, String(position.value));
   } catch {
     // As in readStored.
   }
@@ -70,8 +72,7 @@ function raisePosition(seen: number): void {
 
 /** Takes the position of a streamed event's id (`evt_` + 12 digits): an event seen proves the account got that far. */
 export function sawEventId(id: string): void {
-  const match = /^evt_(\d{12})/.exec(id);
-  if (match) raisePosition(Number(match[1]));
+  raisePosition(positionOfEventId(id));
 }
 
 /** One API call. POSTs carry an `Idempotency-Key` (a retry of the same click cannot act twice). */
@@ -79,7 +80,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   const headers: Record<string, string> = { accept: 'application/json' };
   if (method !== 'GET') headers['x-csrf-token'] = csrfToken;
   if (method === 'POST') headers['idempotency-key'] = crypto.randomUUID();
-  if (position > 0) headers['rivya-position'] = String(position);
+  position.send(headers);
   let payload: BodyInit | undefined;
   if (body instanceof FormData) payload = body;
   else if (body !== undefined) {
@@ -87,8 +88,7 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     payload = JSON.stringify(body);
   }
   const response = await fetch(path, { method, headers, body: payload ?? null, credentials: 'same-origin' });
-  const answered = response.headers.get('rivya-position');
-  if (answered && /^\d{1,16}$/.test(answered)) raisePosition(Number(answered));
+  raisePosition(positionOfHeader(response.headers.get(POSITION_HEADER)));
   const text = await response.text();
   const json: unknown = text ? JSON.parse(text) : null;
   if (!response.ok) {
