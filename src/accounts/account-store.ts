@@ -4,6 +4,7 @@ import { newId } from '../ids.js';
 import { generateApiKey, hashApiKey, keyPrefix } from './api-key.js';
 import { markAccountChanged, postCreditChange, type AccountChanged } from '../ledger/credit-ledger.js';
 import { LruCache } from '../lru-cache.js';
+import { positionOf } from '../events/event-log.js';
 import { ApiError } from '../errors.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
 
@@ -151,11 +152,10 @@ export function createAccountStore(db: Database, options: AccountStoreOptions = 
 
     getAccount: (id: string) => getAccount(db, id),
 
-    /** The account with the position of its log its snapshot saw (read in the same statement); null if unknown. */
+    /** The account with the position of its log its snapshot saw; null if unknown. */
     async getAccountAt(id: string): Promise<AtPosition<Account | null>> {
       const { rows } = await db.query<AccountRow & { position: string }>(
-        `SELECT a.*, coalesce((SELECT last_seq FROM event_counters c WHERE c.account_id = a.id), 0) AS position
-           FROM accounts a WHERE a.id = $1`,
+        `SELECT a.*, ${positionOf('a.id')} FROM accounts a WHERE a.id = $1`,
         [id],
       );
       const row = rows[0];

@@ -82,6 +82,14 @@ export async function appendEvent(
   return { ...toEvent({ ...row, data: {} }), task: event.task };
 }
 
+/**
+ * A select-list item, `position`: the log position of the account named by the SQL expression
+ * `accountId` (its last seq; 0 before any change). Read in the same statement as the rows it goes
+ * with, it is their snapshot's: every change up to it is in them, none after.
+ */
+export const positionOf = (accountId: string): string =>
+  `coalesce((SELECT last_seq FROM event_counters c WHERE c.account_id = ${accountId}), 0) AS position`;
+
 /** The seq an event id names (`evt_000000000042…` → 42), or null if it is not an event id. */
 export function seqOfEventId(id: string): number | null {
   const match = /^evt_(\d{12})[0-9A-Za-z]{10}$/.exec(id);

@@ -3,6 +3,7 @@ import { isTerminal, TASK_STATUSES, type AtPosition, type TaskRecord, type TaskS
 import { LruCache } from '../lru-cache.js';
 import { decodeCursor, toPage, type Page } from '../pagination.js';
 import { toTask, type TaskRow } from './task-row.js';
+import { positionOf } from '../events/event-log.js';
 
 export interface TaskListFilter {
   limit: number;
@@ -19,15 +20,14 @@ export function createTaskStore(db: Database) {
 
   /**
    * The task if it belongs to `accountId` (another account's task is simply not found), with the
-   * position of the account's log it is current through: its snapshot's (read in the same
-   * statement, so the same snapshot), or, for an ended task, the one it was first read at.
+   * position of the account's log it is current through: its snapshot's, or, for an ended task,
+   * the one it was first read at.
    */
   async function read(accountId: string, id: string): Promise<AtPosition<TaskRecord | null>> {
     const cached = ended.get(id);
     if (cached) return cached.value.accountId === accountId ? cached : { value: null, position: 0 };
     const { rows } = await db.query<TaskRow & { position: string }>(
-      `SELECT t.*, coalesce((SELECT last_seq FROM event_counters c WHERE c.account_id = t.account_id), 0) AS position
-         FROM tasks t WHERE t.id = $1 AND t.account_id = $2`,
+      `SELECT t.*, ${positionOf('t.account_id')} FROM tasks t WHERE t.id = $1 AND t.account_id = $2`,
       [id, accountId],
     );
     const row = rows[0];
