@@ -1,6 +1,7 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { useScriptedServers } from '../helpers/scripted-server.js';
 import {
   AuthenticationError, ConnectionError, NotFoundError, Rivya, type RivyaEvent, type Task, type TaskEvent,
 } from '../../packages/sdk/src/index.js';
@@ -18,33 +19,17 @@ interface Connection {
   socket: Socket;
 }
 
-const servers: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const serve = useScriptedServers();
 
+/** A scripted SSE server: each connection goes to `handler`; `connections` lists them in order. */
 async function scripted(handler: (connection: Connection, index: number) => void | Promise<void>) {
   const connections: Connection[] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((request, response) => {
+  const server = await serve((request, response, index) => {
     const connection = { request, response, socket: request.socket };
     connections.push(connection);
-    void handler(connection, connections.length - 1);
+    return handler(connection, index);
   });
-  server.on('connection', (socket) => sockets.add(socket));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const handle = {
-    base,
-    connections,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-  servers.push(handle);
-  return handle;
+  return { ...server, connections };
 }
 
 function open(response: ServerResponse): void {

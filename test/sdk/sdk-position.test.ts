@@ -1,6 +1,6 @@
-import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { useScriptedServers } from '../helpers/scripted-server.js';
 import { NotFoundError, Rivya, type Task } from '../../packages/sdk/src/index.js';
 
 /**
@@ -15,36 +15,24 @@ interface Received {
   headers: IncomingHttpHeaders;
 }
 
-const servers: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
+const serve = useScriptedServers();
 
 /** A server whose answers the test writes; `received` lists every request, in order. */
 async function scripted(answer: (response: ServerResponse, request: Received, index: number) => void) {
   const received: Received[] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((request, response) => {
+  const server = await serve((request, response, index) => {
     const seen = { method: request.method ?? '', url: request.url ?? '', headers: request.headers };
     received.push(seen);
     request.resume();
-    request.on('end', () => answer(response, seen, received.length - 1));
+    request.on('end', () => answer(response, seen, index));
   });
-  server.on('connection', (socket) => sockets.add(socket));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const handle = {
-    client: new Rivya({ apiKey: 'rv_test', baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, maxRetries: 0 }),
+  return {
+    client: new Rivya({ apiKey: 'rv_test', baseUrl: server.base, maxRetries: 0 }),
     received,
     /** The `Rivya-Position` each request carried (undefined: none). */
     sent: () => received.map(({ headers }) => headers['rivya-position']),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    close: server.close,
   };
-  servers.push(handle);
-  return handle;
 }
 
 const at = (seq: number) => `evt_${String(seq).padStart(12, '0')}abcdefghij`;
