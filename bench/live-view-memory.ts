@@ -35,7 +35,7 @@ gc();
 const before = process.memoryUsage().heapUsed;
 for (let index = 0; index < TASKS; index++) {
   const task = runningTask(index);
-  await view.readTask(task.accountId, task.id, async () => ({ value: { view: presentUnfinishedTask(task) }, position: index }));
+  await view.readTask(task.accountId, task.id, async () => ({ value: presentUnfinishedTask(task), position: index }));
 }
 gc();
 const after = process.memoryUsage().heapUsed;

@@ -150,12 +150,12 @@ export function createLiveView(
      * Reads a task from the database through `read` (which returns it with the position of the
      * account's log its snapshot saw) and keeps it if it is unfinished and nothing raced the read.
      */
-    async readTask<T extends { view: TaskView } | null>(accountId: string, taskId: string, read: () => Promise<AtPosition<T>>): Promise<AtPosition<T>> {
+    async readTask(accountId: string, taskId: string, read: () => Promise<AtPosition<TaskView | null>>): Promise<AtPosition<TaskView | null>> {
       answered.task.database++;
       const started = begin(accountId);
       try {
         const result = await read();
-        const view = result.value?.view;
+        const view = result.value;
         // An overlapping read may have kept a later state already.
         const kept = tasks.peek(taskId);
         if (view && !isTerminal(view.status) && started.keepable(result.position) && !(kept && kept.asOf > result.position)) {

@@ -68,10 +68,10 @@ export function createTaskService(deps: TaskServiceDeps) {
     if (held) return held;
     const read = await deps.view.readTask(account.id, id, async () => {
       const { value: task, position } = await deps.tasks.read(account.id, id);
-      return { value: task ? { view: await present(task) } : null, position };
+      return { value: task ? await present(task) : null, position };
     });
     if (!read.value) throw new ApiError('not_found', `Task ${id} not found.`);
-    return { value: read.value.view, position: Math.max(read.position, seen) };
+    return { value: read.value, position: Math.max(read.position, seen) };
   };
 
   return {

@@ -42,7 +42,7 @@ const event = (seq: number, type: EventRecord['type'], record: TaskRecord): Even
 
 /** A database read of `record` whose snapshot saw `position`, as the task service makes it. */
 const readOf = (record: TaskRecord | null, position: number) => async () => ({
-  value: record ? { view: presentUnfinishedTask(record) } : null,
+  value: record ? presentUnfinishedTask(record) : null,
   position,
 });
 
@@ -82,7 +82,7 @@ describe('live view', () => {
       notice('acct_1', 6, 'task_1');
       return readOf(task(), 5)();
     });
-    expect(raced.value?.view.status).toBe('running');
+    expect(raced.value?.status).toBe('running');
     expect(view.task('acct_1', 'task_1', 0)).toBeNull();
     await view.readTask('acct_1', 'task_1', readOf(task({ status: 'failed', completedAt: at }), 7));
     expect(view.task('acct_1', 'task_1', 0)).toBeNull();
@@ -116,8 +116,8 @@ describe('live view', () => {
     expect(view.size().tasks).toBe(0);
     // A read that started while cut and ends after the reconnect is not kept either.
     let finish = () => {};
-    const slow = view.readTask('acct_1', 'task_1', () => new Promise<AtPosition<{ view: TaskView } | null>>((resolve) => {
-      finish = () => resolve({ value: { view: presentUnfinishedTask(task()) }, position: 6 });
+    const slow = view.readTask('acct_1', 'task_1', () => new Promise<AtPosition<TaskView | null>>((resolve) => {
+      finish = () => resolve({ value: presentUnfinishedTask(task()), position: 6 });
     }));
     reconnect();
     finish();
@@ -164,8 +164,8 @@ describe('live view', () => {
     const { feed } = handFeed();
     const view = createLiveView(feed);
     let finishEarlier = () => {};
-    const earlier = view.readTask('acct_1', 'task_1', () => new Promise<AtPosition<{ view: TaskView } | null>>((resolve) => {
-      finishEarlier = () => resolve({ value: { view: presentUnfinishedTask(task({ progress: 10 })) }, position: 5 });
+    const earlier = view.readTask('acct_1', 'task_1', () => new Promise<AtPosition<TaskView | null>>((resolve) => {
+      finishEarlier = () => resolve({ value: presentUnfinishedTask(task({ progress: 10 })), position: 5 });
     }));
     await view.readTask('acct_1', 'task_1', readOf(task({ progress: 20 }), 6));
     finishEarlier();
