@@ -40,11 +40,6 @@ export function createTaskStore(db: Database) {
   return {
     read,
 
-    /** The task if it belongs to `accountId`. */
-    async get(accountId: string, id: string): Promise<TaskRecord | null> {
-      return (await read(accountId, id)).value;
-    },
-
     async getById(id: string): Promise<TaskRecord | null> {
       const { rows } = await db.query<TaskRow>('SELECT * FROM tasks WHERE id = $1', [id]);
       return rows[0] ? toTask(rows[0]) : null;

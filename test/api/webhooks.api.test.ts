@@ -169,7 +169,7 @@ describe.each(BACKENDS)('webhook endpoints API on $name', (backend) => {
     const { auth, accountId } = await service.newAccount(100);
     const endpoint = (await call(auth, 'POST', '/api/v1/webhook_endpoints', { url: 'https://hooks.example.com/late', events: ['*'] })).json();
     const task = (await call(auth, 'POST', '/api/v1/tasks', { model: 'sora-2', prompt: 'swept' })).json();
-    const stored = await service.runtime.tasks.get(accountId, task.id);
+    const stored = (await service.runtime.tasks.read(accountId, task.id)).value;
     const event = await service.runtime.db.transaction(async (tx) => {
       const appended = await appendEvent(tx, { accountId, type: 'task.running', task: stored });
       expect(await service.runtime.webhooks.dispatchEvent(tx, appended)).toBe(1);

@@ -39,7 +39,7 @@ describe.skipIf(postgres.length === 0)('webhook deliveries racing an endpoint\'s
     const app = service.runtime.app!;
     const endpoint = (await app.inject({ method: 'POST', url: '/api/v1/webhook_endpoints', headers: auth, payload: { url: 'http://127.0.0.1:9/', events: ['*'] } })).json();
     const task = (await app.inject({ method: 'POST', url: '/api/v1/tasks', headers: auth, payload: { model: 'sora-2', prompt: 'race' } })).json();
-    const stored = await service.runtime.tasks.get(accountId, task.id);
+    const stored = (await service.runtime.tasks.read(accountId, task.id)).value;
     const made = await whileDeleting(endpoint.id, () => service.runtime.db.transaction(async (tx) =>
       service.runtime.webhooks.dispatchEvent(tx, await appendEvent(tx, { accountId, type: 'task.running', task: stored }))));
     expect(made).toBe(0);
